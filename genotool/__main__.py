@@ -1,0 +1,3 @@
+from genotool.cli import main
+
+main()

@@ -1,0 +1,191 @@
+"""Hardware probe and the execution plan derived from it.
+
+``probe()`` reports what the machine has (CPU, RAM, torch CUDA/MPS, JAX devices) without
+failing when torch or JAX are absent. ``make_plan()`` turns it into decisions every command
+applies and records: device, precision, TF32, and how the batch size is chosen.
+
+Precision rules: bf16-mixed where bf16 is native (CUDA compute capability >= 8.0; emulated
+bf16 on V100/T4 does not count and cuDNN has no bf16 convolutions there), fp16-mixed with a
+grad scaler on older CUDA GPUs, fp32 on CPU unless asked.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import asdict, dataclass, field
+
+from genotool.errors import UserError
+
+PRECISIONS = ("fp32", "bf16-mixed", "fp16-mixed")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS
+        return os.cpu_count() or 1
+
+
+def memory_bytes() -> tuple[int, int]:
+    """(total, available) RAM in bytes."""
+    try:
+        import psutil
+
+        vm = psutil.virtual_memory()
+        return int(vm.total), int(vm.available)
+    except ImportError:
+        pages = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return pages, pages
+
+
+def _installed(module: str) -> bool:
+    return importlib.util.find_spec(module) is not None
+
+
+def probe_torch() -> dict:
+    if not _installed("torch"):
+        return {"installed": False}
+    import torch
+
+    info: dict = {"installed": True, "version": torch.__version__, "cuda_available": False,
+                  "mps_available": False, "gpus": []}
+    info["cuda_available"] = bool(torch.cuda.is_available())
+    mps = getattr(torch.backends, "mps", None)
+    info["mps_available"] = bool(mps and mps.is_available())
+    info["tf32_api"] = ("fp32_precision" if hasattr(torch.backends.cuda.matmul, "fp32_precision")
+                        else "allow_tf32")
+    if info["cuda_available"]:
+        for i in range(torch.cuda.device_count()):
+            props = torch.cuda.get_device_properties(i)
+            cc = (props.major, props.minor)
+            info["gpus"].append({
+                "index": i, "name": props.name, "compute_capability": f"{cc[0]}.{cc[1]}",
+                "memory_gb": round(props.total_memory / 2**30, 2),
+                # including_emulation=False: V100/T4 report bf16 "supported" via emulation.
+                "bf16_native": bool(cc >= (8, 0)),
+                "tf32": bool(cc >= (8, 0)),
+            })
+        try:
+            info["bf16_native_api"] = bool(torch.cuda.is_bf16_supported(including_emulation=False))
+        except TypeError:  # older torch has no including_emulation argument
+            pass
+    return info
+
+
+def probe_jax() -> dict:
+    if not _installed("jax"):
+        return {"installed": False}
+    try:
+        import jax
+
+        devices = jax.devices()
+        return {"installed": True, "version": jax.__version__, "backend": jax.default_backend(),
+                "devices": [f"{d.platform}:{d.id} {getattr(d, 'device_kind', '')}".strip() for d in devices],
+                "device_count": len(devices)}
+    except Exception as exc:  # noqa: BLE001 - a broken JAX install is reported, not fatal
+        return {"installed": True, "error": f"{type(exc).__name__}: {exc}"}
+
+
+def probe(include_jax: bool = True, include_torch: bool = True) -> dict:
+    total, avail = memory_bytes()
+    out = {"cpu": {"cores": cpu_count(), "ram_gb": round(total / 2**30, 2),
+                   "ram_available_gb": round(avail / 2**30, 2)}}
+    out["torch"] = probe_torch() if include_torch else {"skipped": True}
+    out["jax"] = probe_jax() if include_jax else {"skipped": True}
+    return out
+
+
+@dataclass
+class Plan:
+    """Decisions applied before a command runs; recorded in its metadata."""
+
+    backend: str = "torch"
+    device: str = "cpu"
+    precision: str = "fp32"
+    tf32: bool = False
+    grad_scaler: bool = False
+    batch_size: int | None = None
+    batch_size_source: str = "default"   # user | measured | cached | ram-bound | default
+    batch_size_strategy: str = ""
+    num_workers: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def make_plan(*, backend: str = "torch", device: str | None = None, precision: str | None = None,
+              batch_size: int | None = None, tf32: bool | None = None, hw: dict | None = None) -> Plan:
+    """Choose device, precision, TF32 and the batch-size strategy; user overrides win."""
+    device = (device or "auto").lower()
+    if device not in DEVICES and not device.startswith("cuda:"):
+        raise UserError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, not '{device}'")
+    if precision is not None and precision not in PRECISIONS:
+        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
+    if batch_size is not None and batch_size < 1:
+        raise UserError(f"--batch-size must be >= 1, not {batch_size}")
+    hw = hw or probe(include_jax=(backend == "jax"), include_torch=(backend == "torch"))
+    plan = Plan(backend=backend, num_workers=max(0, min(hw["cpu"]["cores"] - 1, 8)))
+    if backend == "jax":
+        jx = hw.get("jax", {})
+        plan.device = jx.get("backend", "cpu") if device == "auto" else device.split(":")[0]
+        gpu = plan.device in ("gpu", "cuda")
+        plan.precision = precision or ("bf16-mixed" if gpu else "fp32")
+        plan.tf32 = gpu if tf32 is None else tf32
+        plan.reasons.append(f"jax backend {plan.device}: matmul precision "
+                            f"{'tensorfloat32' if plan.tf32 else 'float32'}")
+    else:
+        th = hw.get("torch", {})
+        gpus = th.get("gpus", [])
+        if device == "auto":
+            device = "cuda" if th.get("cuda_available") else ("mps" if th.get("mps_available") else "cpu")
+        if device.startswith("cuda") and not th.get("cuda_available"):
+            raise UserError("--device cuda was asked for but torch sees no CUDA GPU on this machine")
+        plan.device = device
+        if device.startswith("cuda"):
+            idx = int(device.split(":")[1]) if ":" in device else 0
+            gpu = gpus[idx] if idx < len(gpus) else {}
+            native = gpu.get("bf16_native", False)
+            plan.precision = precision or ("bf16-mixed" if native else "fp16-mixed")
+            plan.tf32 = gpu.get("tf32", False) if tf32 is None else tf32
+            plan.reasons.append(f"{gpu.get('name', 'GPU')} cc {gpu.get('compute_capability', '?')}: "
+                                f"{'native bf16' if native else 'no native bf16 -> fp16 + grad scaler'}")
+        else:
+            plan.precision = precision or "fp32"
+            plan.tf32 = False
+            plan.reasons.append(f"{device}: fp32 unless --precision is given")
+    plan.grad_scaler = plan.precision == "fp16-mixed"
+    if batch_size is not None:
+        plan.batch_size, plan.batch_size_source = batch_size, "user"
+        plan.batch_size_strategy = "--batch-size given"
+    elif plan.device.startswith("cuda") or plan.device == "gpu":
+        plan.batch_size_strategy = ("measured: OOM-safe doubling search then 0.9x margin, "
+                                    "cached per device/model/precision")
+    else:
+        plan.batch_size_strategy = "plugin default, capped so a batch fits in 25% of available RAM"
+    return plan
+
+
+def apply_torch(plan: Plan) -> None:
+    """Apply TF32 with the torch >= 2.9 API where present (the allow_tf32 flags are deprecated)."""
+    import torch
+
+    if not plan.device.startswith("cuda"):
+        return
+    mode = "tf32" if plan.tf32 else "ieee"
+    if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
+        torch.backends.cuda.matmul.fp32_precision = mode
+        torch.backends.cudnn.conv.fp32_precision = mode
+    else:  # pragma: no cover - older torch
+        torch.set_float32_matmul_precision("high" if plan.tf32 else "highest")
+        torch.backends.cudnn.allow_tf32 = plan.tf32
+    torch.backends.cudnn.benchmark = True
+
+
+def ram_bound_batch_size(bytes_per_sample: int, default: int, fraction: float = 0.25) -> int:
+    """Largest batch <= default whose activations fit in ``fraction`` of available RAM."""
+    _, avail = memory_bytes()
+    cap = max(1, int(avail * fraction // max(1, bytes_per_sample)))
+    return max(1, min(default, cap))
