@@ -6,6 +6,7 @@ so nothing here imports torch or jax at module level.
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import sys
@@ -114,17 +115,20 @@ def probe_cmd(
     Console().print(table)
 
 
-def _add_plugin_groups() -> None:
+def build_app() -> typer.Typer:
+    """The core app plus one group per loaded plugin (a fresh copy: main() may run repeatedly)."""
+    root = copy.copy(app)
+    root.registered_groups = list(app.registered_groups)
     for name, rec in get_host().groups():
-        app.add_typer(rec.app, name=name, help=rec.summary, rich_help_panel="Plugins")
+        root.add_typer(rec.app, name=name, help=rec.summary, rich_help_panel="Plugins")
+    return root
 
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: run the app, turning UserError into one line on stderr and exit code 2."""
-    _add_plugin_groups()
     debug = "--debug" in (argv if argv is not None else sys.argv[1:]) or os.environ.get("GENOTOOL_DEBUG") == "1"
     try:
-        app(args=argv, prog_name="genotool")
+        build_app()(args=argv, prog_name="genotool")
     except UserError as exc:
         if debug:
             raise

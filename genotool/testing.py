@@ -39,8 +39,7 @@ def invoke(args: list[str], env: dict | None = None) -> CliResult:
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:
-                cli_app = _fresh_app(cli)
-                cli_app(args)
+                cli.main(args)
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     finally:
@@ -51,20 +50,6 @@ def invoke(args: list[str], env: dict | None = None) -> CliResult:
                 os.environ[k] = v
     return CliResult(code, out.getvalue(), err.getvalue())
 
-
-def _fresh_app(cli):
-    """A main() bound to a fresh Typer root so in-process registrations are picked up."""
-    import copy
-
-    def run(args):
-        saved = cli.app
-        cli.app = copy.copy(saved)
-        cli.app.registered_groups = list(saved.registered_groups)
-        try:
-            cli.main(args)
-        finally:
-            cli.app = saved
-    return run
 
 
 @pytest.fixture
