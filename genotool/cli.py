@@ -28,16 +28,20 @@ app = typer.Typer(
 )
 
 
+def _print_version(value: bool):
+    if value:
+        typer.echo(f"genotool {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks for errors.")] = False,
-    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
+                                          callback=_print_version, is_eager=True)] = False,
 ):
     if debug:
         os.environ["GENOTOOL_DEBUG"] = "1"
-    if version:
-        typer.echo(f"genotool {__version__}")
-        raise typer.Exit()
 
 
 @app.command("plugins")

@@ -1,0 +1,90 @@
+"""Data-parallel plumbing for runs launched with ``torchrun``.
+
+``torchrun --nproc_per_node=N`` sets ``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK`` and the rendezvous
+variables; when ``WORLD_SIZE > 1`` :func:`init` starts the process group (gloo on CPU, nccl on
+CUDA). Everything else here degrades to a no-op in a single process, so the trainer code has
+one path.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass
+class DistInfo:
+    world_size: int = 1
+    rank: int = 0
+    local_rank: int = 0
+    initialized_here: bool = False  # we started the process group, so we tear it down
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def env_world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def init(device_type: str) -> DistInfo:
+    """Start the process group when launched by torchrun with more than one process."""
+    world = env_world_size()
+    if world <= 1:
+        return DistInfo()
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    here = False
+    if not dist.is_initialized():
+        backend = "nccl" if device_type == "cuda" else "gloo"
+        if device_type == "cuda":
+            torch.cuda.set_device(local_rank)
+        dist.init_process_group(backend=backend)
+        here = True
+    return DistInfo(world_size=dist.get_world_size(), rank=dist.get_rank(), local_rank=local_rank,
+                    initialized_here=here)
+
+
+def shutdown(info: DistInfo) -> None:
+    if info.initialized_here and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def barrier(info: DistInfo) -> None:
+    if info.enabled:
+        dist.barrier()
+
+
+def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Sum a few floats over ranks (float64 so step counts and losses stay exact)."""
+    if not info.enabled:
+        return list(values)
+    # nccl can only reduce CUDA tensors; gloo takes CPU ones.
+    t = torch.tensor(values, dtype=torch.float64, device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    return t.tolist()
+
+
+def all_reduce_max(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    if not info.enabled:
+        return list(values)
+    t = torch.tensor(values, dtype=torch.float64, device=device if device.type == "cuda" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return t.tolist()
+
+
+def broadcast_object(obj, info: DistInfo, src: int = 0):
+    """Send a picklable object from rank ``src`` to all ranks (validation metrics, stop flags)."""
+    if not info.enabled:
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=src)
+    return box[0]

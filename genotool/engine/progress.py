@@ -1,0 +1,61 @@
+"""Rich progress bar on stderr for the training loop (off when stderr is not a terminal)."""
+
+from __future__ import annotations
+
+import sys
+
+
+class NullProgress:
+    def start_epoch(self, epoch: int, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1, loss: float | None = None) -> None:
+        pass
+
+    def end_epoch(self, row: dict) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+class RichProgress(NullProgress):
+    """One bar per epoch with the running loss; a summary line per finished epoch."""
+
+    def __init__(self, max_epochs: int):
+        from rich.console import Console
+        from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
+                                   TimeElapsedColumn, TimeRemainingColumn)
+
+        self.console = Console(stderr=True)
+        self.max_epochs = max_epochs
+        self.progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[of]}"),
+                                 BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                                 TimeRemainingColumn(), TextColumn("loss {task.fields[loss]}"),
+                                 console=self.console, transient=True)
+        self.progress.start()
+        self.task = None
+
+    def start_epoch(self, epoch: int, total: int | None) -> None:
+        if self.task is not None:
+            self.progress.remove_task(self.task)
+        self.task = self.progress.add_task("train", total=total, epoch=epoch, of=self.max_epochs,
+                                           loss="-")
+
+    def advance(self, n: int = 1, loss: float | None = None) -> None:
+        fields = {"loss": f"{loss:.4g}"} if loss is not None else {}
+        self.progress.update(self.task, advance=n, **fields)
+
+    def end_epoch(self, row: dict) -> None:
+        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                          for k, v in row.items() if k not in ("epoch",))
+        self.progress.console.print(f"epoch {row.get('epoch')}: {shown}")
+
+    def close(self) -> None:
+        self.progress.stop()
+
+
+def make_progress(enabled: bool, max_epochs: int):
+    if enabled and sys.stderr.isatty():
+        return RichProgress(max_epochs)
+    return NullProgress()
