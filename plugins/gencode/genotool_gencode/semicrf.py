@@ -1,0 +1,361 @@
+"""A semi-Markov CRF with an exact likelihood and a hand-written O(T*K*C + T*C^2) forward-backward.
+
+Model
+-----
+A *segmentation* of a sequence of length L is a list of segments ``[s, t)`` with label ``c`` and
+duration ``d = t - s`` in ``1..K``, tiling ``0..L``. Its score is
+
+    sum over segments of  E(s, t, c) + dur[d - 1, c] + trans[c_prev, c]
+
+where ``E(s, t, c) = sum_{u=s}^{t-1} emissions[u, c]``, ``trans`` is ``(C_src, C_dst)`` and the first
+segment's ``trans[c_prev, c]`` is replaced by ``logsumexp_{c'} trans[c', c]`` (a virtual start
+label summed over uniformly). This is exactly the parameterisation whose partition function
+flash-semicrf 0.2.0 computes (durations 1..K use ``duration_bias[d - 1]``; its ``alpha_0 = 0``).
+
+Segments longer than K
+----------------------
+A *labelling* (one label per position) is the observable; a segmentation maps to one labelling,
+and a labelling whose runs are all <= K long may come from several segmentations, because two
+adjacent segments may carry the same label (scored with ``trans[c, c]``). A gold run longer than K
+is therefore always representable: it is a chain of same-label segments. The likelihood of a
+labelling is the sum over *all* segmentations consistent with it,
+
+    NLL(y) = log Z - log Z_y,     Z_y = sum of exp(score) over segmentations whose labelling is y,
+
+and ``Z_y`` is computed with the same recursion as ``Z`` restricted to segments that lie inside
+one gold run (``max_dur`` below). Both terms use the same parameterisation, so
+``sum_y exp(-NLL(y)) == 1`` exactly (tested by enumeration). For K = 1 every labelling has one
+segmentation and the model is an ordinary linear-chain CRF.
+
+Decoding (:func:`semicrf_viterbi`) returns the highest-scoring *segmentation* (the usual semi-CRF
+MAP), with adjacent same-label segments merged into runs for the labelling.
+
+Algorithm
+---------
+With cumulative emissions ``S_t = sum_{u<t} e_u`` (float64), ``alpha_t(c)`` (a segment of label c
+ends at t) and ``beta_s(c) = logsumexp_{c'} alpha_s(c') + trans[c', c]`` (a segment of label c
+starts at s):
+
+    alpha_t(c) = S_t(c) + logsumexp_{d=1..K} [beta_{t-d}(c) - S_{t-d}(c) + dur[d-1, c]]
+
+which costs O(K*C) + O(C^2) per position. The backward pass runs the mirror recursion
+(``gamma_t``: completions after a segment ends at t; ``delta_s``: segment starting at s plus
+completions) and forms the gradients analytically from segment marginals: emissions get
+``P(end at t) - P(start at t)`` reverse-cumsummed, the duration bias gets the marginal of every
+(start, duration, label), transitions the marginal of every boundary. Everything stored is
+O(B*T*C); nothing of size T*K*C is ever allocated (the window over durations is a view).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+
+NEG_INF = float("-inf")
+
+
+# ---------------------------------------------------------------------------------------------
+# helpers
+# ---------------------------------------------------------------------------------------------
+def _cumsum(emissions: torch.Tensor) -> torch.Tensor:
+    """(B, T, C) -> (B, T+1, C) float64 with S_0 = 0."""
+    B, T, C = emissions.shape
+    S = emissions.new_zeros((B, T + 1, C), dtype=torch.float64)
+    S[:, 1:] = torch.cumsum(emissions.to(torch.float64), dim=1)
+    return S
+
+
+def gold_max_durations(labels: torch.Tensor, lengths: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per end position and label, the longest segment allowed by a gold labelling.
+
+    Args:
+        labels: (B, T) int, gold label per position (values outside ``0..C-1`` at padding are ok).
+        lengths: (B,) int.
+    Returns:
+        (B, T+1, C) int32: entry ``[b, t, c]`` is the length of the run of label c ending at
+        position t-1 (0 if ``labels[b, t-1] != c``), so a segment ``[t-d, t)`` of label c lies
+        inside one gold run iff ``d <= value``.
+    """
+    B, T = labels.shape
+    y = labels.clamp(0, num_classes - 1).long()
+    idx = torch.arange(T, device=labels.device).expand(B, T)
+    change = torch.ones_like(y, dtype=torch.bool)
+    change[:, 1:] = y[:, 1:] != y[:, :-1]
+    run_start = torch.where(change, idx, torch.zeros_like(idx)).cummax(dim=1).values
+    run = (idx - run_start + 1).to(torch.int32)
+    out = torch.zeros((B, T + 1, num_classes), dtype=torch.int32, device=labels.device)
+    out[:, 1:].scatter_(2, y.unsqueeze(-1), run.unsqueeze(-1))
+    return out
+
+
+def _masked_lse(term: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:
+    if mask is not None:
+        term = term.masked_fill(mask, NEG_INF)
+    return torch.logsumexp(term, dim=dim)
+
+
+# ---------------------------------------------------------------------------------------------
+# forward / backward recursions (float64, no autograd)
+# ---------------------------------------------------------------------------------------------
+def _forward(S: torch.Tensor, trans: torch.Tensor, dur: torch.Tensor, max_dur: torch.Tensor | None):
+    """Alpha recursion.
+
+    Args:
+        S: (B, T+1, C) float64 cumulative emissions.
+        trans: (C, C) float64, dur: (K, C) float64.
+        max_dur: optional (B, T+1, C) int, see :func:`gold_max_durations`.
+    Returns:
+        alpha (B, T+1, C) and Q = beta - S (B, T+1, C).
+    """
+    B, T1, C = S.shape
+    T = T1 - 1
+    K = dur.shape[0]
+    alpha = torch.empty_like(S)
+    Q = torch.empty_like(S)
+    alpha[:, 0] = 0.0
+    beta0 = torch.logsumexp(trans, dim=0)  # (C,) virtual start label, flash-semicrf's alpha_0 = 0
+    Q[:, 0] = beta0 - S[:, 0]
+    dur_rev = dur.flip(0)  # dur_rev[K - d] = dur[d - 1]; window over starts ascends in s
+    dvec_rev = torch.arange(K, 0, -1, device=S.device, dtype=torch.int32)  # d for each window slot
+    for t in range(1, T + 1):
+        k = min(K, t)
+        term = Q[:, t - k:t] + dur_rev[K - k:]                      # (B, k, C) view + add
+        mask = None
+        if max_dur is not None:
+            mask = dvec_rev[K - k:].view(1, k, 1) > max_dur[:, t].unsqueeze(1)
+        a = _masked_lse(term, mask, 1) + S[:, t]
+        alpha[:, t] = a
+        Q[:, t] = torch.logsumexp(a.unsqueeze(-1) + trans, dim=1) - S[:, t]
+    return alpha, Q
+
+
+def _backward(S, trans, dur, max_dur, alpha, Q, lengths, logZ, gout):
+    """Outside recursion and analytic gradients of sum_b gout[b] * logZ[b].
+
+    Returns grad_emissions (B, T, C), grad_trans (C, C), grad_dur (K, C), all float64.
+    """
+    B, T1, C = S.shape
+    T = T1 - 1
+    K = dur.shape[0]
+    dev = S.device
+    tvec = torch.arange(T1, device=dev)
+    L = lengths.view(B, 1)
+    # gamma_t(c): log-sum of completions after a segment of label c ends at t (0 at t = L)
+    R = torch.full_like(S, NEG_INF)        # R = gamma + S
+    delta = torch.full_like(S, NEG_INF)    # delta_s(c): a segment of label c starts at s, + rest
+    end_mask = (tvec.view(1, T1) == L)     # (B, T+1)
+    R[:, T] = torch.where(end_mask[:, T:T + 1], S[:, T], torch.full_like(S[:, T], NEG_INF))
+    gdur = torch.zeros_like(dur)
+    dvec = torch.arange(1, K + 1, device=dev, dtype=torch.int32)
+    w = (gout.to(torch.float64) * 1.0).view(B, 1, 1)
+    lz = logZ.view(B, 1, 1)
+    for s in range(T - 1, -1, -1):
+        k = min(K, T - s)
+        win = R[:, s + 1:s + k + 1] + dur[:k]                        # (B, k, C)
+        mask = None
+        if max_dur is not None:
+            mask = dvec[:k].view(1, k, 1) > max_dur[:, s + 1:s + k + 1]
+            win = win.masked_fill(mask, NEG_INF)
+        # segment marginals for every (s, d, c): exp(beta_s + dur + S_{s+d} - S_s + gamma_{s+d} - logZ)
+        marg = torch.exp(win + Q[:, s].unsqueeze(1) - lz)
+        gdur[:k] += (marg * w).sum(0)
+        d_s = torch.logsumexp(win, dim=1) - S[:, s]
+        delta[:, s] = d_s
+        if s > 0:
+            g = torch.logsumexp(trans.unsqueeze(0) + d_s.unsqueeze(1), dim=2)  # (B, C_src)
+            is_end = end_mask[:, s:s + 1]
+            past = (tvec[s] > L)
+            g = torch.where(is_end, torch.zeros_like(g), g)
+            g = torch.where(past, torch.full_like(g, NEG_INF), g)
+            R[:, s] = g + S[:, s]
+    gamma = R - S
+    beta = Q + S
+    wb = gout.to(torch.float64).view(B, 1, 1)
+    p_end = torch.exp(alpha + gamma - lz)                                # (B, T+1, C)
+    p_end[:, 0] = 0.0
+    p_start = torch.exp(beta + delta - lz)
+    p_start[:, T] = 0.0
+    gS = (p_end - p_start) * wb
+    # e_u enters S_t for every t >= u + 1
+    ge = torch.flip(torch.cumsum(torch.flip(gS[:, 1:], [1]), dim=1), [1])
+    # transitions: sum_{b,s<L} exp(alpha_s(i) + trans(i,j) + delta_s(j) - logZ); alpha_0 = 0 is the
+    # virtual start. Separable, so no (T, C, C) tensor: stabilise by the per-position max of alpha.
+    a = alpha[:, :T]
+    m = a.max(dim=2, keepdim=True).values
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    left = torch.exp(a - m)                                              # (B, T, C)
+    right = torch.exp(delta[:, :T] + m - lz) * wb                        # (B, T, C)
+    gtrans = torch.exp(trans) * torch.einsum("bsi,bsj->ij", left, right)
+    return ge, gtrans, gdur
+
+
+class _LogPartition(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, emissions, transition, duration, lengths, max_dur):
+        S = _cumsum(emissions.detach())
+        tr = transition.detach().to(torch.float64)
+        du = duration.detach().to(torch.float64)
+        alpha, Q = _forward(S, tr, du, max_dur)
+        B = S.shape[0]
+        logZ = torch.logsumexp(alpha[torch.arange(B, device=S.device), lengths.long()], dim=-1)
+        ctx.save_for_backward(S, tr, du, alpha, Q, lengths, logZ)
+        ctx.max_dur = max_dur
+        ctx.dtypes = (emissions.dtype, transition.dtype, duration.dtype)
+        return logZ.to(emissions.dtype if emissions.dtype.is_floating_point else torch.float32)
+
+    @staticmethod
+    def backward(ctx, gout):
+        S, tr, du, alpha, Q, lengths, logZ = ctx.saved_tensors
+        ge, gt, gd = _backward(S, tr, du, ctx.max_dur, alpha, Q, lengths.long(), logZ, gout)
+        de, dt, dd = ctx.dtypes
+        return ge.to(de), gt.to(dt), gd.to(dd), None, None
+
+
+def _check(emissions, transition, duration, lengths):
+    if emissions.dim() != 3:
+        raise ValueError(f"emissions must be (B, T, C), got {tuple(emissions.shape)}")
+    B, T, C = emissions.shape
+    if transition.shape != (C, C):
+        raise ValueError(f"transition must be ({C}, {C}), got {tuple(transition.shape)}")
+    if duration.dim() != 2 or duration.shape[1] != C:
+        raise ValueError(f"duration must be (K, {C}), got {tuple(duration.shape)}")
+    if lengths is None:
+        lengths = torch.full((B,), T, dtype=torch.long, device=emissions.device)
+    lengths = lengths.to(emissions.device).long()
+    if lengths.shape != (B,) or int(lengths.min()) < 1 or int(lengths.max()) > T:
+        raise ValueError("lengths must be (B,) with values in 1..T")
+    return lengths
+
+
+def semicrf_log_partition(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor,
+                          lengths: torch.Tensor | None = None,
+                          max_dur: torch.Tensor | None = None) -> torch.Tensor:
+    """log Z per sequence.
+
+    Args:
+        emissions: (B, T, C) per-position label scores.
+        transition: (C, C), ``[src, dst]``.
+        duration: (K, C), ``duration[d - 1, c]`` scores a segment of length d.
+        lengths: (B,) valid lengths (default T).
+        max_dur: optional (B, T+1, C) int restricting segments ``[t-d, t)`` of label c to
+            ``d <= max_dur[b, t, c]`` (the gold-constrained partition).
+    Returns:
+        (B,) log partition (differentiable w.r.t. emissions, transition and duration).
+    """
+    lengths = _check(emissions, transition, duration, lengths)
+    return _LogPartition.apply(emissions, transition, duration, lengths, max_dur)
+
+
+def semicrf_nll(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor,
+                labels: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+    """Exact negative log-likelihood of labellings, marginalised over their segmentations.
+
+    Args:
+        emissions: (B, T, C); transition (C, C); duration (K, C); labels (B, T) int; lengths (B,).
+    Returns:
+        (B,) ``log Z - log Z_gold`` (>= 0).
+    """
+    lengths = _check(emissions, transition, duration, lengths)
+    C = emissions.shape[-1]
+    md = gold_max_durations(labels, lengths, C)
+    logz = _LogPartition.apply(emissions, transition, duration, lengths, None)
+    logz_gold = _LogPartition.apply(emissions, transition, duration, lengths, md)
+    return logz - logz_gold
+
+
+@torch.no_grad()
+def semicrf_viterbi(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor,
+                    lengths: torch.Tensor | None = None):
+    """Highest-scoring segmentation per sequence.
+
+    Args:
+        emissions: (B, T, C); transition (C, C); duration (K, C); lengths (B,).
+    Returns:
+        (scores (B,) float64 tensor, segments: list of B lists of ``(start, end, label)`` with
+        ``end`` exclusive, in order).
+    """
+    lengths = _check(emissions, transition, duration, lengths)
+    S = _cumsum(emissions)
+    tr = transition.to(torch.float64)
+    du = duration.to(torch.float64)
+    B, T1, C = S.shape
+    T = T1 - 1
+    K = du.shape[0]
+    alpha = torch.empty_like(S)
+    Q = torch.empty_like(S)
+    bp_d = torch.zeros((B, T1, C), dtype=torch.int32, device=S.device)   # best duration of alpha_t(c)
+    bp_c = torch.zeros((B, T1, C), dtype=torch.int64, device=S.device)   # best source label of beta_s(c)
+    alpha[:, 0] = 0.0
+    # the first segment is scored exactly as in the likelihood (logsumexp over the virtual start
+    # label), so Viterbi maximises the same segmentation score whose softmax is the model
+    Q[:, 0] = torch.logsumexp(tr, dim=0)
+    dur_rev = du.flip(0)
+    for t in range(1, T + 1):
+        k = min(K, t)
+        term = Q[:, t - k:t] + dur_rev[K - k:]
+        v, j = term.max(dim=1)                 # j indexes the window: d = k - j
+        alpha[:, t] = v + S[:, t]
+        bp_d[:, t] = (k - j).to(torch.int32)
+        bv, bi = (alpha[:, t].unsqueeze(-1) + tr).max(dim=1)
+        Q[:, t] = bv - S[:, t]
+        bp_c[:, t] = bi
+    ar = torch.arange(B, device=S.device)
+    final = alpha[ar, lengths]
+    scores, last = final.max(dim=-1)
+    bp_d = bp_d.cpu().numpy()
+    bp_c = bp_c.cpu().numpy()
+    segs_all = []
+    for b in range(B):
+        t = int(lengths[b])
+        c = int(last[b])
+        segs = []
+        while t > 0:
+            d = int(bp_d[b, t, c])
+            segs.append((t - d, t, c))
+            t -= d
+            c = int(bp_c[b, t, c])
+        segs.reverse()
+        segs_all.append(segs)
+    return scores, segs_all
+
+
+def segments_to_labels(segments, length: int, fill: int = 0):
+    """List of (start, end, label) -> list of ``length`` labels."""
+    out = [fill] * length
+    for s, e, c in segments:
+        out[s:e] = [c] * (e - s)
+    return out
+
+
+def labels_to_runs(labels) -> list[tuple[int, int, int]]:
+    """Labelling -> maximal runs (start, end_exclusive, label)."""
+    runs = []
+    n = len(labels)
+    i = 0
+    while i < n:
+        j = i + 1
+        while j < n and labels[j] == labels[i]:
+            j += 1
+        runs.append((i, j, int(labels[i])))
+        i = j
+    return runs
+
+
+def estimate_memory_bytes(B: int, T: int, K: int, C: int) -> dict:
+    """Bytes held by this implementation vs. an edge tensor (B, T, K, C, C) float64."""
+    ours = 10 * B * (T + 1) * C * 8 + 2 * B * K * C * 8   # ~10 (B,T+1,C) float64 buffers + window
+    edge = B * T * K * C * C * 8
+    return {"semicrf_streaming_bytes": ours, "edge_tensor_bytes": edge}
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
+        n /= 1024
+    return f"{n:.1f} TB"  # pragma: no cover
+
+
+__all__ = ["semicrf_log_partition", "semicrf_nll", "semicrf_viterbi", "gold_max_durations",
+           "segments_to_labels", "labels_to_runs", "estimate_memory_bytes", "format_bytes", "math"]

@@ -1,0 +1,106 @@
+"""Brute-force and plain-loop references for :mod:`genotool_gencode.semicrf` (tiny sizes only).
+
+Written for clarity, not speed (msprime style: the obvious algorithm, checked against the fast
+one). The model is the one documented in ``semicrf.py``:
+
+    score(segmentation) = sum_seg  sum_{u in seg} e[u, c] + dur[d - 1, c] + trans[c_prev, c]
+
+with the first segment's transition replaced by ``logsumexp_{c'} trans[c', c]``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+
+def _lse(values):
+    values = list(values)
+    m = max(values)
+    if m == float("-inf"):
+        return m
+    return m + math.log(sum(math.exp(v - m) for v in values))
+
+
+def enumerate_segmentations(T: int, K: int, C: int):
+    """Yield every segmentation of 0..T as a tuple of (start, end_exclusive, label)."""
+    def rec(s):
+        if s == T:
+            yield ()
+            return
+        for d in range(1, min(K, T - s) + 1):
+            for c in range(C):
+                for rest in rec(s + d):
+                    yield ((s, s + d, c),) + rest
+    yield from rec(0)
+
+
+def segmentation_score(segs, e, trans, dur) -> float:
+    """Score of one segmentation; e is a T x C nested list, trans C x C, dur K x C."""
+    C = len(trans)
+    total = 0.0
+    prev = None
+    for s, t, c in segs:
+        total += sum(e[u][c] for u in range(s, t)) + dur[t - s - 1][c]
+        if prev is None:
+            total += _lse(trans[i][c] for i in range(C))
+        else:
+            total += trans[prev][c]
+        prev = c
+    return total
+
+
+def labelling_of(segs, T):
+    out = [0] * T
+    for s, t, c in segs:
+        for u in range(s, t):
+            out[u] = c
+    return tuple(out)
+
+
+def brute_log_partition(e, trans, dur) -> float:
+    T, C, K = len(e), len(trans), len(dur)
+    return _lse(segmentation_score(z, e, trans, dur) for z in enumerate_segmentations(T, K, C))
+
+
+def brute_viterbi(e, trans, dur):
+    """(best score, best segmentation) by enumeration."""
+    T, C, K = len(e), len(trans), len(dur)
+    best = max(enumerate_segmentations(T, K, C), key=lambda z: segmentation_score(z, e, trans, dur))
+    return segmentation_score(best, e, trans, dur), best
+
+
+def brute_labelling_nll(e, trans, dur, labels) -> float:
+    """-log P(labels): log Z minus log-sum over segmentations whose labelling is ``labels``."""
+    T, C, K = len(e), len(trans), len(dur)
+    logz = brute_log_partition(e, trans, dur)
+    consistent = [segmentation_score(z, e, trans, dur) for z in enumerate_segmentations(T, K, C)
+                  if labelling_of(z, T) == tuple(labels)]
+    return logz - _lse(consistent) if consistent else float("inf")
+
+
+def all_labellings(T: int, C: int):
+    return itertools.product(range(C), repeat=T)
+
+
+def loop_log_partition(e, trans, dur) -> float:
+    """O(T*K*C^2) textbook semi-CRF forward pass with plain loops (medium sizes)."""
+    T, C, K = len(e), len(trans), len(dur)
+    cum = [[0.0] * C]
+    for u in range(T):
+        cum.append([cum[-1][c] + e[u][c] for c in range(C)])
+    start = [_lse(trans[i][c] for i in range(C)) for c in range(C)]
+    alpha = [[float("-inf")] * C for _ in range(T + 1)]
+    for t in range(1, T + 1):
+        for c in range(C):
+            terms = []
+            for d in range(1, min(K, t) + 1):
+                s = t - d
+                seg = cum[t][c] - cum[s][c] + dur[d - 1][c]
+                if s == 0:
+                    terms.append(start[c] + seg)
+                else:
+                    for i in range(C):
+                        terms.append(alpha[s][i] + trans[i][c] + seg)
+            alpha[t][c] = _lse(terms)
+    return _lse(alpha[T])

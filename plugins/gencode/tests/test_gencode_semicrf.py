@@ -1,0 +1,103 @@
+"""The fast semi-CRF against brute-force enumeration, gradcheck and flash-semicrf."""
+
+import math
+
+import pytest
+import torch
+
+from genotool_gencode import semicrf_reference as ref
+from genotool_gencode.semicrf import (gold_max_durations, semicrf_log_partition, semicrf_nll,
+                                      semicrf_viterbi)
+
+
+def _params(T, K, C, B=1, seed=0, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    e = torch.randn(B, T, C, generator=g, dtype=torch.float64) * scale
+    tr = torch.randn(C, C, generator=g, dtype=torch.float64) * scale
+    du = torch.randn(K, C, generator=g, dtype=torch.float64) * scale
+    return e, tr, du
+
+
+@pytest.mark.parametrize("T,K,C", [(4, 1, 3), (4, 2, 2), (5, 3, 2), (3, 4, 2), (5, 2, 3)])
+def test_log_partition_matches_enumeration(T, K, C):
+    e, tr, du = _params(T, K, C, seed=T * 100 + K * 10 + C)
+    ours = semicrf_log_partition(e, tr, du).item()
+    brute = ref.brute_log_partition(e[0].tolist(), tr.tolist(), du.tolist())
+    loop = ref.loop_log_partition(e[0].tolist(), tr.tolist(), du.tolist())
+    assert ours == pytest.approx(brute, abs=1e-9)
+    assert loop == pytest.approx(brute, abs=1e-9)
+
+
+@pytest.mark.parametrize("T,K,C", [(4, 1, 3), (5, 2, 2), (5, 3, 2), (4, 4, 2)])
+def test_labelling_probabilities_sum_to_one(T, K, C):
+    """sum over all C^T labellings of exp(-NLL) is 1: gold score and log Z are consistent."""
+    e, tr, du = _params(T, K, C, seed=7 + T + K)
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    n = labs.shape[0]
+    nll = semicrf_nll(e.expand(n, T, C), tr, du, labs)
+    assert torch.all(nll >= -1e-9)
+    total = torch.exp(-nll).sum().item()
+    assert total == pytest.approx(1.0, abs=1e-6)
+
+
+def test_runs_longer_than_k_are_marginalised_like_brute_force():
+    """A gold run longer than K is a chain of same-label segments, summed over its splits."""
+    T, K, C = 6, 2, 2
+    e, tr, du = _params(T, K, C, seed=3)
+    for labels in ([0] * 6, [1, 1, 1, 0, 0, 0], [0, 1, 1, 1, 1, 1]):
+        ours = semicrf_nll(e, tr, du, torch.tensor([labels])).item()
+        brute = ref.brute_labelling_nll(e[0].tolist(), tr.tolist(), du.tolist(), labels)
+        assert math.isfinite(ours)
+        assert ours == pytest.approx(brute, abs=1e-9)
+
+
+@pytest.mark.parametrize("T,K,C", [(4, 2, 2), (5, 3, 2), (4, 1, 3), (6, 3, 2)])
+def test_viterbi_is_brute_force_argmax(T, K, C):
+    for seed in range(3):
+        e, tr, du = _params(T, K, C, seed=seed, scale=2.0)
+        score, segs = semicrf_viterbi(e, tr, du)
+        bscore, bsegs = ref.brute_viterbi(e[0].tolist(), tr.tolist(), du.tolist())
+        assert score.item() == pytest.approx(bscore, abs=1e-9)
+        assert segs[0] == list(bsegs)
+
+
+def test_gradcheck_partition_and_nll_with_lengths():
+    e, tr, du = _params(6, 3, 3, B=2, seed=11)
+    e.requires_grad_()
+    tr.requires_grad_()
+    du.requires_grad_()
+    L = torch.tensor([6, 4])
+    y = torch.tensor([[0, 0, 1, 1, 1, 2], [2, 2, 2, 2, 0, 0]])
+    assert torch.autograd.gradcheck(lambda a, b, c: semicrf_log_partition(a, b, c, L), (e, tr, du))
+    assert torch.autograd.gradcheck(lambda a, b, c: semicrf_nll(a, b, c, y, L), (e, tr, du))
+
+
+def test_variable_lengths_equal_truncated_sequences():
+    e, tr, du = _params(12, 4, 3, B=2, seed=5)
+    L = torch.tensor([12, 7])
+    both = semicrf_log_partition(e, tr, du, L)
+    alone = semicrf_log_partition(e[1:, :7], tr, du)
+    assert both[1].item() == pytest.approx(alone.item(), abs=1e-9)
+    _, segs = semicrf_viterbi(e, tr, du, L)
+    assert segs[1][-1][1] == 7
+
+
+def test_gold_max_durations():
+    y = torch.tensor([[1, 1, 0, 0, 0]])
+    md = gold_max_durations(y, torch.tensor([5]), 2)
+    assert md[0, :, 0].tolist() == [0, 0, 0, 1, 2, 3]
+    assert md[0, :, 1].tolist() == [0, 1, 2, 0, 0, 0]
+
+
+def test_log_partition_agrees_with_flash_semicrf():
+    fs = pytest.importorskip("flash_semicrf")
+    torch.manual_seed(0)
+    for B, T, K, C in [(2, 30, 1, 3), (2, 40, 2, 3), (2, 60, 5, 4), (2, 150, 12, 11)]:
+        head = fs.SemiMarkovCRFHead(C, K)
+        x = torch.randn(B, T, C, dtype=torch.float64)
+        x = x - x.mean(1, keepdim=True)   # flash-semicrf centres scores over time; make it a no-op
+        L = torch.tensor([T, T - 3])
+        with torch.no_grad():
+            theirs = head(x, L, use_triton=False, backend="streaming")["partition"]
+            ours = semicrf_log_partition(x, head.transition.double(), head.duration_bias.double(), L)
+        assert torch.allclose(ours, theirs.double(), rtol=1e-6, atol=1e-6)
