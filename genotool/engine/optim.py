@@ -45,8 +45,10 @@ class _CosineWithWarmup:
         return self.min_ratio + (1 - self.min_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
 
 
-def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int):
-    """The LR scheduler (or None). ``steps_per_epoch`` counts optimizer steps, not micro-batches."""
+def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_per_epoch: int,
+                    mode: str | None = None):
+    """The LR scheduler (or None). ``steps_per_epoch`` counts optimizer steps, not micro-batches;
+    ``mode`` is the plateau direction of the metric actually monitored (default cfg.monitor_mode)."""
     total = max(1, steps_per_epoch * cfg.max_epochs)
     if cfg.scheduler == "none":
         return None
@@ -56,9 +58,8 @@ def build_scheduler(cfg: TrainConfig, optimizer: torch.optim.Optimizer, steps_pe
     if cfg.scheduler == "onecycle":
         # cycle_momentum needs a momentum/beta; every supported optimizer has one.
         return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=cfg.lr, total_steps=total)
-    mode = cfg.monitor_mode
     return torch.optim.lr_scheduler.ReduceLROnPlateau(
-        optimizer, mode=mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
+        optimizer, mode=mode or cfg.monitor_mode, factor=cfg.plateau_factor, patience=cfg.plateau_patience)
 
 
 def current_lr(optimizer: torch.optim.Optimizer) -> float:

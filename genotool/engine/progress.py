@@ -47,15 +47,28 @@ class RichProgress(NullProgress):
         self.progress.update(self.task, advance=n, **fields)
 
     def end_epoch(self, row: dict) -> None:
-        shown = ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
-                          for k, v in row.items() if k not in ("epoch",))
-        self.progress.console.print(f"epoch {row.get('epoch')}: {shown}")
+        self.progress.console.print(f"epoch {row.get('epoch')}: {_summary(row)}")
 
     def close(self) -> None:
         self.progress.stop()
 
 
+class LineProgress(NullProgress):
+    """Not a terminal (logs, CI): one plain summary line per epoch on stderr."""
+
+    def end_epoch(self, row: dict) -> None:
+        print("epoch " + str(row.get("epoch")) + ": " + _summary(row), file=sys.stderr, flush=True)
+
+
+def _summary(row: dict) -> str:
+    return ", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}"
+                     for k, v in row.items() if k != "epoch")
+
+
 def make_progress(enabled: bool, max_epochs: int):
-    if enabled and sys.stderr.isatty():
+    """A rich bar on a terminal, summary lines otherwise, nothing when disabled."""
+    if not enabled:
+        return NullProgress()
+    if sys.stderr.isatty():
         return RichProgress(max_epochs)
-    return NullProgress()
+    return LineProgress()
