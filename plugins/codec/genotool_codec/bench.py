@@ -1,0 +1,78 @@
+"""Throughput of encode, decode and training steps on this machine (one JSON object)."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+
+def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, batch: int = 16,
+              train_steps: int = 10, train_batch: int | None = None) -> dict:
+    import jax
+
+    from genotool_codec.config import bits_per_sample, hop
+    from genotool_codec.predict import CodecRunner
+
+    if model_path is not None:
+        from genotool_codec.checkpoint import load_model
+
+        model, meta = load_model(model_path)
+        cfg = meta["config"]
+    else:
+        from genotool_codec.models import build
+
+        model, _ = build(cfg["model"], seed=0)
+    window = int(cfg["data"]["window"])
+    rate = int(cfg["data"].get("sample_rate") or 4000)
+    n_win = max(batch, int(round(seconds_of_signal * rate / window / batch)) * batch)
+    rng = np.random.default_rng(0)
+    # Speed does not depend on the values; a piecewise-constant + noise signal keeps it honest.
+    x = np.repeat(rng.normal(0, 1, (n_win, window // 10)), 10, axis=1).astype(np.float32)
+    x += rng.normal(0, 0.1, x.shape).astype(np.float32)
+    runner = CodecRunner(model, cfg, window=window, batch=batch)
+    res: dict = {"config": cfg["model"], "window": window, "batch": batch, "hop": hop(cfg["model"]),
+                 "bits_per_sample": bits_per_sample(cfg["model"]), "devices": [str(d) for d in jax.devices()]}
+    t0 = time.perf_counter()
+    runner.encode_windows(x[:batch])
+    runner.decode_windows(runner.encode_windows(x[:batch]))
+    res["compile_seconds"] = round(time.perf_counter() - t0, 3)
+    t0 = time.perf_counter()
+    codes = runner.encode_windows(x)
+    te = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    runner.decode_windows(codes)
+    td = time.perf_counter() - t0
+    n = x.size
+    res.update(samples=int(n), encode_seconds=round(te, 4), decode_seconds=round(td, 4),
+               encode_samples_per_second=round(n / te, 1), decode_samples_per_second=round(n / td, 1),
+               encode_decode_samples_per_second=round(n / (te + td), 1))
+    if train_steps > 0:
+        from genotool_codec.train import Trainer
+
+        tcfg = {**cfg, "train": dict(cfg["train"])}
+        if train_batch:
+            tcfg["train"]["batch_size"] = train_batch
+        tcfg["train"]["grad_accum"] = 1
+        crop = int(tcfg["train"]["crop"] or window)
+        bs = int(tcfg["train"]["batch_size"])
+        tr = Trainer(tcfg)
+        xb = tr.put_batch(np.repeat(rng.normal(0, 1, (bs, crop // 10)), 10, axis=1).astype(np.float32))
+        out = {}
+        for gan in (False, True):
+            step0 = 0 if gan else 10**9  # disc_start: GAN on / off
+            tr.cfg["train"]["disc_start"] = step0 if gan else 10**9
+            t0 = time.perf_counter()
+            jax.block_until_ready(tr.micro_step(0, xb, 1)["g_total"])
+            comp = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            for i in range(train_steps):
+                logs = tr.micro_step(i + 1, xb, 1)
+            jax.block_until_ready(logs["g_total"])
+            dt = time.perf_counter() - t0
+            key = "with_gan" if gan else "generator_only"
+            out[key] = {"first_step_seconds_incl_compile": round(comp, 3),
+                        "steps_per_second": round(train_steps / dt, 3),
+                        "samples_per_second": round(train_steps * bs * crop / dt, 1)}
+        res["train"] = {"batch_size": bs, "crop": crop, **out}
+    return res

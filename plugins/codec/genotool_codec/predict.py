@@ -1,0 +1,238 @@
+"""Encode POD5 -> tokens, decode tokens -> POD5, and in-memory reconstruction for validation.
+
+Whole reads are coded: a read of n samples is normalised, cut into ``window``-sample windows
+(the last one zero-padded, zero being the normalised median), and windows from many reads are
+batched through one jitted function of fixed shape (batch, window), so it compiles once.
+Only ceil(n / hop) tokens per read are stored; decoding pads the token tail by repeating the
+last token and cuts the output back to the true length n.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+from genotool_codec import pod5_io
+from genotool_codec.config import hop as hop_of, model_fingerprint
+from genotool_codec.data import normalise, pad_to
+
+
+class CodecRunner:
+    """Jitted encode/decode of (batch, window) float32 <-> (batch, window / hop, n) int32."""
+
+    def __init__(self, model, cfg: dict, *, window: int | None = None, batch: int = 16,
+                 n_codebooks: int | None = None):
+        import jax
+        from flax import nnx
+
+        self.cfg = cfg
+        self.hop = hop_of(cfg["model"])
+        self.window = int(window or cfg["data"]["window"])
+        if self.window % self.hop:
+            raise UserError(f"--window {self.window} is not a multiple of the model's hop {self.hop}")
+        n_max = int(cfg["model"]["n_codebooks"])
+        self.n = n_max if n_codebooks is None else int(n_codebooks)
+        if not 1 <= self.n <= n_max:
+            raise UserError(f"--codebooks must be between 1 and {n_max} for this model, not {self.n}")
+        self.batch = batch
+        gdef, state = nnx.split(model)
+        self.state = state
+
+        def enc(state, x):
+            m = nnx.merge(gdef, state)
+            return m.encode(x[..., None])
+
+        def dec(state, codes):
+            m = nnx.merge(gdef, state)
+            return m.decode(codes)[..., 0]
+
+        self._enc = jax.jit(enc)
+        self._dec = jax.jit(dec)
+
+    def encode_windows(self, w: np.ndarray) -> np.ndarray:
+        """(M, window) float32 -> (M, window/hop, n) int32 codes (first n levels)."""
+        out = []
+        for i in range(0, len(w), self.batch):
+            chunk = w[i:i + self.batch]
+            m = len(chunk)
+            if m < self.batch:
+                chunk = np.concatenate([chunk, np.zeros((self.batch - m, w.shape[1]), np.float32)])
+            c = np.asarray(self._enc(self.state, chunk))[:m, :, : self.n]
+            out.append(c)
+        return np.concatenate(out) if out else np.zeros((0, self.window // self.hop, self.n), np.int32)
+
+    def decode_windows(self, codes: np.ndarray) -> np.ndarray:
+        """(M, window/hop, n) int32 -> (M, window) float32."""
+        out = []
+        tpw = self.window // self.hop
+        for i in range(0, len(codes), self.batch):
+            chunk = codes[i:i + self.batch]
+            m = len(chunk)
+            if m < self.batch:
+                chunk = np.concatenate([chunk, np.zeros((self.batch - m, tpw, chunk.shape[-1]), np.int32)])
+            out.append(np.asarray(self._dec(self.state, chunk))[:m])
+        return np.concatenate(out) if out else np.zeros((0, self.window), np.float32)
+
+    def encode_reads(self, signals: list[np.ndarray]) -> list[np.ndarray]:
+        """Normalised reads [(n_i,)] -> codes [(ceil(n_i / hop), n)]."""
+        wins, counts = [], []
+        for x in signals:
+            w = pad_to(x, self.window).reshape(-1, self.window)
+            wins.append(w)
+            counts.append(len(w))
+        allc = self.encode_windows(np.concatenate(wins).astype(np.float32)) if wins else None
+        out, k = [], 0
+        for x, c in zip(signals, counts):
+            codes = allc[k:k + c].reshape(-1, self.n)
+            out.append(codes[: math.ceil(len(x) / self.hop)])
+            k += c
+        return out
+
+    def decode_reads(self, codes: list[np.ndarray], lengths: list[int]) -> list[np.ndarray]:
+        """codes [(t_i, n)] + true lengths -> normalised signals [(n_i,)]."""
+        tpw = self.window // self.hop
+        wins, counts = [], []
+        for c in codes:
+            pad = (-len(c)) % tpw
+            if pad:  # repeat the last token: the decoder sees a plausible continuation, then we cut
+                c = np.concatenate([c, np.repeat(c[-1:], pad, axis=0)])
+            w = c.reshape(-1, tpw, c.shape[-1])
+            wins.append(w)
+            counts.append(len(w))
+        if not wins:
+            return []
+        sig = self.decode_windows(np.concatenate(wins).astype(np.int32))
+        out, k = [], 0
+        for n, cnt in zip(lengths, counts):
+            out.append(sig[k:k + cnt].reshape(-1)[:n])
+            k += cnt
+        return out
+
+
+def load_runner(model_path: Path, **kw):
+    from genotool_codec.checkpoint import load_model
+
+    model, meta = load_model(model_path)
+    return CodecRunner(model, meta["config"], **kw), meta
+
+
+def gather_reads(inputs: list[Path], expect_rate: int | None) -> tuple[list[Path], list]:
+    """Read every read of every POD5 (corrupt file, mixed or wrong sample rate -> UserError)."""
+    files = pod5_io.discover(inputs)
+    reads, rates = [], {}
+    for f in files:
+        why = pod5_io.check_pod5(f)
+        if why:
+            raise UserError(f"{f}: {why}")
+        for rd in pod5_io.iter_reads(f):
+            reads.append(rd)
+            rates.setdefault(rd.sample_rate, str(f))
+    if len(rates) > 1:
+        raise UserError("mixed sample rates in the input: " + ", ".join(f"{r} Hz ({f})" for r, f in sorted(rates.items()))
+                        + "; code each rate with its own model")
+    if expect_rate and rates and next(iter(rates)) != int(expect_rate):
+        r = next(iter(rates))
+        raise UserError(f"{rates[r]}: sample rate {r} Hz but the model was trained on {expect_rate} Hz data")
+    if not reads:
+        raise UserError(f"no reads in {', '.join(str(f) for f in files)}")
+    return files, reads
+
+
+def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codebooks: int | None = None,
+                window: int | None = None, batch: int = 16, force: bool = False) -> dict:
+    import pod5
+    import time
+
+    from genotool.outputs import atomic_file
+
+    from genotool_codec import tokens
+
+    output = Path(output)
+    if output.exists() and not force:
+        raise UserError(f"output already exists: {output} (use --force to overwrite)")
+    runner, meta = load_runner(model_path, window=window, batch=batch, n_codebooks=n_codebooks)
+    cfg = runner.cfg
+    files, reads = gather_reads(inputs, cfg["data"].get("sample_rate"))
+    t0 = time.perf_counter()
+    norm = [normalise(rd.pa()) for rd in reads]
+    codes = runner.encode_reads([n[0] for n in norm])
+    enc_s = time.perf_counter() - t0
+    run_infos, run_index, rmeta = [], {}, []
+    for f in files:
+        with pod5.Reader(f) as r:
+            for rec in r.reads():
+                rmeta.append(tokens.read_metadata(rec.to_read(), run_infos, run_index))
+    header = {"fingerprint": model_fingerprint(cfg["model"]), "model": cfg["model"], "n_codebooks": runner.n,
+              "codebook_size": int(cfg["model"]["codebook_size"]), "hop": runner.hop, "window": runner.window,
+              "sample_rate": reads[0].sample_rate, "sources": [str(f) for f in files],
+              "run_infos": run_infos, "reads": rmeta}
+    with atomic_file(output, force=force) as tmp:
+        with open(tmp, "wb"):
+            pass
+        payload_bits = tokens.write_tokens(tmp, header, codes, [len(n[0]) for n in norm],
+                                           [n[1] for n in norm], [n[2] for n in norm])
+    total = sum(len(n[0]) for n in norm)
+    src_bytes = sum(f.stat().st_size for f in files)
+    return {"reads": len(reads), "samples": total, "payload_bits": payload_bits,
+            "payload_bits_per_sample": payload_bits / max(total, 1),
+            "file_bytes": output.stat().st_size, "file_bits_per_sample": 8 * output.stat().st_size / max(total, 1),
+            "pod5_bytes": src_bytes, "pod5_bits_per_sample": 8 * src_bytes / max(total, 1),
+            "size_vs_pod5": output.stat().st_size / max(src_bytes, 1), "n_codebooks": runner.n,
+            "encode_seconds": round(enc_s, 3), "encode_samples_per_second": round(total / max(enc_s, 1e-9), 1)}
+
+
+def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: int = 16, force: bool = False) -> dict:
+    import time
+
+    from genotool_codec import tokens
+
+    output = Path(output)
+    if output.exists() and not force:
+        raise UserError(f"output already exists: {output} (use --force to overwrite)")
+    tok = tokens.read_tokens(tokens_path)
+    h = tok["header"]
+    from genotool_codec.checkpoint import load_model
+
+    model, meta = load_model(model_path)
+    fp = model_fingerprint(meta["config"]["model"])
+    if h["fingerprint"] != fp:
+        raise UserError(f"{tokens_path}: token file was made by another model (fingerprint {h['fingerprint']}, "
+                        f"--model has {fp})")
+    runner = CodecRunner(model, meta["config"], window=h["window"], batch=batch, n_codebooks=h["n_codebooks"])
+    t0 = time.perf_counter()
+    sig = runner.decode_reads(tok["codes"], [int(n) for n in tok["n_samples"]])
+    dec_s = time.perf_counter() - t0
+    n = 0
+    with pod5_io.Pod5Out(output, force=force) as w:
+        for i, (x, rm) in enumerate(zip(sig, h["reads"])):
+            pa = x * tok["scale"][i] + tok["median"][i]
+            cal = rm["calibration"]
+            w.add(tokens.build_read(rm, h["run_infos"], pod5_io.to_int16(pa / cal["scale"] - cal["offset"])))
+            n += 1
+    total = int(sum(tok["n_samples"]))
+    return {"reads": n, "samples": total, "decode_seconds": round(dec_s, 3),
+            "decode_samples_per_second": round(total / max(dec_s, 1e-9), 1)}
+
+
+def reconstruct(runner: CodecRunner, reads: list) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
+    """RawReads -> (decoded int16 ADC, original pA, decoded pA) per read, all in memory."""
+    norm = [normalise(rd.pa()) for rd in reads]
+    codes = runner.encode_reads([n[0] for n in norm])
+    dec = runner.decode_reads(codes, [len(n[0]) for n in norm])
+    adc, pa_o, pa_d = [], [], []
+    for rd, (x, med, sc), y in zip(reads, norm, dec):
+        pa = y * sc + med
+        a = pod5_io.to_int16(pa / rd.scale - rd.offset)
+        adc.append(a)
+        pa_o.append(rd.pa())
+        pa_d.append((a.astype(np.float32) + rd.offset) * rd.scale)
+    return adc, pa_o, pa_d, codes
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

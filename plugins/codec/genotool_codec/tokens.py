@@ -1,0 +1,138 @@
+"""The token file: bit-packed codes + per-read normalisation stats, lengths and POD5 metadata.
+
+Layout (``.npz``, not deflated: packed codes are incompressible):
+
+* ``header``  uint8: zlib-compressed JSON {format, fingerprint, model config, n_codebooks, hop,
+  window, sample_rate, bits, run_infos, reads: [per-read POD5 metadata]}
+* ``codes``   uint8: every read's codes (n_tokens_i, n_codebooks) as ``bits``-bit integers, packed
+* ``n_tokens`` int64 (R,), ``n_samples`` int64 (R,): tokens per read and the read's true length
+* ``median`` / ``scale`` float32 (R,): normalisation stats (pA) to undo median/MAD
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as _dt
+import json
+import math
+import uuid
+import zlib
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+FORMAT = "genotool-codec.tokens/1"
+
+
+def pack_codes(codes: np.ndarray, bits: int) -> np.ndarray:
+    """(M, n) non-negative ints < 2**bits -> packed uint8 (ceil(M * n * bits / 8),)."""
+    flat = codes.astype(np.uint32).reshape(-1)
+    shifts = np.arange(bits - 1, -1, -1, dtype=np.uint32)
+    b = ((flat[:, None] >> shifts) & 1).astype(np.uint8)
+    return np.packbits(b.reshape(-1))
+
+
+def unpack_codes(packed: np.ndarray, count: int, bits: int) -> np.ndarray:
+    """Inverse of pack_codes: (count,) int32."""
+    b = np.unpackbits(packed)[: count * bits].reshape(count, bits).astype(np.uint32)
+    return (b << np.arange(bits - 1, -1, -1, dtype=np.uint32)).sum(1).astype(np.int32)
+
+
+def _plain(v):
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, _dt.datetime):
+        return v.isoformat()
+    if dataclasses.is_dataclass(v):
+        return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if hasattr(v, "name") and hasattr(v, "value") and not isinstance(v, (int, float, str)):  # enums
+        return v.name
+    if isinstance(v, dict):
+        return {str(k): _plain(x) for k, x in v.items()}
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    return v
+
+
+def read_metadata(read, run_infos: list, run_index: dict) -> dict:
+    """A pod5.Read's fields except the signal, with its run_info as an index into ``run_infos``."""
+    ri = read.run_info
+    key = ri.acquisition_id
+    if key not in run_index:
+        run_index[key] = len(run_infos)
+        run_infos.append(_plain(ri))
+    out = {f.name: _plain(getattr(read, f.name)) for f in dataclasses.fields(read)
+           if f.name not in ("signal", "run_info")}
+    out["run_info"] = run_index[key]
+    return out
+
+
+def build_read(meta: dict, run_infos: list, signal: np.ndarray, _cache: dict = {}):  # noqa: B006 - run-info cache
+    """pod5.Read from read_metadata() output and an int16 signal."""
+    import pod5
+
+    idx = meta["run_info"]
+    key = (id(run_infos), idx)
+    if key not in _cache:
+        r = dict(run_infos[idx])
+        for k in ("acquisition_start_time", "protocol_start_time"):
+            r[k] = _dt.datetime.fromisoformat(r[k])
+        _cache[key] = pod5.RunInfo(**r)
+
+    def nan(v):
+        return float("nan") if v is None else v
+
+    er = meta["end_reason"]
+    return pod5.Read(
+        read_id=uuid.UUID(meta["read_id"]), pore=pod5.Pore(**meta["pore"]),
+        calibration=pod5.Calibration(**meta["calibration"]), read_number=meta["read_number"],
+        start_sample=meta["start_sample"], median_before=nan(meta["median_before"]),
+        end_reason=pod5.EndReason(pod5.EndReasonEnum[er["reason"]], er["forced"]), run_info=_cache[key],
+        num_minknow_events=meta.get("num_minknow_events", 0),
+        tracked_scaling=pod5.pod5_types.ShiftScalePair(**{k: nan(v) for k, v in meta["tracked_scaling"].items()}),
+        predicted_scaling=pod5.pod5_types.ShiftScalePair(**{k: nan(v) for k, v in meta["predicted_scaling"].items()}),
+        num_reads_since_mux_change=meta.get("num_reads_since_mux_change", 0),
+        time_since_mux_change=meta.get("time_since_mux_change", 0.0),
+        open_pore_level=nan(meta.get("open_pore_level")), expected_open_pore_level=nan(meta.get("expected_open_pore_level")),
+        selected_read_level=nan(meta.get("selected_read_level")), signal=signal)
+
+
+def write_tokens(path: Path, header: dict, codes: list[np.ndarray], n_samples: list[int],
+                 median: list[float], scale: list[float]) -> int:
+    """Write the token file to ``path`` (a temporary name the caller renames); returns payload bits."""
+    bits = int(math.ceil(math.log2(header["codebook_size"])))
+    header = dict(header, format=FORMAT, bits=bits)
+    allc = np.concatenate([c.reshape(-1, c.shape[-1]) for c in codes]) if codes else np.zeros((0, 1), np.int32)
+    packed = pack_codes(allc, bits)
+    hdr = np.frombuffer(zlib.compress(json.dumps(header, separators=(",", ":")).encode(), 9), dtype=np.uint8)
+    with open(path, "wb") as fh:
+        np.savez(fh, header=hdr, codes=packed, n_tokens=np.array([len(c) for c in codes], np.int64),
+                 n_samples=np.array(n_samples, np.int64), median=np.array(median, np.float32),
+                 scale=np.array(scale, np.float32))
+    return int(allc.size * bits)
+
+
+def read_tokens(path: Path) -> dict:
+    """{header, codes: [(n_tokens_i, n) int32], n_samples, median, scale} or UserError naming the file."""
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"--tokens: file not found: {p}")
+    try:
+        with np.load(p, allow_pickle=False) as z:
+            header = json.loads(zlib.decompress(z["header"].tobytes()))
+            packed, n_tok = z["codes"], z["n_tokens"]
+            out = {"n_samples": z["n_samples"], "median": z["median"], "scale": z["scale"]}
+    except Exception as exc:  # noqa: BLE001 - any parse failure is a bad token file
+        raise UserError(f"{p}: not a codec token file ({type(exc).__name__})") from None
+    if header.get("format") != FORMAT:
+        raise UserError(f"{p}: not a codec token file (format {header.get('format')!r})")
+    n = int(header["n_codebooks"])
+    flat = unpack_codes(packed, int(n_tok.sum()) * n, int(header["bits"])).reshape(-1, n)
+    bounds = np.concatenate([[0], np.cumsum(n_tok)])
+    out["codes"] = [flat[bounds[i]:bounds[i + 1]] for i in range(len(n_tok))]
+    out["header"] = header
+    return out

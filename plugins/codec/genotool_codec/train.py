@@ -1,0 +1,289 @@
+"""SimVQ-GAN training loop (functional JAX over Flax NNX modules).
+
+One optimiser step = ``grad_accum`` micro-batches (optax.MultiSteps). Batch ``i`` depends only on
+(seed, i) and there is no other randomness, so resuming from a checkpoint replays exactly the run
+that was interrupted. Batches are sharded over a 1-D ``data`` mesh (every device); parameters
+are replicated, and XLA inserts the gradient all-reduce.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from functools import partial
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+from genotool_codec import losses
+from genotool_codec.checkpoint import CKPT_DIR, Checkpoints, export_model
+from genotool_codec.config import bits_per_sample, hop, model_fingerprint
+
+
+class Trainer:
+    """Holds the jitted steps for one config so tests and bench can reuse the compiled functions."""
+
+    def __init__(self, cfg: dict, mesh=None):
+        import jax
+        import jax.numpy as jnp
+        import optax
+        from flax import nnx
+        from jax.sharding import NamedSharding, PartitionSpec as P
+
+        from genotool_codec.models import build
+        from genotool_codec.models.quantizer import usage_stats
+
+        self.cfg = cfg
+        m, t = cfg["model"], cfg["train"]
+        self.mesh = mesh
+        gen, disc = build(m, seed=int(t["seed"]))
+        self.g_def, g_params, g_rest = nnx.split(gen, nnx.Param, ...)
+        self.d_def, d_params = nnx.split(disc, nnx.Param)
+
+        def make_tx(lr):
+            tx = optax.chain(optax.clip_by_global_norm(float(t["grad_clip"])),
+                             optax.adamw(lr, b1=float(t["b1"]), b2=float(t["b2"]),
+                                         weight_decay=float(t["weight_decay"])))
+            if int(t["grad_accum"]) > 1:
+                tx = optax.MultiSteps(tx, every_k_schedule=int(t["grad_accum"]))
+            return tx
+
+        self.g_tx = make_tx(float(t["learning_rate"]))
+        self.d_tx = make_tx(float(t["disc_learning_rate"]))
+        self.state = {"g_params": g_params, "g_rest": g_rest, "g_opt": self.g_tx.init(g_params),
+                      "d_params": d_params, "d_opt": self.d_tx.init(d_params),
+                      "step": jnp.zeros((), jnp.int32)}
+        if mesh is not None:
+            self.rep = NamedSharding(mesh, P())
+            self.batch_sharding = NamedSharding(mesh, P("data"))
+            self.state = jax.device_put(self.state, self.rep)
+        else:
+            self.rep = self.batch_sharding = None
+        w = t["loss_weights"]
+        beta = float(t["beta"])
+        k = int(m["codebook_size"])
+        g_def, d_def, g_tx, d_tx = self.g_def, self.d_def, self.g_tx, self.d_tx
+
+        def gen_loss(g_params, g_rest, d_params, x, n_active, gan: bool):
+            model = nnx.merge(g_def, g_params, g_rest)
+            y, aux = model(x, n_active)
+            l1 = losses.time_l1(x, y)
+            vq = aux["codebook_loss"] + beta * aux["commit_loss"]
+            total = w["time_l1"] * l1 + w["commit"] * vq
+            logs = {"time_l1": l1, "vq_loss": vq}
+            if gan:
+                disc = nnx.merge(d_def, d_params)
+                fake_logits, fake_feats = disc(y)
+                _, real_feats = disc(x)
+                adv = losses.hinge_g(fake_logits)
+                fm = losses.feature_matching(real_feats, fake_feats)
+                total = total + w["gan"] * adv + w["feature"] * fm
+                logs.update(gan_g=adv, feature=fm)
+            logs["g_total"] = total
+            return total, (y, aux["idx"], logs)
+
+        def g_step(state, x, n_active, gan: bool):
+            x = x[..., None]
+            grads, (y, idx, logs) = jax.grad(gen_loss, has_aux=True)(
+                state["g_params"], state["g_rest"], state["d_params"], x, n_active, gan)
+            updates, g_opt = g_tx.update(grads, state["g_opt"], state["g_params"])
+            g_params = optax.apply_updates(state["g_params"], updates)
+            usage, ppl = usage_stats(idx, k)
+            logs.update(usage=jnp.mean(usage), perplexity=jnp.mean(ppl), usage_l0=usage[0], perplexity_l0=ppl[0],
+                        grad_norm=optax.global_norm(grads))
+            new = dict(state, g_params=g_params, g_opt=g_opt, step=state["step"] + 1)
+            return new, jax.lax.stop_gradient(y), logs
+
+        def d_loss(d_params, x, y):
+            disc = nnx.merge(d_def, d_params)
+            real, _ = disc(x)
+            fake, _ = disc(y)
+            return losses.hinge_d(real, fake)
+
+        def d_step(state, x, y):
+            x = x[..., None]
+            loss, grads = jax.value_and_grad(d_loss)(state["d_params"], x, y)
+            updates, d_opt = d_tx.update(grads, state["d_opt"], state["d_params"])
+            return dict(state, d_params=optax.apply_updates(state["d_params"], updates), d_opt=d_opt), loss
+
+        self.g_step = jax.jit(g_step, static_argnames=("gan",), donate_argnums=(0,))
+        self.d_step = jax.jit(d_step, donate_argnums=(0,))
+
+    def put_batch(self, batch: np.ndarray):
+        import jax
+
+        if self.batch_sharding is not None:
+            return jax.device_put(batch, self.batch_sharding)
+        return jax.device_put(batch)
+
+    def n_active(self, step: int) -> int:
+        """Codebooks used at ``step``: all, or (quantizer dropout) 1..n uniformly; depends on step only."""
+        t, n = self.cfg["train"], int(self.cfg["model"]["n_codebooks"])
+        rng = np.random.default_rng([int(t["seed"]), step, 7])
+        if n > 1 and rng.random() < float(t["quantizer_dropout"]):
+            return int(rng.integers(1, n + 1))
+        return n
+
+    def micro_step(self, micro: int, batch, opt_step: int) -> dict:
+        """One micro-batch: generator update (+ ``disc_steps`` discriminator updates once GAN is on)."""
+        import jax.numpy as jnp
+
+        t = self.cfg["train"]
+        gan = opt_step >= int(t["disc_start"])
+        na = jnp.asarray(self.n_active(micro), jnp.int32)
+        self.state, y, logs = self.g_step(self.state, batch, na, gan=gan)
+        if gan:
+            for _ in range(int(t["disc_steps"])):
+                self.state, dl = self.d_step(self.state, batch, y)
+            logs = dict(logs, d_loss=dl)
+        return logs
+
+    def generator_state(self):
+        from flax import nnx
+
+        return nnx.State.merge(self.state["g_params"], self.state["g_rest"]) if hasattr(nnx.State, "merge") \
+            else nnx.merge_state(self.state["g_params"], self.state["g_rest"])
+
+
+class _Loggers:
+    def __init__(self, run_dir: Path, cfg: dict):
+        self.f = open(run_dir / "history.jsonl", "a")
+        self.tb = self.wb = None
+        t = cfg["train"]
+        if t.get("tensorboard"):
+            try:
+                from tensorboardX import SummaryWriter  # type: ignore
+            except ImportError:
+                try:
+                    from torch.utils.tensorboard import SummaryWriter  # type: ignore
+                except ImportError:
+                    SummaryWriter = None
+            if SummaryWriter is None:
+                raise UserError("train.tensorboard: install tensorboard (pip install tensorboard)")
+            self.tb = SummaryWriter(str(run_dir / "tensorboard"))
+        if t.get("wandb"):
+            try:
+                import wandb  # type: ignore
+            except ImportError:
+                raise UserError("train.wandb: wandb is not installed (pip install wandb)") from None
+            self.wb = wandb.init(project="genotool-codec", mode="offline", dir=str(run_dir), config=cfg)
+
+    def log(self, step: int, rec: dict):
+        self.f.write(json.dumps({"step": step, **rec}) + "\n")
+        self.f.flush()
+        if self.tb is not None:
+            for k, v in rec.items():
+                if isinstance(v, (int, float)):
+                    self.tb.add_scalar(k, v, step)
+        if self.wb is not None:
+            self.wb.log(rec, step=step)
+
+    def close(self):
+        self.f.close()
+        if self.tb is not None:
+            self.tb.close()
+        if self.wb is not None:
+            self.wb.finish()
+
+
+def fit(cfg: dict, windows: np.ndarray, run_dir: Path, *, resume_from: Path | None = None,
+        max_minutes: float | None = None, progress: bool = True, data_info: dict | None = None) -> dict:
+    """Train into ``run_dir`` (checkpoints/, history.jsonl, model/); returns runtime metrics."""
+    import jax
+
+    from genotool_codec.data import BatchSource, Prefetcher
+    from genotool_codec.runtime import data_parallel_mesh
+
+    t = cfg["train"]
+    n_dev = jax.device_count()
+    mesh = data_parallel_mesh() if n_dev > 1 else None
+    if int(t["batch_size"]) % n_dev:
+        raise UserError(f"train.batch_size {t['batch_size']} is not divisible by the {n_dev} devices")
+    trainer = Trainer(cfg, mesh=mesh)
+    ckpts = Checkpoints(Path(run_dir) / CKPT_DIR, keep=int(t["keep_checkpoints"]))
+    meta = {"config": cfg, "fingerprint": model_fingerprint(cfg["model"])}
+    start = 0
+    src_ck = None
+    if ckpts.latest() is not None:
+        src_ck = ckpts
+    elif resume_from is not None:
+        rp = Path(resume_from)
+        rp = rp / CKPT_DIR if (rp / CKPT_DIR).is_dir() else rp
+        src_ck = Checkpoints(rp, keep=int(t["keep_checkpoints"]))
+        if src_ck.latest() is None:
+            raise UserError(f"--resume: no checkpoint found in {resume_from}")
+    if src_ck is not None:
+        step = src_ck.latest()
+        state, _ = src_ck.restore(step, trainer.state, cfg["model"])
+        trainer.state = jax.device_put(state, trainer.rep) if trainer.rep is not None else state
+        start = int(jax.device_get(trainer.state["step"])) // int(t["grad_accum"])
+        print(f"genotool: resuming from step {start} ({src_ck.dir})", file=sys.stderr)
+    accum = int(t["grad_accum"])
+    total = int(t["steps"])
+    source = BatchSource(windows, int(t["batch_size"]), int(t["crop"]), int(t["seed"]))
+    loggers = _Loggers(Path(run_dir), cfg)
+    pf = Prefetcher(source.get, start * accum, total * accum, trainer.put_batch,
+                    host_size=int(t["host_prefetch"]), device_size=int(t["device_prefetch"]))
+    t0 = time.perf_counter()
+    compile_s = None
+    last = {}
+    step = start
+    samples = 0
+    deadline = None if not max_minutes else t0 + 60 * max_minutes
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+    from rich.console import Console
+
+    prog = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                    console=Console(stderr=True), disable=not progress, transient=False)
+    t_steady = None
+    stopped_early = False
+    with prog:
+        task = prog.add_task("train", total=total, completed=start, info="")
+        acc_logs: dict = {}
+        for micro, batch in pf:
+            opt_step = micro // accum
+            logs = trainer.micro_step(micro, batch, opt_step)
+            samples += batch.shape[0] * batch.shape[1]
+            if (micro + 1) % accum:
+                continue
+            step = opt_step + 1
+            if compile_s is None:
+                jax.block_until_ready(trainer.state["step"])
+                compile_s = time.perf_counter() - t0
+                t_steady, steady_from = time.perf_counter(), step
+            if step % int(t["log_every"]) == 0 or step == total:
+                last = {k: float(v) for k, v in jax.device_get(logs).items()}
+                last["elapsed_s"] = round(time.perf_counter() - t0, 2)
+                loggers.log(step, last)
+                prog.update(task, info=f"L1 {last['time_l1']:.3f} use {last['usage']:.2f} ppl {last['perplexity']:.0f}")
+            prog.update(task, completed=step)
+            if step % int(t["save_every"]) == 0 or step == total:
+                ckpts.save(step, trainer.state, {**meta, "step": step})
+            if deadline is not None and time.perf_counter() > deadline and step < total:
+                ckpts.save(step, trainer.state, {**meta, "step": step})
+                stopped_early = True
+                pf.close()
+                break
+            _ = acc_logs
+    jax.block_until_ready(trainer.state["step"])
+    wall = time.perf_counter() - t0
+    ckpts.close()
+    loggers.close()
+    steady_steps = step - steady_from if t_steady is not None else 0
+    steady_s = time.perf_counter() - t_steady if t_steady is not None else 0.0
+    gen_state = jax.device_get(trainer.generator_state())
+    bs = int(t["batch_size"]) * accum
+    crop = source.crop
+    extra = {"trained_steps": step, "data": data_info or {}, "hop": hop(cfg["model"]),
+             "bits_per_sample": bits_per_sample(cfg["model"]), "final_metrics": last}
+    export_model(Path(run_dir), gen_state, cfg, extra)
+    return {"steps": step, "start_step": start, "stopped_early": stopped_early, "wall_seconds": round(wall, 2),
+            "first_step_seconds_incl_compile": round(compile_s or 0, 2),
+            "steps_per_second": round(steady_steps / steady_s, 4) if steady_s > 0 else None,
+            "samples_per_second": round(steady_steps * bs * crop / steady_s, 1) if steady_s > 0 else None,
+            "devices": n_dev, "final_metrics": last, "bits_per_sample": bits_per_sample(cfg["model"])}
