@@ -19,7 +19,8 @@ MONITOR_MODES = ("min", "max")
 
 # Fields that do not change the trained weights: excluded from the fingerprint.
 _RUNTIME_ONLY = frozenset({
-    "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile", "tensorboard",
+    "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile",
+    "compile_backend", "tensorboard",
     "tensorboard_dir", "log_every", "progress", "checkpoint_every_epochs", "sync_timing",
     "deterministic", "extra",
 })
@@ -55,6 +56,7 @@ class TrainConfig:
     pin_memory: bool = False            # only honoured on CUDA
     persistent_workers: bool = True     # only when num_workers > 0
     compile: bool = False               # torch.compile the training model
+    compile_backend: str = "inductor"   # torch.compile backend ("eager" skips code generation)
     seed: int = 0
     deterministic: bool = False         # torch.use_deterministic_algorithms(True, warn_only=True)
     tensorboard: bool = False

@@ -55,6 +55,10 @@ def init(device_type: str) -> DistInfo:
 
 def shutdown(info: DistInfo) -> None:
     if info.initialized_here and dist.is_initialized():
+        # Without this barrier a rank that finishes first tears down its gloo pairs while the
+        # other still talks to it, and the other aborts ("terminate called without an active
+        # exception") after training has completed.
+        dist.barrier()
         dist.destroy_process_group()
 
 

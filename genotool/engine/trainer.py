@@ -12,6 +12,7 @@ checkpoint, callbacks.
 from __future__ import annotations
 
 import contextlib
+import gc
 import math
 import time
 import warnings
@@ -150,7 +151,7 @@ class Trainer:
                 raw, device_ids=[self.device.index] if self.device.type == "cuda" else None)
             train_model = ddp
         if cfg.compile:
-            train_model = torch.compile(train_model)
+            train_model = torch.compile(train_model, backend=cfg.compile_backend)
 
         writer = self._tensorboard() if self.is_main else None
         progress = make_progress(cfg.progress and self.is_main, cfg.max_epochs)
@@ -195,6 +196,11 @@ class Trainer:
             if writer is not None:
                 writer.close()
         result = self._result(stopper, monitor, resumed_from, epochs_run)
+        if self.dist.enabled:
+            # The DDP reducer holds the process group; drop it before the group is destroyed,
+            # else gloo's threads die with the interpreter and the process aborts at exit.
+            del train_model, ddp
+            gc.collect()
         dist.shutdown(self.dist)
         return result
 
