@@ -43,10 +43,11 @@ def is_oom(exc: BaseException) -> bool:
                                               or "CUDNN_STATUS_ALLOC_FAILED" in msg)
 
 
-def _free_memory() -> None:
+def _free_memory(collect: bool) -> None:
     import torch
 
-    gc.collect()
+    if collect:
+        gc.collect()
     if torch.cuda.is_available():
         torch.cuda.empty_cache()
 
@@ -69,8 +70,9 @@ def search_batch_size(step_fn: Callable[[int], object], *, start: int = 2, max_s
             if not is_oom(exc):
                 raise
             ok = False
-        # Free after every trial: a failed one leaves its activations in the caching allocator.
-        _free_memory()
+        # A failed trial leaves its activations referenced from the traceback and cached by
+        # the allocator: collect and empty the cache before the next, smaller, attempt.
+        _free_memory(collect=not ok)
         trials.append({"batch_size": n, "fits": ok, "seconds": round(time.perf_counter() - t0, 4)})
         return ok
 

@@ -68,6 +68,7 @@ class Trainer:
         self.device = resolve_device(plan)
         self.history: list[dict] = []
         self.global_step = 0
+        self._step_lr = cfg.lr
 
     # -- paths and small API -------------------------------------------------------------
     @property
@@ -166,12 +167,13 @@ class Trainer:
                 t_epoch = time.perf_counter()
                 task.on_epoch_start(epoch)
                 train.set_epoch(epoch)
+                self._step_lr = current_lr(optimizer)
                 stats = self._train_epoch(train_model, raw, ddp, task, train, optimizer, scheduler,
                                           scaler, progress, writer, epoch)
                 t_val = time.perf_counter()
                 metrics = self._validate(raw, task, val) if val is not None else {}
                 row = {"epoch": epoch, "train_loss": stats.pop("train_loss"), **metrics,
-                       "lr": current_lr(optimizer), **stats,
+                       "lr": self._step_lr, **stats,
                        "val_seconds": round(time.perf_counter() - t_val, 4),
                        "epoch_seconds": round(time.perf_counter() - t_epoch, 4)}
                 value = self._monitored(row, monitor)
@@ -261,6 +263,7 @@ class Trainer:
         if self.cfg.clip_grad_norm and self.cfg.clip_grad_norm > 0:
             scaler.unscale_(optimizer)  # clip true gradients, not fp16-scaled ones
             torch.nn.utils.clip_grad_norm_(raw.parameters(), self.cfg.clip_grad_norm)
+        self._step_lr = current_lr(optimizer)  # the lr this step used, for the history row
         scaler.step(optimizer)
         scaler.update()
         optimizer.zero_grad(set_to_none=True)
