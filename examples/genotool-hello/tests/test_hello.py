@@ -1,0 +1,88 @@
+"""In-process tests of the hello plugin with genotool's pytest fixtures (``genotool.testing``).
+
+``genotool_host`` registers the plugin in-process (no installation needed) and removes it after
+the test; ``genotool_cli`` runs the real CLI and returns exit code, stdout and stderr.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+pytest.importorskip("torch")
+
+import genotool_hello.plugin as hello_plugin  # noqa: E402
+
+
+@pytest.fixture
+def hello(genotool_host):
+    """The hello plugin, registered in-process unless the installed entry point already loaded it."""
+    rec = genotool_host.records.get("hello")
+    if rec is None or rec.status != "ok":
+        rec = genotool_host.register(hello_plugin, name="hello")
+    assert rec.status == "ok", rec.reason
+    return rec
+
+
+def test_plugin_module_is_light():
+    # plugin.py and cli.py are imported by `genotool --help`: they must not pull in torch.
+    import importlib
+    import subprocess
+
+    code = ("import sys, genotool_hello.plugin, genotool_hello.cli; "
+            "print('torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+    assert importlib.import_module("genotool_hello.cli").app is not None
+
+
+def test_end_to_end(hello, genotool_cli, tmp_path):
+    sim, prep, model = tmp_path / "sim", tmp_path / "prep", tmp_path / "model"
+    r = genotool_cli("hello", "simulate", "-o", str(sim), "--n", "240", "--length", "40", "--seed", "1")
+    assert r.exit_code == 0, r.stderr
+    r = genotool_cli("hello", "preprocess", "-i", str(sim), "-o", str(prep))
+    assert r.exit_code == 0, r.stderr
+    r = genotool_cli("hello", "train", "--data", str(prep), "-o", str(model), "--epochs", "2",
+                     "--channels", "8", "--batch-size", "32", "--device", "cpu")
+    assert r.exit_code == 0, r.stderr
+    meta = json.loads((model / "metadata.json").read_text())
+    assert meta["command"] == "hello train" and meta["runtime"]["epochs"] == 2
+    assert meta["plan"]["batch_size_source"] == "user"
+    assert (model / "checkpoints" / "best.pt").exists() and (model / "history.csv").exists()
+
+    r = genotool_cli("hello", "validate", "-m", str(model), "--data", str(prep), "-o", str(tmp_path / "val"))
+    assert r.exit_code == 0, r.stderr
+    metrics = json.loads((tmp_path / "val" / "metrics.json").read_text())
+    assert metrics["n"] == 24 and 0.0 <= metrics["auc"] <= 1.0
+    assert (tmp_path / "val" / "report.html").read_text().count("data:image/png;base64") == 1
+
+    r = genotool_cli("hello", "bench", "--steps", "2", "--length", "40", "--batch-size", "16")
+    assert r.exit_code == 0, r.stderr
+    result = json.loads(r.stdout)
+    assert result["plugin"] == "hello" and result["batch_size"] == 16
+    assert result["train_samples_per_second"] > 0
+
+
+def test_user_errors_are_one_line(hello, genotool_cli, tmp_path):
+    r = genotool_cli("hello", "train", "--data", str(tmp_path / "missing"), "-o", str(tmp_path / "m"))
+    assert r.exit_code == 2 and "--data" in r.stderr and "Traceback" not in r.stderr
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("id\tsequence\nx\tACGX\n")
+    r = genotool_cli("hello", "preprocess", "-i", str(bad), "-o", str(tmp_path / "p"))
+    assert r.exit_code == 2 and "'X'" in r.stderr
+    assert not (tmp_path / "p.partial").exists()  # a user error leaves no partial output
+
+
+def test_auc_matches_pairwise_definition():
+    import numpy as np
+
+    from genotool_hello.metrics import roc_auc
+
+    rng = np.random.default_rng(0)
+    scores = rng.integers(0, 5, 60).astype(float)  # many ties
+    labels = rng.integers(0, 2, 60)
+    pos, neg = scores[labels == 1], scores[labels == 0]
+    pairwise = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
+    assert roc_auc(scores, labels) == pytest.approx(pairwise / (len(pos) * len(neg)))
