@@ -19,13 +19,13 @@ Codebooks = Annotated[Optional[int], typer.Option("--codebooks", help="Residual 
 Window = Annotated[Optional[int], typer.Option("--window", help="Samples per coding window (default: the model's).")]
 
 
-def _plan(device, precision, batch_size=None):
+def _plan(device, precision, batch_size=None, cache_dir=None):
     from genotool.probe import make_plan
 
     from genotool_codec.runtime import configure
 
     plan = make_plan(backend="jax", device=device, precision=precision, batch_size=batch_size)
-    configure(plan)
+    plan.jax_settings = configure(plan, cache_dir)  # recorded in metadata.json with the plan
     return plan
 
 
@@ -151,7 +151,7 @@ def train(
 
         validate(cfg)
     cfg["data"]["sample_rate"] = stats.get("sample_rate")
-    plan = _plan(device, precision, cfg["train"]["batch_size"])
+    plan = _plan(device, precision, cfg["train"]["batch_size"], cache_dir)
     if resume is not None:
         _check_resume(resume, cfg)
     from genotool_codec.train import fit
@@ -159,7 +159,7 @@ def train(
     params = {"config": cfg, "data": data, "pod5": pod5, "resume": resume, "max_minutes": max_minutes}
     with run_output(output, command="codec train", parameters=params,
                     inputs=[data] if data else list(pod5), force=force) as run:
-        run.plan = plan.to_dict()
+        run.plan = {**plan.to_dict(), "jax": plan.jax_settings}
         if run.resumed:
             _check_resume(run.path, cfg)
         res = fit(cfg, windows, run.path, resume_from=resume, max_minutes=max_minutes, progress=not quiet,
@@ -171,26 +171,12 @@ def train(
 
 
 def _force_host_devices(n: int) -> None:
+    from genotool import jaxrt
+
     try:
-        from genotool import jaxrt  # type: ignore[attr-defined]
-
-        if hasattr(jaxrt, "force_host_devices"):
-            jaxrt.force_host_devices(n)
-            return
-    except ImportError:
-        pass
-    import os
-    import sys
-
-    if "jax" in sys.modules:
-        import jax
-
-        if jax.device_count() != n:
-            raise UserError("--host-devices: JAX is already started in this process; set it before any JAX use")
-        return
-    flags = [f for f in os.environ.get("XLA_FLAGS", "").split() if "xla_force_host_platform_device_count" not in f]
-    os.environ["XLA_FLAGS"] = " ".join(flags + [f"--xla_force_host_platform_device_count={n}"])
-    os.environ.setdefault("JAX_PLATFORMS", "cpu")
+        jaxrt.force_host_devices(n)
+    except (RuntimeError, ValueError) as exc:
+        raise UserError(f"--host-devices: {exc}") from None
 
 
 def _check_resume(path: Path, cfg: dict) -> None:

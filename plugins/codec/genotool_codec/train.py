@@ -200,7 +200,7 @@ def fit(cfg: dict, windows: np.ndarray, run_dir: Path, *, resume_from: Path | No
 
     t = cfg["train"]
     n_dev = jax.device_count()
-    mesh = data_parallel_mesh() if n_dev > 1 else None
+    mesh = data_parallel_mesh()[0] if n_dev > 1 else None
     if int(t["batch_size"]) % n_dev:
         raise UserError(f"train.batch_size {t['batch_size']} is not divisible by the {n_dev} devices")
     trainer = Trainer(cfg, mesh=mesh)
