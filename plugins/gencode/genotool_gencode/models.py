@@ -1,0 +1,161 @@
+"""Encoder + CRF head models: ``semicrf`` (K > 1), ``linear`` (the same code with K = 1) and
+``pytorch-crf`` (the external linear-chain CRF baseline).
+
+All three share the encoder and the emission projection; only the structured head differs, so a
+comparison isolates what duration modelling adds. Losses are normalised per valid position
+(sum of sequence NLLs / number of positions) for every head alike.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from genotool_gencode.encoders import build_encoder
+from genotool_gencode.labels import NUM_LABELS
+from genotool_gencode.semicrf import (gold_max_durations, semicrf_log_partition, semicrf_viterbi,
+                                      segments_to_labels)
+
+MODELS = ("pytorch-crf", "linear", "semicrf")
+BACKENDS = ("auto", "streaming", "exact", "flash")
+
+
+class SemiCRFHead(nn.Module):
+    """Transition (C, C) and duration bias (K, C) of the semi-CRF (K = 1: linear-chain CRF)."""
+
+    def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
+                 use_triton: bool = True):
+        super().__init__()
+        self.num_classes, self.max_duration = num_classes, max_duration
+        self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
+        self.duration_bias = nn.Parameter(torch.randn(max_duration, num_classes) * init_scale)
+        self.backend = backend
+        self.use_triton = use_triton
+
+    def log_partition(self, emissions, lengths, max_dur=None):
+        if self.backend == "flash" and max_dur is None:
+            return _flash_log_partition(emissions, self.transition, self.duration_bias, lengths,
+                                        self.max_duration, self.use_triton)
+        return semicrf_log_partition(emissions, self.transition, self.duration_bias, lengths, max_dur)
+
+    def nll(self, emissions, labels, lengths):
+        """(B,) exact NLL of the labelling (marginalised over segmentations)."""
+        if self.backend == "flash":
+            emissions = _centre(emissions, lengths)
+        md = gold_max_durations(labels, lengths, self.num_classes)
+        return self.log_partition(emissions, lengths) - self.log_partition(emissions, lengths, md)
+
+    def decode(self, emissions, lengths):
+        if self.backend == "flash":
+            emissions = _centre(emissions, lengths)
+        _, segs = semicrf_viterbi(emissions.float(), self.transition.float(), self.duration_bias.float(), lengths)
+        return [segments_to_labels(s, int(n)) for s, n in zip(segs, lengths.tolist())], segs
+
+    def parameter_penalty(self):
+        return self.transition.pow(2).sum() + self.duration_bias.pow(2).sum()
+
+    def parameter_stats(self) -> dict:
+        return {"transition": self.transition.detach(), "duration_bias": self.duration_bias.detach()}
+
+
+def _centre(emissions, lengths):
+    """flash-semicrf centres scores over time per class; we do it explicitly (over valid
+    positions) and feed both partition functions the same scores, so the likelihood stays exact."""
+    B, T, C = emissions.shape
+    mask = (torch.arange(T, device=emissions.device).view(1, T) < lengths.view(B, 1)).unsqueeze(-1)
+    mean = (emissions * mask).sum(1, keepdim=True) / lengths.view(B, 1, 1)
+    return emissions - mean
+
+
+def _flash_log_partition(emissions, transition, duration, lengths, K, use_triton):
+    """log Z from flash-semicrf 0.2.0's streaming partition (its partition is correct; its gold
+    score is not, so it is only used for log Z). Emissions must already be centred."""
+    from genotool.errors import require_module
+
+    require_module("flash_semicrf", "flash-semicrf", "genotool-gencode[reference]", "--backend flash")
+    from flash_semicrf.streaming import semi_crf_streaming_forward
+
+    B, T, C = emissions.shape
+    cum = torch.zeros(B, T + 1, C, dtype=torch.float64, device=emissions.device)
+    cum = torch.cat([cum[:, :1], torch.cumsum(emissions.double(), dim=1)], dim=1)
+    use_triton = bool(use_triton and emissions.is_cuda)
+    return semi_crf_streaming_forward(cum, transition, duration, lengths, K, semiring="log",
+                                      use_triton=use_triton).float()
+
+
+class TorchCRFHead(nn.Module):
+    """pytorch-crf 0.7.2 (``torchcrf.CRF``) as the external linear-chain baseline."""
+
+    def __init__(self, num_classes: int):
+        super().__init__()
+        from torchcrf import CRF
+
+        self.crf = CRF(num_classes, batch_first=True)
+        self.num_classes = num_classes
+
+    def _mask(self, lengths, T):
+        return torch.arange(T, device=lengths.device).view(1, T) < lengths.view(-1, 1)
+
+    def nll(self, emissions, labels, lengths):
+        mask = self._mask(lengths, emissions.shape[1])
+        tags = labels.clamp(0, self.num_classes - 1).long()
+        return -self.crf(emissions.float(), tags, mask=mask, reduction="none")
+
+    def decode(self, emissions, lengths):
+        from genotool_gencode.semicrf import labels_to_runs
+
+        paths = self.crf.decode(emissions.float(), mask=self._mask(lengths, emissions.shape[1]))
+        return paths, [labels_to_runs(p) for p in paths]
+
+    def parameter_penalty(self):
+        c = self.crf
+        return c.transitions.pow(2).sum() + c.start_transitions.pow(2).sum() + c.end_transitions.pow(2).sum()
+
+    def parameter_stats(self) -> dict:
+        return {"transition": self.crf.transitions.detach()}
+
+
+class SegmentationModel(nn.Module):
+    """one-hot DNA (B, T) -> encoder (B, T, H) -> emissions (B, T, C) -> CRF head."""
+
+    def __init__(self, config: dict):
+        super().__init__()
+        self.config = dict(config)
+        c = self.config
+        self.encoder = build_encoder(c["encoder"], hidden_dim=c["hidden_dim"], num_layers=c["num_layers"],
+                                     d_state=c.get("d_state", 16), d_conv=c.get("d_conv", 4),
+                                     expand=c.get("expand", 2), device_type=c.get("device_type", "cpu"))
+        self.projection = nn.Linear(c["hidden_dim"], NUM_LABELS)
+        self.emission_clamp = float(c.get("emission_clamp", 0.0))
+        if c["model"] == "pytorch-crf":
+            self.head = TorchCRFHead(NUM_LABELS)
+        else:
+            K = 1 if c["model"] == "linear" else int(c["max_duration"])
+            self.head = SemiCRFHead(NUM_LABELS, K, backend=c.get("backend", "streaming"),
+                                    use_triton=not c.get("no_triton", False))
+
+    def encode(self, x, lengths=None):
+        """(B, T) int -> (hidden (B, T, H), emissions (B, T, C))."""
+        h = self.encoder(x, lengths)
+        if self.emission_clamp > 0:
+            # bounds encoder outputs (the NaN guard of the design note for very long inputs)
+            h = h.clamp(-self.emission_clamp, self.emission_clamp)
+        return h, self.projection(h)
+
+    def forward(self, x, y, lengths, crf_reg: float = 0.0):
+        """Training loss (through ``__call__`` so DistributedDataParallel sees the forward)."""
+        return self.loss(x, y, lengths, crf_reg)
+
+    def loss(self, x, y, lengths, crf_reg: float = 0.0):
+        _, em = self.encode(x, lengths)
+        nll = self.head.nll(em, y, lengths)
+        loss = nll.sum() / lengths.sum()
+        if crf_reg > 0:
+            loss = loss + crf_reg * self.head.parameter_penalty()
+        return loss
+
+    @torch.no_grad()
+    def decode(self, x, lengths):
+        """-> (list of label lists, list of segment lists (start, end_exclusive, label))."""
+        _, em = self.encode(x, lengths)
+        return self.head.decode(em.float(), lengths)

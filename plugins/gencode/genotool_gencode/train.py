@@ -1,0 +1,257 @@
+"""Training with the shared engine: data loading, the Task (loss, first-batch diagnostics,
+validation metrics), memory estimate, and the `train` verb's body (also used by `compare`)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import torch
+
+from genotool.errors import UserError
+from genotool_gencode.encoders import encode_sequence
+from genotool_gencode.labels import LABELS, NUM_LABELS
+from genotool_gencode.metrics import SegmentationMetrics
+from genotool_gencode.semicrf import estimate_memory_bytes, format_bytes
+
+
+class ChunkDataset(torch.utils.data.Dataset):
+    """Chunks of one split: items are (x (T,) uint8 base indices, y (T,) uint8 labels)."""
+
+    def __init__(self, path: Path, max_chunks: int | None = None):
+        self.xs, self.ys, self.meta = [], [], []
+        if not path.is_file():
+            raise UserError(f"--data-dir: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
+        with open(path) as fh:
+            for n, line in enumerate(fh, 1):
+                if max_chunks is not None and len(self.xs) >= max_chunks:
+                    break
+                try:
+                    rec = json.loads(line)
+                    x = encode_sequence(rec["sequence"])
+                    y = torch.tensor(rec["labels"], dtype=torch.uint8)
+                except (ValueError, KeyError, TypeError) as exc:
+                    raise UserError(f"{path}: line {n}: not a preprocessed chunk ({exc})") from None
+                if len(x) != len(y):
+                    raise UserError(f"{path}: line {n}: sequence and labels differ in length")
+                if int(y.max()) >= NUM_LABELS:
+                    raise UserError(f"{path}: line {n}: label {int(y.max())} outside 0..{NUM_LABELS - 1}")
+                self.xs.append(x)
+                self.ys.append(y)
+                self.meta.append((rec.get("chrom", "?"), int(rec.get("start", 0)), int(rec.get("end", len(x)))))
+        if not self.xs:
+            raise UserError(f"--data-dir: {path} has no chunks (empty split)")
+
+    def __len__(self):
+        return len(self.xs)
+
+    def __getitem__(self, i):
+        return self.xs[i], self.ys[i]
+
+    @property
+    def max_length(self) -> int:
+        return max(len(x) for x in self.xs)
+
+
+def collate(items):
+    """list of (x, y) -> (x (B, T) long, y (B, T) long, lengths (B,) long), zero-padded."""
+    lengths = torch.tensor([len(x) for x, _ in items], dtype=torch.long)
+    T = int(lengths.max())
+    x = torch.full((len(items), T), 4, dtype=torch.long)
+    y = torch.zeros((len(items), T), dtype=torch.long)
+    for i, (xi, yi) in enumerate(items):
+        x[i, :len(xi)] = xi.long()
+        y[i, :len(yi)] = yi.long()
+    return x, y, lengths
+
+
+def _stats(t: torch.Tensor) -> str:
+    t = t.detach().float()
+    return (f"mean={t.mean():.4f}, std={t.std():.4f}, min={t.min():.2f}, max={t.max():.2f}, "
+            f"NaN={int(torch.isnan(t).sum())}, Inf={int(torch.isinf(t).sum())}")
+
+
+def first_batch_diagnostics(model, x, lengths, log) -> dict:
+    """Log encoder/emission/CRF scales and warn when emissions dwarf the CRF parameters."""
+    raw = getattr(model, "module", model)
+    with torch.no_grad():
+        h, em = raw.encode(x, lengths)
+    log(f"Encoder output stats (first batch): {_stats(h)}")
+    log(f"Emission scores (after projection): {_stats(em)}")
+    crf_scale = 0.0
+    for name, p in raw.head.parameter_stats().items():
+        p = p.float()
+        log(f"CRF {name}: mean={p.mean():.4f}, std={p.std():.4f}, range=[{p.min():.2f}, {p.max():.2f}]")
+        crf_scale = max(crf_scale, float(p.abs().mean()))
+    em_scale = float(em.detach().float().std())
+    out = {"emission_std": em_scale, "crf_scale": crf_scale, "encoder_absmax": float(h.detach().abs().max())}
+    if crf_scale > 0 and em_scale > 10 * crf_scale:
+        log(f"WARNING: Emission scale ({em_scale:.2f}) >> CRF scale ({crf_scale:.2f}). "
+            "CRF transitions/durations may have minimal effect.")
+        out["scale_warning"] = True
+    if out["encoder_absmax"] > 100:
+        log("WARNING: encoder outputs exceed 100 in magnitude; consider --emission-clamp")
+    return out
+
+
+def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = None, keep=False):
+    """Decode a dataset; return (SegmentationMetrics, mean NLL per position, predictions if keep)."""
+    raw = getattr(model, "module", model)
+    raw.eval()
+    metrics = SegmentationMetrics()
+    nll_sum, n_pos = 0.0, 0
+    preds = []
+    n = len(dataset) if max_chunks is None else min(len(dataset), max_chunks)
+    with torch.no_grad():
+        for i in range(0, n, batch_size):
+            x, y, lengths = collate([dataset[j] for j in range(i, min(n, i + batch_size))])
+            x, y, lengths = x.to(device), y.to(device), lengths.to(device)
+            _, em = raw.encode(x, lengths)
+            nll_sum += float(raw.head.nll(em.float(), y, lengths).sum())
+            n_pos += int(lengths.sum())
+            labs, _ = raw.head.decode(em.float(), lengths)
+            for b, lab in enumerate(labs):
+                L = int(lengths[b])
+                metrics.update(y[b, :L].cpu().numpy(), lab[:L])
+                if keep:
+                    preds.append(lab[:L])
+    return metrics, nll_sum / max(1, n_pos), preds
+
+
+class GencodeTask:
+    """The engine Task (subclassed lazily so importing this module stays light)."""
+
+
+def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_val_chunks: int | None,
+              eval_batch_size: int):
+    from genotool.engine import Task, move_to_device
+
+    class _Task(Task):
+        def __init__(self):
+            self.epoch = 0
+            self.diagnostics: dict | None = None
+
+        def on_epoch_start(self, epoch):
+            self.epoch = epoch
+
+        def training_step(self, model, batch):
+            x, y, lengths = batch
+            if self.diagnostics is None:
+                self.diagnostics = first_batch_diagnostics(model, x, lengths, log)
+            return model(x, y, lengths, crf_reg)
+
+        def validation_metrics(self, model, loader):
+            device = next(model.parameters()).device
+            full = self.epoch % max(1, log_every) == 0
+            metrics = SegmentationMetrics()
+            nll_sum, n_pos, seen = 0.0, 0, 0
+            for batch in loader:
+                if max_val_chunks is not None and seen >= max_val_chunks:
+                    break
+                x, y, lengths = move_to_device(batch, device)
+                seen += len(lengths)
+                _, em = model.encode(x, lengths)
+                nll_sum += float(model.head.nll(em.float(), y, lengths).sum())
+                n_pos += int(lengths.sum())
+                if full:
+                    labs, _ = model.head.decode(em.float(), lengths)
+                    for b, lab in enumerate(labs):
+                        L = int(lengths[b])
+                        metrics.update(y[b, :L].cpu().numpy(), lab[:L])
+            out = {"val_loss": nll_sum / max(1, n_pos)}
+            if full:
+                s = metrics.summary()
+                out.update(val_position_macro_f1=s["position_macro_f1"], val_segment_f1=s["segment_f1"],
+                           val_boundary_f1_tol2=s["boundary_f1_tol2"], val_duration_kl=s["duration_kl"])
+            return out
+
+    return _Task()
+
+
+def memory_estimate(B: int, T: int, K: int, C: int, hidden: int, encoder: str, layers: int) -> dict:
+    est = estimate_memory_bytes(B, T, K, C)
+    # encoder activations kept for backward: ~ (conv + per-layer states) * B * T * hidden * 4 bytes
+    mult = 12 if encoder == "bilstm" else 40
+    est["encoder_activation_bytes"] = B * T * hidden * 4 * (2 + mult * layers)
+    return est
+
+
+def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
+    """Warn for labels whose shortest training segment is longer than K."""
+    out = []
+    if not stats_path.is_file():
+        return out
+    stats = json.loads(stats_path.read_text())
+    for name in LABELS:
+        st = stats.get(name, {})
+        if st.get("count") and st.get("min", 0) > K:
+            msg = (f"--max-duration {K} is smaller than the minimum length of {name} ({st['min']} bp in the "
+                   "training data): its segments are always split into pieces, so K cannot model their duration")
+            log(f"warning: {msg}")
+            out.append(msg)
+    return out
+
+
+def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epochs: int, batch_size: int,
+                 lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int,
+                 max_train_chunks: int | None = None, max_val_chunks: int | None = None,
+                 max_steps_per_epoch: int | None = None, patience: int | None = None, log=print) -> dict:
+    """Train one model with the engine into ``out_dir``; write model.pt + model_config.json."""
+    from genotool.engine import TrainConfig, Trainer
+
+    from genotool_gencode.models import SegmentationModel
+
+    torch.manual_seed(seed)
+    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks)
+    val_ds = ChunkDataset(data_dir / "val.jsonl", max_val_chunks)
+    K = 1 if model_config["model"] != "semicrf" else int(model_config["max_duration"])
+    warnings = duration_warnings(data_dir / "train_segment_stats.json", K, log) if model_config["model"] == "semicrf" else []
+    est = memory_estimate(batch_size, train_ds.max_length, K, NUM_LABELS, model_config["hidden_dim"],
+                          model_config["encoder"], model_config["num_layers"])
+    log(f"Memory estimate (B={batch_size}, T={train_ds.max_length}, K={K}, C={NUM_LABELS}): "
+        f"semi-CRF (ours, streaming) {format_bytes(est['semicrf_streaming_bytes'])}; "
+        f"an edge tensor would need {format_bytes(est['edge_tensor_bytes'])}; "
+        f"encoder activations ~{format_bytes(est['encoder_activation_bytes'])}")
+    model_config = {**model_config, "device_type": plan.device.split(":")[0]}
+    model = SegmentationModel(model_config)
+    n_params = sum(p.numel() for p in model.parameters())
+    log(f"model {model_config['model']} (K={K}) + {model_config['encoder']} encoder: {n_params:,} parameters; "
+        f"{len(train_ds)} train / {len(val_ds)} val chunks")
+    cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler="none",
+                      clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min", patience=patience,
+                      batch_size=batch_size, eval_batch_size=batch_size, seed=seed,
+                      max_steps_per_epoch=max_steps_per_epoch, log_every=1,
+                      extra={"model_config": model_config, "crf_reg": crf_reg})
+    task = make_task(crf_reg=crf_reg, log_every=log_every, log=log, device_holder={}, max_val_chunks=max_val_chunks,
+                     eval_batch_size=batch_size)
+    trainer = Trainer(cfg, plan=plan, out_dir=out_dir)
+    result = trainer.fit(model, task, train_ds, val_ds, collate_fn=collate)
+    if trainer.is_main:
+        trainer.load_best(model)
+        torch.save(model.state_dict(), out_dir / "model.pt")
+        (out_dir / "model_config.json").write_text(json.dumps(model_config, indent=2) + "\n")
+    hist = result.history
+    return {"best_metric": result.best_metric, "epochs_run": len(hist), "history": hist,
+            "diagnostics": task.diagnostics, "memory_estimate": est, "warnings": warnings,
+            "train_chunks": len(train_ds), "val_chunks": len(val_ds), "parameters": n_params,
+            "train_seconds": round(sum(r.get("epoch_seconds", 0.0) for r in hist), 2),
+            "is_main": trainer.is_main}
+
+
+def load_model(model_dir: Path, device: str = "cpu"):
+    """Rebuild a trained SegmentationModel from ``model_dir`` (model_config.json + model.pt)."""
+    from genotool_gencode.models import SegmentationModel
+
+    cfg_path, w_path = model_dir / "model_config.json", model_dir / "model.pt"
+    if not cfg_path.is_file() or not w_path.is_file():
+        raise UserError(f"--model-dir: {model_dir} has no model_config.json/model.pt (a `gencode train` output)")
+    cfg = json.loads(cfg_path.read_text())
+    cfg["device_type"] = device.split(":")[0]
+    model = SegmentationModel(cfg)
+    state = torch.load(w_path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state)
+    return model.to(device).eval(), cfg
+
+
+_ = math
