@@ -22,7 +22,8 @@ def test_torchrun_two_ranks_gloo(tmp_path):
     n = 64  # divisible by 2 ranks x batch 8: no padding, so the shards are exactly disjoint
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
            str(SCRIPT), "--out", str(tmp_path / "out"), "--epochs", "2", "--samples", str(n),
-           "--dump", str(tmp_path / "final.pt"), "--spy-dir", str(tmp_path / "spy")]
+           "--dump", str(tmp_path / "final.pt"), "--spy-dir", str(tmp_path / "spy"),
+           "--second-fit", str(tmp_path / "fold2")]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
@@ -46,6 +47,11 @@ def test_torchrun_two_ranks_gloo(tmp_path):
     # Reduced metrics are the same on every rank.
     assert [r["train_loss"] for r in infos[0]["history"]] == [r["train_loss"] for r in infos[1]["history"]]
     assert [r["val_loss"] for r in infos[0]["history"]] == [r["val_loss"] for r in infos[1]["history"]]
+
+    # A second fit in the same processes (next fold) reuses the process group.
+    assert [r["train_loss"] for r in infos[0]["second_history"]] == \
+        [r["train_loss"] for r in infos[1]["second_history"]]
+    assert (tmp_path / "fold2" / "checkpoints" / "last.pt").exists()
 
     # Only rank 0 writes checkpoints and history.
     assert spies[1]["writes"] == []

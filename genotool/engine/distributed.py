@@ -8,6 +8,7 @@ one path.
 
 from __future__ import annotations
 
+import atexit
 import os
 from dataclasses import dataclass
 
@@ -36,7 +37,11 @@ def env_world_size() -> int:
 
 
 def init(device_type: str) -> DistInfo:
-    """Start the process group when launched by torchrun with more than one process."""
+    """Start the process group when launched by torchrun with more than one process.
+
+    The group then lives until the process exits (torn down by an atexit handler), so a plugin
+    can call ``fit`` several times (one model per fold) and use collectives after training.
+    """
     world = env_world_size()
     if world <= 1:
         return DistInfo()
@@ -48,18 +53,27 @@ def init(device_type: str) -> DistInfo:
         if device_type == "cuda":
             torch.cuda.set_device(local_rank)
         dist.init_process_group(backend=backend)
+        atexit.register(_shutdown_at_exit)
         here = True
     return DistInfo(world_size=dist.get_world_size(), rank=dist.get_rank(), local_rank=local_rank,
                     initialized_here=here)
 
 
-def shutdown(info: DistInfo) -> None:
-    if info.initialized_here and dist.is_initialized():
+def shutdown() -> None:
+    """Destroy the process group now (normally left to the atexit handler)."""
+    if dist.is_initialized():
         # Without this barrier a rank that finishes first tears down its gloo pairs while the
         # other still talks to it, and the other aborts ("terminate called without an active
-        # exception") after training has completed.
+        # exception"). Leaving it to interpreter teardown aborts the same way.
         dist.barrier()
         dist.destroy_process_group()
+
+
+def _shutdown_at_exit() -> None:
+    try:
+        shutdown()
+    except Exception:  # noqa: BLE001 - a peer already gone: nothing left to tear down
+        pass
 
 
 def barrier(info: DistInfo) -> None:

@@ -199,11 +199,11 @@ class Trainer:
                 writer.close()
         result = self._result(stopper, monitor, resumed_from, epochs_run)
         if self.dist.enabled:
-            # The DDP reducer holds the process group; drop it before the group is destroyed,
-            # else gloo's threads die with the interpreter and the process aborts at exit.
+            # The DDP reducer holds the process group and its hooks stay on the parameters until
+            # it is freed; drop it now so the group can be destroyed cleanly at exit and the
+            # model can be trained again (next fold) or used alone.
             del train_model, ddp
             gc.collect()
-        dist.shutdown(self.dist)
         return result
 
     # -- pieces of fit ------------------------------------------------------------------------

@@ -5,7 +5,8 @@
         --dump final.pt --spy-dir SPY
 
 ``--kill-after-epoch K`` SIGKILLs this process from an ``on_epoch_end`` callback right after
-epoch K's checkpoint is written (a real kill: no cleanup, no finally blocks). ``--spy-dir``
+epoch K's checkpoint is written (a real kill: no cleanup, no finally blocks). ``--second-fit DIR``
+trains another model afterwards in the same process (as a plugin does per fold). ``--spy-dir``
 records, per rank, the sample indices trained on, the final parameters and which rank called
 the engine's file writers.
 """
@@ -37,6 +38,8 @@ def main() -> None:
     ap.add_argument("--spy-dir", default=None)
     ap.add_argument("--workers", type=int, default=0)
     ap.add_argument("--samples", type=int, default=96)
+    ap.add_argument("--second-fit", default=None,
+                    help="then train a second model into this folder in the same process (folds)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     rank = int(os.environ.get("RANK", "0"))
@@ -75,6 +78,11 @@ def main() -> None:
     info = {"resumed_from_epoch": result.resumed_from_epoch, "epochs_run": result.epochs_run,
             "global_step": result.global_step, "history": result.history,
             "world_size": trainer.dist.world_size, "rank": rank}
+    if args.second_fit:
+        second = Trainer(TrainConfig(max_epochs=1, batch_size=8, seed=8, progress=False), out_dir=args.second_fit)
+        res2 = second.fit(make_model(seed=2), RegressionTask(), IndexedRegression(args.samples),
+                          IndexedRegression(32, seed=5))
+        info["second_history"] = res2.history
     suffix = f".rank{rank}" if trainer.dist.world_size > 1 else ""
     torch.save(model.state_dict(), args.dump + suffix)
     Path(args.dump + suffix + ".json").write_text(json.dumps(info))
