@@ -193,3 +193,34 @@ def test_task_base_requires_implementation():
         Task().training_step(None, None)
     with pytest.raises(ValueError):
         TrainConfig(scheduler="linear")
+
+
+def test_rich_progress_renders(tmp_path):
+    """The terminal progress bar path (normally only on a TTY) runs start to finish."""
+    import io
+
+    from rich.console import Console
+
+    from genotool.engine.progress import RichProgress
+
+    buf = io.StringIO()
+    bar = RichProgress(max_epochs=2, console=Console(file=buf, force_terminal=True, width=100))
+    bar.start_epoch(1, 4)
+    bar.advance(2, 0.5)
+    bar.advance(2, 0.25)
+    bar.end_epoch({"epoch": 1, "train_loss": 0.25, "lr": 1e-3})
+    bar.start_epoch(2, 4)
+    bar.close()
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", buf.getvalue())
+    assert "epoch 1: train_loss 0.25" in text and "epoch 1/2" in text
+
+
+def test_is_main_process(monkeypatch):
+    from genotool.engine import is_main_process
+
+    monkeypatch.delenv("RANK", raising=False)
+    assert is_main_process()
+    monkeypatch.setenv("RANK", "1")
+    assert not is_main_process()

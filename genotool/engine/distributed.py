@@ -32,6 +32,12 @@ class DistInfo:
         return self.rank == 0
 
 
+def is_main_process() -> bool:
+    """True unless this is a torchrun rank other than 0 (works before any process group exists),
+    for plugins that write files outside the Trainer."""
+    return int(os.environ.get("RANK", "0")) == 0
+
+
 def env_world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
 

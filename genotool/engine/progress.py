@@ -22,12 +22,12 @@ class NullProgress:
 class RichProgress(NullProgress):
     """One bar per epoch with the running loss; a summary line per finished epoch."""
 
-    def __init__(self, max_epochs: int):
+    def __init__(self, max_epochs: int, console=None):
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
 
-        self.console = Console(stderr=True)
+        self.console = console or Console(stderr=True)
         self.max_epochs = max_epochs
         self.progress = Progress(TextColumn("[bold]epoch {task.fields[epoch]}/{task.fields[of]}"),
                                  BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -47,7 +47,9 @@ class RichProgress(NullProgress):
         self.progress.update(self.task, advance=n, **fields)
 
     def end_epoch(self, row: dict) -> None:
-        self.progress.console.print(f"epoch {row.get('epoch')}: {_summary(row)}")
+        # markup off: metric names are plugin-chosen text, not rich markup.
+        self.progress.console.print(f"epoch {row.get('epoch')}: {_summary(row)}", markup=False,
+                                    highlight=False)
 
     def close(self) -> None:
         self.progress.stop()
