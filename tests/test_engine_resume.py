@@ -30,12 +30,15 @@ def _comparable(history: list[dict]) -> list[dict]:
             for row in history]
 
 
-def test_kill_and_resume_is_bit_identical(tmp_path):
-    ref = _run("--out", str(tmp_path / "ref"), "--epochs", "4", "--dump", str(tmp_path / "ref.pt"))
+@pytest.mark.parametrize("workers", ["0", "1"])
+def test_kill_and_resume_is_bit_identical(tmp_path, workers):
+    """workers=1 uses persistent DataLoader workers: their seeding must not shift the order."""
+    ref = _run("--out", str(tmp_path / "ref"), "--epochs", "4", "--dump", str(tmp_path / "ref.pt"),
+               "--workers", workers)
     assert ref.returncode == 0, ref.stderr
 
     killed = _run("--out", str(tmp_path / "run"), "--epochs", "4", "--dump", str(tmp_path / "run.pt"),
-                  "--kill-after-epoch", "2")
+                  "--kill-after-epoch", "2", "--workers", workers)
     assert killed.returncode == -signal.SIGKILL, (killed.returncode, killed.stderr)
     assert not (tmp_path / "run.pt").exists()
     ckpt_dir = tmp_path / "run" / "checkpoints"
@@ -44,7 +47,8 @@ def test_kill_and_resume_is_bit_identical(tmp_path):
     saved = torch.load(ckpt_dir / "last.pt", weights_only=False)
     assert saved["epoch"] == 2 and len(saved["history"]) == 2
 
-    resumed = _run("--out", str(tmp_path / "run"), "--epochs", "4", "--dump", str(tmp_path / "run.pt"))
+    resumed = _run("--out", str(tmp_path / "run"), "--epochs", "4", "--dump", str(tmp_path / "run.pt"),
+                   "--workers", workers)
     assert resumed.returncode == 0, resumed.stderr
     info = json.loads((tmp_path / "run.pt.json").read_text())
     ref_info = json.loads((tmp_path / "ref.pt.json").read_text())

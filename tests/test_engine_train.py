@@ -224,3 +224,41 @@ def test_is_main_process(monkeypatch):
     assert is_main_process()
     monkeypatch.setenv("RANK", "1")
     assert not is_main_process()
+
+
+class _Crash(Exception):
+    pass
+
+
+@pytest.mark.parametrize("scheduler,precision", [("plateau", "fp16-mixed"), ("cosine", "bf16-mixed")])
+def test_resume_restores_scheduler_and_scaler(tmp_path, scheduler, precision):
+    """Crash after epoch 2 (in-process), fit again: same weights, history and LR trail as one run."""
+    from genotool.engine.metrics import TIMING_KEYS
+
+    plan = make_plan(backend="torch", device="cpu", precision=precision, hw={"cpu": {"cores": 2}, "torch": {}})
+    cfg = _cfg(max_epochs=4, scheduler=scheduler, plateau_patience=0, grad_accum_steps=2,
+               clip_grad_norm=0.5, warmup_steps=3)
+
+    def run(out, crash_at=None):
+        trainer = Trainer(cfg, plan=plan, out_dir=out)
+        if crash_at:
+            def crash(tr, epoch, row):
+                if epoch == crash_at:
+                    raise _Crash
+            trainer.add_callback(crash)
+        model = make_model(seed=0)
+        return model, trainer.fit(model, RegressionTask(), IndexedRegression(40), IndexedRegression(16, seed=9))
+
+    ref_model, ref = run(tmp_path / "ref")
+    with pytest.raises(_Crash):
+        run(tmp_path / "run", crash_at=2)
+    model, res = run(tmp_path / "run")
+    assert res.resumed_from_epoch == 2 and res.epochs_run == 2
+    for k, v in ref_model.state_dict().items():
+        assert torch.equal(v, model.state_dict()[k]), k
+    strip = lambda h: [{k: v for k, v in r.items() if k not in TIMING_KEYS | {"val_seconds"}} for r in h]  # noqa: E731
+    assert strip(res.history) == strip(ref.history)
+    if precision == "fp16-mixed":
+        a = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)["scaler"]
+        b = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)["scaler"]
+        assert a == b
