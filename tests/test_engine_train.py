@@ -262,3 +262,12 @@ def test_resume_restores_scheduler_and_scaler(tmp_path, scheduler, precision):
         a = torch.load(tmp_path / "ref" / "checkpoints" / "last.pt", weights_only=False)["scaler"]
         b = torch.load(tmp_path / "run" / "checkpoints" / "last.pt", weights_only=False)["scaler"]
         assert a == b
+
+
+def test_iterable_dataset_is_refused_clearly(tmp_path):
+    class Stream(torch.utils.data.IterableDataset):
+        def __iter__(self):
+            yield from ({"index": i, "x": torch.zeros(6), "y": torch.tensor(0.0)} for i in range(4))
+
+    with pytest.raises(TypeError, match="map-style"):
+        Trainer(_cfg(), out_dir=tmp_path).fit(make_model(), RegressionTask(), Stream())

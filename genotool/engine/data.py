@@ -11,7 +11,8 @@ whether workers were already running, which breaks exact resume.
 from __future__ import annotations
 
 import torch
-from torch.utils.data import DataLoader, DistributedSampler, RandomSampler, SequentialSampler
+from torch.utils.data import (DataLoader, DistributedSampler, IterableDataset, RandomSampler,
+                              SequentialSampler)
 
 from genotool.engine.config import TrainConfig
 from genotool.engine.distributed import DistInfo
@@ -28,6 +29,10 @@ class EpochLoader:
 
     def __init__(self, dataset, cfg: TrainConfig, dist: DistInfo, device: torch.device,
                  collate_fn=None):
+        if isinstance(dataset, IterableDataset) or not hasattr(dataset, "__len__"):
+            # Epoch length, schedules, resume and DDP sharding all rely on indexable data.
+            raise TypeError("Trainer.fit needs a map-style dataset (__len__ and __getitem__); "
+                            f"got {type(dataset).__name__}")
         self.cfg = cfg
         self.sampler_gen = torch.Generator()
         self.loader_gen = torch.Generator()
@@ -67,9 +72,12 @@ class EpochLoader:
 
 
 def eval_loader(dataset, cfg: TrainConfig, device: torch.device, collate_fn=None) -> DataLoader:
-    """Sequential loader for validation/prediction (workers not persistent: used once per epoch
-    on rank 0 only, idle workers would hold memory)."""
-    kwargs = {"prefetch_factor": cfg.prefetch_factor} if cfg.num_workers > 0 else {}
+    """Sequential loader for validation. Only rank 0 iterates it, so under torchrun the other
+    ranks never start its workers; persistent workers avoid a respawn every epoch."""
+    kwargs = {}
+    if cfg.num_workers > 0:
+        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
+                      worker_init_fn=worker_init_fn)
     return DataLoader(dataset, batch_size=cfg.eval_batch_size or cfg.batch_size, shuffle=False,
                       num_workers=cfg.num_workers, collate_fn=collate_fn,
                       pin_memory=cfg.pin_memory and device.type == "cuda", **kwargs)
