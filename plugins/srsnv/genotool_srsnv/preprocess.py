@@ -111,22 +111,16 @@ def cache_key(cfg: PreprocessConfig) -> tuple[str, dict]:
 # rows
 
 
-def load_rows(cfg: PreprocessConfig):
-    """Labelled, filtered rows with split/fold, plus the manifest and label stats."""
-    import pysam
-
-    pos = fm.read_featuremap(cfg.positive_parquet, what="--positive-parquet")
-    neg = fm.read_featuremap(cfg.negative_parquet, what="--negative-parquet")
-    sq, ivs = fm.read_interval_list(cfg.training_regions)
-    for what, bam, pq_name, df in (("--positive-bam", cfg.positive_bam, "--positive-parquet", pos),
-                                   ("--negative-bam", cfg.negative_bam, "--negative-parquet", neg)):
-        try:
-            with pysam.AlignmentFile(str(bam)) as fh:
-                contigs = dict(zip(fh.references, fh.lengths))
-        except (OSError, ValueError) as exc:
-            raise UserError(f"{what}: cannot open BAM {bam}: {exc}") from exc
-        fm.check_contigs(df["CHROM"].unique(), contigs, sq, bam_name=f"{what} {bam}", parquet_name=pq_name,
-                         regions_name="--training-regions")
+def labelled_rows(positive_parquet, negative_parquet, training_regions):
+    """Both FeatureMaps filtered, labelled and restricted to the training regions (no BAM needed)."""
+    pos = fm.read_featuremap(positive_parquet, what="--positive-parquet")
+    neg = fm.read_featuremap(negative_parquet, what="--negative-parquet")
+    sq, ivs = fm.read_interval_list(training_regions)
+    for name, df in (("--positive-parquet", pos), ("--negative-parquet", neg)):
+        bad = sorted(set(df["CHROM"].unique()) - set(sq))
+        if bad:
+            raise UserError(f"--training-regions: contigs {', '.join(bad[:4])} from {name} have no @SQ line "
+                            f"(interval_list has e.g. {', '.join(list(sq)[:3])}); contig names must match")
     df, stats = fm.label_frames(pos, neg)
     inreg = fm.in_regions(df["CHROM"].to_numpy(), df["POS"].to_numpy(), ivs)
     stats["outside_training_regions"] = int((~inreg).sum())
@@ -135,6 +129,23 @@ def load_rows(cfg: PreprocessConfig):
         raise UserError("--training-regions: no FeatureMap row lies inside the training regions after filtering")
     if (df["label"] == 1).sum() == 0 or (df["label"] == 0).sum() == 0:
         raise UserError("FeatureMaps: after filtering, one class has no rows (check the filters and inputs)")
+    return df, stats, sq, (pos, neg)
+
+
+def load_rows(cfg: PreprocessConfig):
+    """Labelled, filtered rows with split/fold, plus the manifest and label stats."""
+    import pysam
+
+    df, stats, sq, (pos, neg) = labelled_rows(cfg.positive_parquet, cfg.negative_parquet, cfg.training_regions)
+    for what, bam, pq_name, d in (("--positive-bam", cfg.positive_bam, "--positive-parquet", pos),
+                                  ("--negative-bam", cfg.negative_bam, "--negative-parquet", neg)):
+        try:
+            with pysam.AlignmentFile(str(bam)) as fh:
+                contigs = dict(zip(fh.references, fh.lengths))
+        except (OSError, ValueError) as exc:
+            raise UserError(f"{what}: cannot open BAM {bam}: {exc}") from exc
+        fm.check_contigs(d["CHROM"].unique(), contigs, sq, bam_name=f"{what} {bam}", parquet_name=pq_name,
+                         regions_name="--training-regions")
     chrom = df["CHROM"].to_numpy().astype(str)
     rn = df["RN"].to_numpy().astype(str)
     label = df["label"].to_numpy()
@@ -293,6 +304,32 @@ def run_shard(shard: dict, bam: str, what: str, length: int, out_dir: str, refer
             "seconds": sec, "file": path.name}
 
 
+def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref: str | None, workers: int,
+               progress: bool = True) -> list[dict]:
+    """Run every shard (in-process for one worker, else a fork pool); results in shard order."""
+    from concurrent.futures import ProcessPoolExecutor
+    import multiprocessing as mp
+
+    results = []
+    with _progress(progress, len(shards)) as bar:
+        task = bar.add_task("preprocess shards", total=len(shards)) if bar else None
+        args = [(s, bams[s["label"]], whats[s["label"]], length, str(out_dir), ref) for s in shards]
+        if workers == 1:
+            for a in args:
+                results.append(run_shard(*a))
+                if bar:
+                    bar.advance(task)
+        else:
+            # fork: workers inherit the parsed rows; they never touch torch
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+                futs = [ex.submit(run_shard, *a) for a in args]
+                for f in futs:
+                    results.append(f.result())
+                    if bar:
+                        bar.advance(task)
+    return results
+
+
 def _file_checks(path: Path) -> dict:
     """Size, full CRC32 and CRC32 of 16 sampled 64 KiB blocks (the quick check on a cache hit)."""
     size = path.stat().st_size
@@ -431,9 +468,6 @@ def _check_manifest_counts(manifest_in: dict, cached: dict) -> None:
 
 
 def _build(cfg, cdir: Path, key, material, df, manifest, stats, shards, plan, t_start) -> CacheResult:
-    from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing as mp
-
     staging = cdir.with_name(cdir.name + f".partial-{os.getpid()}")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
@@ -441,26 +475,9 @@ def _build(cfg, cdir: Path, key, material, df, manifest, stats, shards, plan, t_
     bams = {1: str(Path(cfg.positive_bam).resolve()), 0: str(Path(cfg.negative_bam).resolve())}
     whats = {1: "--positive-bam", 0: "--negative-bam"}
     ref = str(cfg.reference) if cfg.reference else None
-    results = []
     t_enc = time.perf_counter()
     try:
-        progress = _progress(cfg.progress, len(shards))
-        with progress as bar:
-            task = bar.add_task("preprocess shards", total=len(shards)) if bar else None
-            args = [(s, bams[s["label"]], whats[s["label"]], cfg.length, str(staging), ref) for s in shards]
-            if cfg.num_workers == 1:
-                for a in args:
-                    results.append(run_shard(*a))
-                    if bar:
-                        bar.advance(task)
-            else:
-                # fork: workers inherit the parsed rows; they never touch torch
-                with ProcessPoolExecutor(max_workers=cfg.num_workers, mp_context=mp.get_context("fork")) as ex:
-                    futs = [ex.submit(run_shard, *a) for a in args]
-                    for f in futs:
-                        results.append(f.result())
-                        if bar:
-                            bar.advance(task)
+        results = run_shards(shards, bams, whats, cfg.length, staging, ref, cfg.num_workers, cfg.progress)
         enc_seconds = time.perf_counter() - t_enc
         n_rows = sum(r["rows"] for r in results)
         missing = sum(r["missing"] for r in results)
@@ -528,6 +545,9 @@ def _build(cfg, cdir: Path, key, material, df, manifest, stats, shards, plan, t_
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
+        root = cdir.parent
+        if root.is_dir() and not any(root.iterdir()):
+            root.rmdir()   # a failed first build leaves no empty cache folder behind
     return CacheResult(cdir, index, False, time.perf_counter() - t_start, plan)
 
 

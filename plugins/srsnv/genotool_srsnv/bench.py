@@ -1,0 +1,101 @@
+"""``srsnv bench``: one JSON with preprocess rows/s (1 and N workers), cache-hit time, training
+samples/s, prediction rows/s and peak memory. Reproducible: a fixed simulated dataset (seed) and
+fresh cache folders per measurement."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from genotool.bench import emit, log, peak_children_rss_mb
+
+
+def _cfg(d: Path, cache: Path, workers: int):
+    from genotool_srsnv import splits
+    from genotool_srsnv.preprocess import PreprocessConfig
+
+    mp = splits.manifest_params(single_model=True, holdout=["chr21", "chr22"], val_fraction=0.1, hash_key="RN",
+                                seed=0, n_folds=1)
+    return PreprocessConfig(d / "positive.bam", d / "negative.bam", d / "positive.parquet", d / "negative.parquet",
+                            d / "training_regions.interval_list", cache, mp, num_workers=workers,
+                            batch_rows=4096, progress=False)
+
+
+def run_bench(*, data=None, output=None, n_reads=20000, workers=2, train_steps=30, batch_size=None, device=None,
+              precision=None, seed=0) -> dict:
+    from genotool_srsnv.preprocess import load_records, preprocess
+
+    tmp = Path(tempfile.mkdtemp(prefix="srsnv-bench-"))
+    res: dict = {"workers": workers}
+    try:
+        if data is None:
+            from genotool_srsnv.simulate import simulate_dataset
+
+            data = tmp / "data"
+            data.mkdir()
+            log(f"bench: simulating {n_reads} reads per BAM (seed {seed})")
+            t = time.perf_counter()
+            s = simulate_dataset(data, n_reads=n_reads, genome_size=max(200_000, n_reads * 30), seed=seed)
+            res["simulate_seconds"] = round(time.perf_counter() - t, 2)
+            res["dataset"] = {"simulated_reads_per_bam": n_reads, "seed": seed}
+        data = Path(data)
+        pre = {}
+        for w in (1, workers):
+            log(f"bench: cold preprocess with {w} worker(s)")
+            r = preprocess(_cfg(data, tmp / f"cache{w}", w))
+            tel = r.index["telemetry"]
+            pre[f"workers_{w}"] = {"rows": tel["rows"], "total_seconds": round(r.seconds, 3),
+                                   "encode_seconds": tel["encode_seconds"],
+                                   "rows_per_second": tel["rows_per_second"],
+                                   "per_worker_rows_per_second": [x["rows_per_second"] for x in tel["workers"]]}
+        res["preprocess"] = pre
+        one, many = pre["workers_1"], pre[f"workers_{workers}"]
+        res["preprocess"]["speedup"] = round(many["rows_per_second"] / max(one["rows_per_second"], 1e-9), 3)
+        log("bench: cache hit")
+        t = time.perf_counter()
+        hit = preprocess(_cfg(data, tmp / f"cache{workers}", workers))
+        hit_s = time.perf_counter() - t
+        t = time.perf_counter()
+        rec = load_records(hit.path, hit.index, verify=True)
+        load_s = time.perf_counter() - t
+        res["cache_hit"] = {"hit": hit.hit, "seconds": round(hit_s, 4),
+                            "fraction_of_cold": round(hit_s / max(many["total_seconds"], 1e-9), 5),
+                            "load_records_seconds_full_crc": round(load_s, 3)}
+        # training throughput with the shared engine
+        import numpy as np
+
+        from genotool.engine import Trainer, TrainConfig
+        from genotool_srsnv.model import RecordBatcher, build_model, encode_records, known_vocab, passthrough
+        from genotool_srsnv.train import TrainOptions, make_plan, make_task, predict_probs
+
+        opts = TrainOptions(batch_size=batch_size, device=device, precision=precision)
+        plan = make_plan(opts)
+        vocab = known_vocab()
+        enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
+        label = rec["rows"]["label"].to_numpy().astype(np.float32)
+        rows = np.arange(len(label))
+        model = build_model(vocab, opts.channels, opts.dilations, window=opts.window)
+        cfg = TrainConfig(max_epochs=1, lr=1e-3, batch_size=int(plan.batch_size), max_steps_per_epoch=train_steps,
+                          monitor=None, seed=seed, progress=False)
+        log(f"bench: training {train_steps} batches of {plan.batch_size}")
+        fit = Trainer(cfg, plan=plan, out_dir=tmp / "train").fit(model, make_task(None),
+                                                                  RecordBatcher(enc, rows, label, window=opts.window),
+                                                                  collate_fn=passthrough)
+        h = fit.history[-1]
+        res["training"] = {"device": plan.device, "precision": plan.precision, "batch_size": plan.batch_size,
+                           "steps": train_steps, "samples_per_second": h.get("samples_per_second"),
+                           "wait_seconds": h.get("wait_seconds"), "compute_seconds": h.get("compute_seconds"),
+                           "model": model.config}
+        log("bench: prediction")
+        t = time.perf_counter()
+        predict_probs(model, enc, rows, plan, max(1024, int(plan.batch_size)))
+        dt = time.perf_counter() - t
+        res["prediction"] = {"rows": int(len(rows)), "model_rows_per_second": round(len(rows) / dt, 1),
+                             "end_to_end_rows_per_second_estimate": round(
+                                 1 / (1 / (len(rows) / dt) + 1 / max(one["rows_per_second"], 1e-9)), 1)}
+        res["peak_children_rss_mb"] = peak_children_rss_mb()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return emit(res, output, plugin="srsnv")

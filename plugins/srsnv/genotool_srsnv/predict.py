@@ -1,0 +1,129 @@
+"""``srsnv predict``: score a BAM + FeatureMap with a trained model (mean over fold models)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+
+def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, reference: Path | None,
+                      max_missing: float, progress: bool = True):
+    """Records for every row of one FeatureMap (no labels, no filters): (rows frame, records dict)."""
+    import pysam
+
+    from genotool_srsnv import featuremap as fm
+    from genotool_srsnv.preprocess import plan_shards, run_shards, warn
+
+    bam = Path(bam)
+    if not bam.is_file():
+        raise UserError(f"--bam: file not found: {bam}")
+    if not any(Path(str(bam) + s).is_file() for s in (".bai", ".csi")) and not bam.with_suffix(".bai").is_file():
+        raise UserError(f"--bam: {bam} has no index (.bai/.csi); run `samtools index {bam}`")
+    df = fm.read_featuremap(parquet, what="--parquet")
+    try:
+        with pysam.AlignmentFile(str(bam)) as fh:
+            contigs = set(fh.references)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--bam: cannot open BAM {bam}: {exc}") from exc
+    bad = sorted(set(df["CHROM"].unique()) - contigs)
+    if bad:
+        raise UserError(f"--parquet: contigs {', '.join(bad[:4])} are not in the BAM header of {bam}; "
+                        "contig names must match")
+    df = df.reset_index(drop=True)
+    df["row_id"] = np.arange(len(df), dtype=np.int64)
+    df["label"] = -1
+    shards = plan_shards(df, 16384)
+    tmp = Path(tempfile.mkdtemp(prefix="srsnv-predict-"))
+    try:
+        results = run_shards(shards, {-1: str(bam.resolve())}, {-1: "--bam"}, length, tmp,
+                             str(reference) if reference else None, workers, progress)
+        parts = {"pos": [], "num": [], "cat": [], "row_id": []}
+        for r in results:
+            with np.load(tmp / r["file"]) as z:
+                for k in parts:
+                    parts[k].append(z[k])
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    rec = {k: np.concatenate(v) for k, v in parts.items()}
+    missing = len(df) - len(rec["row_id"])
+    if missing:
+        msg = f"{missing} of {len(df)} FeatureMap rows have no matching read in {bam}"
+        if missing / len(df) > max_missing:
+            raise UserError(f"--parquet: {msg}; above --max-missing-reads-fraction {max_missing}")
+        warn(msg + "; their scores are NaN")
+    no_tags = sum(r["no_ultima_tags"] for r in results)
+    if no_tags:
+        warn(f"{no_tags} reads have no Ultima tp/t0 tags; their tp, t0, rq, tm, st, et channels are zero")
+    return df, rec
+
+
+def load_models(model_dir: Path):
+    import torch
+
+    from genotool_srsnv.model import model_from_config
+
+    paths = sorted(Path(model_dir).glob("model_fold*.pt"))
+    if not paths:
+        raise UserError(f"--model: no model_fold*.pt in {model_dir} (a `genotool srsnv train` output is expected)")
+    models, vocab = [], None
+    for p in paths:
+        ck = torch.load(p, map_location="cpu", weights_only=False)
+        m = model_from_config(ck["model_config"])
+        m.load_state_dict(ck["state_dict"])
+        m.eval()
+        models.append(m)
+        vocab = ck["vocab"]
+    schema = json.loads((Path(model_dir) / "feature_schema.json").read_text())
+    calib = json.loads((Path(model_dir) / "calibration.json").read_text())
+    return models, vocab, schema, calib
+
+
+def run_predict(bam, parquet, model_dir, output, *, workers=None, batch_size=None, device=None, precision=None,
+                reference=None, max_missing=0.02, force=False) -> dict:
+    from genotool.outputs import atomic_file
+    from genotool_srsnv.preprocess import default_workers
+
+    output = Path(output)
+    if output.exists() and not force:
+        raise UserError(f"output already exists: {output} (use --force to replace it)")
+    models_dir = Path(model_dir)
+    if not (models_dir / "feature_schema.json").is_file():
+        raise UserError(f"--model: {models_dir} is not a `genotool srsnv train` output (feature_schema.json missing)")
+    schema = json.loads((models_dir / "feature_schema.json").read_text())
+    length = int(schema["tensor_spec"]["length"])
+    t0 = time.perf_counter()
+    df, rec = encode_featuremap(bam, parquet, length=length, workers=workers or default_workers(),
+                                reference=reference, max_missing=max_missing)
+    t_enc = time.perf_counter() - t0
+    import pandas as pd
+
+    from genotool.probe import make_plan
+    from genotool_srsnv.calibration import apply_snvq, mqual
+    from genotool_srsnv.model import encode_records
+    from genotool_srsnv.train import predict_probs
+
+    models, vocab, schema, calib = load_models(models_dir)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
+    t1 = time.perf_counter()
+    rows = np.arange(len(rec["row_id"]))
+    prob = np.mean([predict_probs(m, enc, rows, plan, plan.batch_size or 1024) for m in models], axis=0)
+    t_model = time.perf_counter() - t1
+    full = np.full(len(df), np.nan)
+    full[rec["row_id"]] = prob
+    mq = mqual(np.nan_to_num(full, nan=0.0))
+    snvq = apply_snvq(mq, calib)
+    out = pd.DataFrame({"CHROM": df["CHROM"], "POS": df["POS"], "RN": df["RN"], "prob": full,
+                        "MQUAL": np.where(np.isnan(full), np.nan, mq), "SNVQ": np.where(np.isnan(full), np.nan, snvq)})
+    with atomic_file(output, force=True) as tmp:
+        out.to_parquet(tmp, index=False)
+    total = time.perf_counter() - t0
+    return {"rows": int(len(df)), "scored": int(len(prob)), "seconds": total, "encode_seconds": t_enc,
+            "model_seconds": t_model, "rows_per_second": len(df) / max(total, 1e-9)}
