@@ -37,7 +37,18 @@ DConv = Annotated[int, typer.Option("--d-conv", help="Mamba local convolution wi
 Expand = Annotated[int, typer.Option("--expand", help="Mamba expansion factor.")]
 MaxTrain = Annotated[Optional[int], typer.Option("--max-train-chunks", help="Use at most N training chunks.")]
 MaxVal = Annotated[Optional[int], typer.Option("--max-val-chunks", help="Validate on at most N chunks.")]
+Crop = Annotated[Optional[int], typer.Option("--crop-length", help="Train on random windows of this length "
+                                                                "(default: whole chunks).")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads (default: torch's). 1 is "
+                                                                  "much faster on a shared, loaded machine.")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
+
+
+def _threads(n):
+    if n:
+        import torch
+
+        torch.set_num_threads(n)
 
 
 def _log(msg: str) -> None:
@@ -169,6 +180,8 @@ def train(
     max_val_chunks: MaxVal = None,
     max_steps_per_epoch: MaxSteps = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience (epochs).")] = None,
+    crop_length: Crop = None,
+    threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     seed: Seed = 0,
@@ -182,20 +195,22 @@ def train(
 
     require_dir(data_dir, "--data-dir")
     _check_model_args(model, encoder, max_duration, backend)
+    _threads(threads)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
     apply_torch(plan)
     params = {**cfg, "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "crf_reg": crf_reg, "log_every": log_every, "seed": seed, "max_train_chunks": max_train_chunks,
-              "max_val_chunks": max_val_chunks, "max_steps_per_epoch": max_steps_per_epoch, "patience": patience}
+              "max_val_chunks": max_val_chunks, "max_steps_per_epoch": max_steps_per_epoch, "patience": patience,
+              "crop_length": crop_length, "threads": threads}
     with run_output(output, command="gencode train", parameters=params, inputs=[data_dir], force=force) as run:
         run.plan = plan.to_dict()
         res = run_training(data_dir=data_dir, out_dir=run.path, model_config=cfg, plan=plan, epochs=epochs,
                            batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
                            log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
                            max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                           patience=patience, log=_log)
+                           patience=patience, crop_length=crop_length, log=_log)
         res.pop("history")
         run.runtime.update(res)
     _log(f"trained {model}: best val_loss {res['best_metric']:.4f} after {res['epochs_run']} epochs -> {output}")
@@ -226,6 +241,8 @@ def compare(
     models: Annotated[str, typer.Option("--models", help="Comma-separated subset to compare.")] =
         "pytorch-crf,linear,semicrf",
     output_json: Annotated[Optional[Path], typer.Option("--output-json", help="Also write the table as JSON.")] = None,
+    crop_length: Crop = None,
+    threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     seed: Seed = 0,
@@ -235,6 +252,7 @@ def compare(
     from genotool_gencode.compare import run_compare
 
     require_dir(data_dir, "--data-dir")
+    _threads(threads)
     names = [m.strip() for m in models.split(",") if m.strip()]
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
@@ -244,7 +262,7 @@ def compare(
                 d_state=d_state, d_conv=d_conv, expand=expand, max_train_chunks=max_train_chunks,
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
-                precision=precision, seed=seed, force=force, log=_log)
+                precision=precision, seed=seed, force=force, crop_length=crop_length, log=_log)
 
 
 @app.command()
@@ -256,6 +274,7 @@ def predict(
     chunk_size: Annotated[int, typer.Option("--chunk-size", help="Window length (bp).")] = 10_000,
     overlap: Annotated[int, typer.Option("--overlap", help="Window overlap (bp).")] = 500,
     batch_size: BatchSz = 4,
+    threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     force: Force = False,
@@ -268,6 +287,7 @@ def predict(
 
     require_file(fasta, "--fasta")
     require_dir(model_dir, "--model-dir")
+    _threads(threads)
     if overlap >= chunk_size:
         raise UserError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
@@ -290,6 +310,7 @@ def validate(
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
     max_chunks: Annotated[Optional[int], typer.Option("--max-chunks", help="Evaluate at most N chunks.")] = None,
     batch_size: BatchSz = 4,
+    threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     force: Force = False,
@@ -302,6 +323,7 @@ def validate(
 
     require_dir(data_dir, "--data-dir")
     require_dir(model_dir, "--model-dir")
+    _threads(threads)
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'")
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)

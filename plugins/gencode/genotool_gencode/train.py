@@ -4,7 +4,6 @@ validation metrics), memory estimate, and the `train` verb's body (also used by 
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import torch
@@ -19,8 +18,9 @@ from genotool_gencode.semicrf import estimate_memory_bytes, format_bytes
 class ChunkDataset(torch.utils.data.Dataset):
     """Chunks of one split: items are (x (T,) uint8 base indices, y (T,) uint8 labels)."""
 
-    def __init__(self, path: Path, max_chunks: int | None = None):
+    def __init__(self, path: Path, max_chunks: int | None = None, crop: int | None = None):
         self.xs, self.ys, self.meta = [], [], []
+        self.crop = crop if crop and crop > 0 else None
         if not path.is_file():
             raise UserError(f"--data-dir: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
         with open(path) as fh:
@@ -47,11 +47,17 @@ class ChunkDataset(torch.utils.data.Dataset):
         return len(self.xs)
 
     def __getitem__(self, i):
-        return self.xs[i], self.ys[i]
+        x, y = self.xs[i], self.ys[i]
+        if self.crop is not None and len(x) > self.crop:
+            # a random window per visit (torch RNG: seeded and checkpointed by the engine)
+            s = int(torch.randint(0, len(x) - self.crop + 1, (1,)))
+            return x[s:s + self.crop], y[s:s + self.crop]
+        return x, y
 
     @property
     def max_length(self) -> int:
-        return max(len(x) for x in self.xs)
+        m = max(len(x) for x in self.xs)
+        return min(m, self.crop) if self.crop else m
 
 
 def collate(items):
@@ -117,10 +123,6 @@ def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = N
                 if keep:
                     preds.append(lab[:L])
     return metrics, nll_sum / max(1, n_pos), preds
-
-
-class GencodeTask:
-    """The engine Task (subclassed lazily so importing this module stays light)."""
 
 
 def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_val_chunks: int | None,
@@ -196,14 +198,15 @@ def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
 def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epochs: int, batch_size: int,
                  lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int,
                  max_train_chunks: int | None = None, max_val_chunks: int | None = None,
-                 max_steps_per_epoch: int | None = None, patience: int | None = None, log=print) -> dict:
+                 max_steps_per_epoch: int | None = None, patience: int | None = None, crop_length: int | None = None,
+                 log=print) -> dict:
     """Train one model with the engine into ``out_dir``; write model.pt + model_config.json."""
     from genotool.engine import TrainConfig, Trainer
 
     from genotool_gencode.models import SegmentationModel
 
     torch.manual_seed(seed)
-    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks)
+    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks, crop=crop_length)
     val_ds = ChunkDataset(data_dir / "val.jsonl", max_val_chunks)
     K = 1 if model_config["model"] != "semicrf" else int(model_config["max_duration"])
     warnings = duration_warnings(data_dir / "train_segment_stats.json", K, log) if model_config["model"] == "semicrf" else []
@@ -253,5 +256,3 @@ def load_model(model_dir: Path, device: str = "cpu"):
     model.load_state_dict(state)
     return model.to(device).eval(), cfg
 
-
-_ = math
