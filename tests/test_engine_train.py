@@ -271,3 +271,11 @@ def test_iterable_dataset_is_refused_clearly(tmp_path):
 
     with pytest.raises(TypeError, match="map-style"):
         Trainer(_cfg(), out_dir=tmp_path).fit(make_model(), RegressionTask(), Stream())
+
+
+def test_fingerprint_fields():
+    base = TrainConfig()
+    assert base.fingerprint(n=1) == TrainConfig(num_workers=4, progress=False).fingerprint(n=1)
+    assert base.fingerprint(n=1) != TrainConfig(extra={"dropout": 0.1}).fingerprint(n=1)
+    assert base.fingerprint(n=1) != TrainConfig(lr=2e-3).fingerprint(n=1)
+    assert base.fingerprint(n=1) != base.fingerprint(n=2)  # context (data size, shapes) counts

@@ -22,7 +22,7 @@ _RUNTIME_ONLY = frozenset({
     "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile",
     "compile_backend", "tensorboard",
     "tensorboard_dir", "log_every", "progress", "checkpoint_every_epochs", "sync_timing",
-    "deterministic", "extra",
+    "deterministic",
 })
 
 
@@ -65,7 +65,9 @@ class TrainConfig:
     progress: bool = True               # rich progress bar on stderr (only when it is a TTY)
     checkpoint_every_epochs: int = 1
     sync_timing: bool = True            # CUDA: synchronise per step so compute_seconds is honest
-    extra: dict = field(default_factory=dict)  # plugin-specific values recorded with the run
+    # Plugin values saved with the checkpoint and hashed into the fingerprint: put model
+    # hyper-parameters here so a changed model (dropout, ...) never resumes an old checkpoint.
+    extra: dict = field(default_factory=dict)
 
     def __post_init__(self):
         # ValueError, not UserError: a plugin builds the config, a bad one is a plugin bug.
