@@ -20,7 +20,7 @@ MONITOR_MODES = ("min", "max")
 # Fields that do not change the trained weights: excluded from the fingerprint.
 _RUNTIME_ONLY = frozenset({
     "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile",
-    "compile_backend", "tensorboard",
+    "compile_backend", "ddp_find_unused_parameters", "tensorboard",
     "tensorboard_dir", "log_every", "progress", "checkpoint_every_epochs", "sync_timing",
     "deterministic",
 })
@@ -57,6 +57,7 @@ class TrainConfig:
     persistent_workers: bool = True     # only when num_workers > 0
     compile: bool = False               # torch.compile the training model
     compile_backend: str = "inductor"   # torch.compile backend ("eager" skips code generation)
+    ddp_find_unused_parameters: bool = False  # DDP: set when some parameters get no gradient
     seed: int = 0
     deterministic: bool = False         # torch.use_deterministic_algorithms(True, warn_only=True)
     tensorboard: bool = False

@@ -149,7 +149,8 @@ class Trainer:
             from torch.nn.parallel import DistributedDataParallel
 
             ddp = DistributedDataParallel(
-                raw, device_ids=[self.device.index] if self.device.type == "cuda" else None)
+                raw, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=cfg.ddp_find_unused_parameters)
             train_model = ddp
         if cfg.compile:
             train_model = torch.compile(train_model, backend=cfg.compile_backend)
