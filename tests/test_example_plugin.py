@@ -55,10 +55,12 @@ def test_simulate_train_predict(hello_installed, tmp_path):
     for args in (("simulate", "-o", str(sim), "--n", "200", "--length", "40"),
                  ("preprocess", "-i", str(sim), "-o", str(prep)),
                  ("train", "--data", str(prep), "-o", str(model), "--epochs", "2", "--channels", "8",
-                  "--batch-size", "32", "--device", "cpu", "--scheduler", "cosine"),
+                  "--device", "cpu", "--scheduler", "cosine"),
                  ("predict", "-m", str(model), "--input", str(sim / "sequences.tsv"), "-o", str(pred))):
         proc = _genotool("hello", *args)
         assert proc.returncode == 0, f"hello {args[0]}: {proc.stderr[-2000:]}"
+    plan = json.loads((model / "metadata.json").read_text())["plan"]
+    assert plan["batch_size_source"] == "ram-bound" and plan["batch_size"] == 64  # CPU: not measured
     history = json.loads((model / "history.json").read_text())
     assert [r["epoch"] for r in history] == [1, 2] and "val_auc" in history[0]
     lines = (pred / "predictions.tsv").read_text().splitlines()

@@ -133,10 +133,14 @@ def train(
     if arrays["codes"].shape[1] < kernel:
         raise UserError(f"--kernel {kernel} is longer than the sequences ({arrays['codes'].shape[1]})")
     plan = _plan(device, precision, batch_size)
+    from genotool_hello.train import choose_batch_size
+
+    bs = choose_batch_size(plan, channels, kernel, int(arrays["codes"].shape[1]))
     cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=1e-2, optimizer="adamw", scheduler=scheduler,
                       monitor="val_auc", monitor_mode="max", patience=patience, clip_grad_norm=1.0,
-                      batch_size=plan.batch_size or 64, num_workers=num_workers or 0,
-                      pin_memory=plan.device.startswith("cuda"), seed=seed, tensorboard=tensorboard)
+                      batch_size=bs, num_workers=num_workers or 0,
+                      pin_memory=plan.device.startswith("cuda"), seed=seed, tensorboard=tensorboard,
+                      extra={"channels": channels, "kernel": kernel})
     params = dict(epochs=epochs, lr=lr, channels=channels, kernel=kernel, patience=patience,
                   scheduler=scheduler, batch_size=cfg.batch_size, seed=seed)
     with run_output(output, command="hello train", parameters=params, inputs=[data], force=force) as run:

@@ -64,6 +64,46 @@ def train(data: dict, out_dir: Path, cfg: TrainConfig, plan, channels: int, kern
     return result.runtime
 
 
+def bytes_per_sample(channels: int, length: int) -> int:
+    """Rough training memory per sample (fp32 activations of both convs, kept for backward, x3
+    for gradients and temporaries); only used to cap the CPU batch size."""
+    return 4 * length * (4 + 2 * channels) * 3
+
+
+def step_fn(plan, channels: int, kernel: int, length: int):
+    """One full training step at batch size n on random data: what find_batch_size measures."""
+    from genotool.engine import autocast_context, resolve_device
+
+    device = resolve_device(plan)
+    model = MotifCNN(channels=channels, kernel=kernel).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    scaler = torch.amp.GradScaler(device.type, enabled=plan.precision == "fp16-mixed")
+
+    def step(n: int) -> None:
+        x = torch.nn.functional.one_hot(torch.randint(0, 4, (n, length), device=device), 4)
+        x = x.transpose(1, 2).float()
+        y = torch.randint(0, 2, (n,), device=device).float()
+        with autocast_context(plan, device):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(x).float(), y)
+        scaler.scale(loss).backward()
+        scaler.step(opt)
+        scaler.update()
+        opt.zero_grad(set_to_none=True)
+
+    return model, step
+
+
+def choose_batch_size(plan, channels: int, kernel: int, length: int, default: int = 64) -> int:
+    """--batch-size if given; measured (and cached) on a GPU; RAM-capped default on the CPU.
+    Records the choice in ``plan.batch_size_source`` for metadata.json."""
+    from genotool.engine import find_batch_size
+
+    _, step = step_fn(plan, channels, kernel, length)
+    return find_batch_size(step, plan=plan, cache_key=f"hello-cnn{channels}-k{kernel}-L{length}",
+                           default=default, bytes_per_sample=bytes_per_sample(channels, length),
+                           max_size=8192)
+
+
 def predict_probs(model: MotifCNN, codes: np.ndarray, plan, batch_size: int) -> np.ndarray:
     """Motif probabilities (N,) for encoded sequences (N, L)."""
     from torch.utils.data import DataLoader
