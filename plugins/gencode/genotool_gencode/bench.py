@@ -90,7 +90,7 @@ def bench_ours(em, tr, du, labels, lengths, device):
         loss.backward()
         _sync(device)
         t2 = time.perf_counter()
-    out.update(loss=float(loss), loss_forward_s=round(t1 - t0, 3), loss_backward_s=round(t2 - t1, 3),
+    out.update(loss=float(loss.detach()), loss_forward_s=round(t1 - t0, 3), loss_backward_s=round(t2 - t1, 3),
                loss_forward_backward_s=round(t2 - t0, 3), loss_peak_mem_mb=mem.mb)
     with torch.no_grad():
         out["log_z"] = semicrf_log_partition(em.double(), tr.double(), du.double(), lengths).tolist()
@@ -124,7 +124,7 @@ def bench_flash(em, tr, du, labels, lengths, K, device, use_triton):
         loss.backward()
         _sync(device)
         t2 = time.perf_counter()
-    out.update(loss=float(loss), loss_forward_s=round(t1 - t0, 3), loss_backward_s=round(t2 - t1, 3),
+    out.update(loss=float(loss.detach()), loss_forward_s=round(t1 - t0, 3), loss_backward_s=round(t2 - t1, 3),
                loss_forward_backward_s=round(t2 - t0, 3), loss_peak_mem_mb=mem.mb)
     log(f"flash-semicrf backward {t2 - t1:.1f} s; partition + Viterbi running ...")
     with torch.no_grad():

@@ -1,0 +1,26 @@
+"""Shared tiny fixtures: one simulated genome and its preprocessed chunks per test session."""
+
+import pytest
+
+
+@pytest.fixture(scope="session")
+def tiny_sim(tmp_path_factory):
+    from genotool.outputs import run_output
+    from genotool_gencode.simulate import simulate_genome
+
+    out = tmp_path_factory.mktemp("gencode") / "sim"
+    with run_output(out, command="test simulate") as run:
+        simulate_genome(run.path, num_chroms=3, chrom_length=40_000, seed=1)
+    return out
+
+
+@pytest.fixture(scope="session")
+def tiny_data(tiny_sim, tmp_path_factory):
+    from genotool.outputs import run_output
+    from genotool_gencode.preprocess import preprocess
+
+    out = tmp_path_factory.mktemp("gencode") / "data"
+    with run_output(out, command="test preprocess") as run:
+        preprocess(tiny_sim / "annotation.gtf", tiny_sim / "genome.fa", run.path, chunk_size=2000, overlap=100,
+                   splits={"train": ["chr1"], "val": ["chr2"], "test": ["chr3"]}, log=lambda m: None)
+    return out
