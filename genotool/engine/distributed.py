@@ -9,6 +9,7 @@ one path.
 from __future__ import annotations
 
 import atexit
+import datetime
 import os
 from dataclasses import dataclass
 
@@ -58,7 +59,10 @@ def init(device_type: str) -> DistInfo:
         backend = "nccl" if device_type == "cuda" else "gloo"
         if device_type == "cuda":
             torch.cuda.set_device(local_rank)
-        dist.init_process_group(backend=backend)
+        # Validation runs on rank 0 while the others wait in a broadcast: allow it an hour
+        # (nccl's default is 10 minutes) unless GENOTOOL_DIST_TIMEOUT_MIN says otherwise.
+        minutes = float(os.environ.get("GENOTOOL_DIST_TIMEOUT_MIN", "60"))
+        dist.init_process_group(backend=backend, timeout=datetime.timedelta(minutes=minutes))
         atexit.register(_shutdown_at_exit)
         here = True
     return DistInfo(world_size=dist.get_world_size(), rank=dist.get_rank(), local_rank=local_rank,
