@@ -215,7 +215,9 @@ class Trainer:
         reset_peak_memory(device)
         n_micro, accum = train.micro_batches(), cfg.grad_accum_steps
         progress.start_epoch(epoch, n_micro)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=device)
+        # Accumulate on the device (no per-step sync); MPS has no float64.
+        acc_dtype = torch.float32 if device.type == "mps" else torch.float64
+        loss_sum = torch.zeros((), dtype=acc_dtype, device=device)
         samples, wait, compute = 0, 0.0, 0.0
         non_blocking = cfg.pin_memory and device.type == "cuda"
         optimizer.zero_grad(set_to_none=True)
@@ -241,7 +243,7 @@ class Trainer:
                 scaler.scale(loss / group_size).backward()
             n = batch_size_of(batch)
             samples += n
-            loss_sum += loss.detach().to(torch.float64) * n
+            loss_sum += loss.detach().to(acc_dtype) * n
             if is_step:
                 self._optimizer_step(raw, optimizer, scheduler, scaler)
             if cfg.sync_timing:
