@@ -59,7 +59,7 @@ class Trainer:
     history row, checkpoint and history files are written.
     """
 
-    def __init__(self, cfg: TrainConfig, plan: Plan | None = None, out_dir="." , callbacks=None):
+    def __init__(self, cfg: TrainConfig, plan: Plan | None = None, out_dir=".", callbacks=None):
         self.cfg = cfg
         self.plan = plan
         self.out_dir = Path(out_dir)
@@ -355,7 +355,7 @@ class Trainer:
         hist = self.history
         best = self.best_checkpoint if self.best_checkpoint.exists() else None
         last = self.last_checkpoint if self.last_checkpoint.exists() else None
-        ran = [r for r in hist[len(hist) - epochs_run:]] if epochs_run else []
+        ran = hist[len(hist) - epochs_run:] if epochs_run else []  # rows trained by this call
         runtime = {
             "epochs": len(hist), "epochs_this_run": epochs_run, "resumed_from_epoch": resumed_from,
             "global_step": self.global_step, "world_size": self.dist.world_size,
