@@ -281,7 +281,7 @@ def test_fingerprint_fields():
     assert base.fingerprint(n=1) != base.fingerprint(n=2)  # context (data size, shapes) counts
 
 
-def test_max_steps_per_epoch_and_checkpoint_cadence(tmp_path):
+def test_max_steps_per_epoch_and_checkpoint_cadence(tmp_path, monkeypatch):
     saved_epochs = []
     real_save = Trainer._save
 
@@ -293,11 +293,8 @@ def test_max_steps_per_epoch_and_checkpoint_cadence(tmp_path):
         def validation_metrics(self, model, loader):
             return {"val_loss": 1.0}
 
-    Trainer._save = spy
-    try:
-        _, task, result, _ = _fit(tmp_path, _cfg(max_epochs=5, max_steps_per_epoch=2,
-                                                 checkpoint_every_epochs=2), task=Flat())
-    finally:
-        Trainer._save = real_save
+    monkeypatch.setattr(Trainer, "_save", spy)
+    _, task, result, _ = _fit(tmp_path, _cfg(max_epochs=5, max_steps_per_epoch=2,
+                                             checkpoint_every_epochs=2), task=Flat())
     assert result.global_step == 10 and len(task.seen) == 5 * 2 * 8
     assert saved_epochs == [1, 2, 4, 5]  # best (1), every 2nd epoch, and the last
