@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# genotool gencode demo: simulate -> preprocess -> train (semi-CRF) -> validate -> predict, at demo size.
+# Usage: plugins/gencode/demo.sh OUTDIR      (uses `genotool` from PATH; a few minutes on 2 CPU cores)
+set -euo pipefail
+OUT=${1:?usage: demo.sh OUTDIR}
+mkdir -p "$OUT"
+genotool gencode simulate -o "$OUT/sim" --num-chroms 22 --chrom-length 60000 --seed 0 --force
+genotool gencode preprocess --gtf "$OUT/sim/annotation.gtf" --fasta "$OUT/sim/genome.fa" \
+    --output-dir "$OUT/data" --chunk-size 10000 --overlap 500 --force
+genotool gencode train --data-dir "$OUT/data" -o "$OUT/model" --model semicrf --encoder bilstm \
+    --max-duration 200 --hidden-dim 16 --num-layers 1 --epochs 1 --max-steps-per-epoch 10 \
+    --crop-length 1000 --batch-size 4 --lr 3e-3 --max-val-chunks 4 --threads 1 --force
+genotool gencode validate --data-dir "$OUT/data" --model-dir "$OUT/model" -o "$OUT/validate" \
+    --max-chunks 8 --threads 1 --force
+genotool gencode predict --fasta "$OUT/sim/genome.fa" --model-dir "$OUT/model" -o "$OUT/predict" \
+    --region chr21:1-20000 --threads 1 --force
+echo "demo done: $OUT/validate/report.html, $OUT/predict/predictions.bed" >&2
