@@ -137,3 +137,22 @@ def test_float32_and_long_sequence_stay_finite():
     assert torch.isfinite(e.grad).all()
     # per position the emission gradient is (model marginal - gold marginal): sums to 0 over labels
     assert torch.allclose(e.grad.sum(-1), torch.zeros(2, 3000), atol=1e-4)
+
+
+def test_flash_backend_loss_equals_ours():
+    """--backend flash: flash-semicrf's log Z + our gold term == our exact NLL (centred emissions)."""
+    pytest.importorskip("flash_semicrf")
+    from genotool_gencode.models import SemiCRFHead, _centre
+
+    torch.manual_seed(3)
+    ours = SemiCRFHead(4, 5, backend="streaming")
+    flash = SemiCRFHead(4, 5, backend="flash", use_triton=False)
+    flash.load_state_dict(ours.state_dict())
+    em = torch.randn(2, 40, 4, dtype=torch.float64)
+    L = torch.tensor([40, 40])
+    y = torch.randint(0, 4, (2, 40))
+    a = flash.nll(em, y, L)
+    b = ours.nll(_centre(em, L), y, L)
+    assert torch.allclose(a.double(), b.double(), rtol=1e-5)
+    a.sum().backward()
+    assert flash.duration_bias.grad is not None and torch.isfinite(flash.duration_bias.grad).all()
