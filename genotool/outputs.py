@@ -95,6 +95,12 @@ def run_output(output: str | os.PathLike, *, command: str, parameters: dict | No
     if final.exists() and not final.is_dir():
         raise UserError(f"output exists and is not a folder: {final}")
     staging = final.with_name(final.name + ".partial")
+    if int(os.environ.get("RANK", "0")) != 0:
+        # torchrun: ranks > 0 share rank 0's staging folder and never wipe or publish it (the
+        # engine writes only from rank 0; plugins guard their own writes with trainer.is_main).
+        staging.mkdir(parents=True, exist_ok=True)
+        yield RunDir(final, staging, command, parameters or {}, inputs or [], resumed=False)
+        return
     resumed = staging.is_dir() and any(staging.iterdir())
     if resumed and not resume:
         shutil.rmtree(staging)

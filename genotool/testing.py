@@ -61,6 +61,10 @@ def genotool_host():
     original = host.register
 
     def register(plugin, name, record=None):
+        # An installed plugin is already loaded from its entry point: hand back its record
+        # instead of registering it twice (and never unregister it afterwards).
+        if host.pm.get_plugin(name) is not None or host.pm.is_registered(plugin):
+            return host.records[name]
         added.append(name)
         return original(plugin, name=name, record=record)
 

@@ -74,9 +74,6 @@ def test_simulate_train_predict(hello_installed, tmp_path):
     assert again.returncode == 2 and again.stderr.startswith("genotool: error:")
 
 
-@pytest.mark.xfail(strict=True, reason="genotool.outputs.run_output is not rank-aware yet: under torchrun "
-                   "every rank publishes <output>.partial, so the first rank to finish moves it away "
-                   "while rank 0 still writes (fix proposed to core; remove this marker with it)")
 def test_train_under_torchrun_publishes_one_complete_output(hello_installed, tmp_path):
     sim, prep, model = tmp_path / "sim", tmp_path / "prep", tmp_path / "model"
     assert _genotool("hello", "simulate", "-o", str(sim), "--n", "120", "--length", "30").returncode == 0
