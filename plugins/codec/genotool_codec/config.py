@@ -94,6 +94,7 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None, ba
     """DEFAULT_CONFIG (or ``base``) <- JSON file <- ``key.sub=value`` overrides (values parsed as JSON)."""
     cfg = copy.deepcopy(base or DEFAULT_CONFIG)
     if path is not None:
+        path = preset_path(path)
         try:
             data = json.loads(Path(path).read_text())
         except FileNotFoundError:
@@ -109,6 +110,26 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None, ba
         _deep_update(cfg, _nest(parts, parse_value(val)))
     validate(cfg)
     return cfg
+
+
+def presets() -> list[str]:
+    from importlib import resources
+
+    return sorted(p.name[:-5] for p in (resources.files("genotool_codec") / "configs").iterdir()
+                  if p.name.endswith(".json"))
+
+
+def preset_path(path) -> Path:
+    """A JSON path, or the name of a preset shipped in genotool_codec/configs (e.g. ``r941-cpu``)."""
+    p = Path(path)
+    if p.exists() or p.suffix == ".json" or "/" in str(path):
+        return p
+    from importlib import resources
+
+    ref = resources.files("genotool_codec") / "configs" / f"{path}.json"
+    if not ref.is_file():
+        raise UserError(f"--config: no file or preset named '{path}' (presets: {', '.join(presets())})")
+    return Path(str(ref))
 
 
 def _nest(parts: list[str], value):
