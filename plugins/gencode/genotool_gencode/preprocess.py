@@ -90,13 +90,19 @@ class SegmentStats:
 
     def __init__(self):
         self.hist = np.zeros((NUM_LABELS, HIST_MAX + 1), dtype=np.int64)
+        # shortest run not cut by a chunk edge (edge runs are truncated, so their length says
+        # nothing about the feature): what `train` compares --max-duration against
+        self.interior_min = np.full(NUM_LABELS, np.iinfo(np.int64).max, dtype=np.int64)
 
     def add(self, labels: np.ndarray) -> None:
         change = np.flatnonzero(np.diff(labels)) + 1
         starts = np.concatenate([[0], change])
         ends = np.concatenate([change, [len(labels)]])
         lens = np.minimum(ends - starts, HIST_MAX)
-        np.add.at(self.hist, (labels[starts].astype(np.int64), lens), 1)
+        labs = labels[starts].astype(np.int64)
+        np.add.at(self.hist, (labs, lens), 1)
+        if len(starts) > 2:
+            np.minimum.at(self.interior_min, labs[1:-1], (ends - starts)[1:-1])
 
     def to_dict(self) -> dict:
         out = {}
@@ -114,6 +120,8 @@ class SegmentStats:
             out[name] = {"label": c, "count": n, "mean": round(mean, 2), "std": round(var ** 0.5, 2),
                          "median": int(np.searchsorted(cdf, (n + 1) // 2)), "min": int(nz[0]),
                          "max": int(nz[-1]), "histogram_max": HIST_MAX,
+                         "interior_min": (int(self.interior_min[c])
+                                          if self.interior_min[c] < np.iinfo(np.int64).max else None),
                          "histogram": {str(int(i)): int(h[i]) for i in nz}}
         return out
 

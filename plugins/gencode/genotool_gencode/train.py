@@ -187,8 +187,9 @@ def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
     stats = json.loads(stats_path.read_text())
     for name in LABELS:
         st = stats.get(name, {})
-        if st.get("count") and st.get("min", 0) > K:
-            msg = (f"--max-duration {K} is smaller than the minimum length of {name} ({st['min']} bp in the "
+        shortest = st.get("interior_min") or st.get("min", 0)
+        if st.get("count") and shortest > K:
+            msg = (f"--max-duration {K} is smaller than the minimum length of {name} ({shortest} bp in the "
                    "training data): its segments are always split into pieces, so K cannot model their duration")
             log(f"warning: {msg}")
             out.append(msg)
