@@ -22,13 +22,13 @@ def mqual(prob: np.ndarray) -> np.ndarray:
 
 
 def _pav_decreasing(y: np.ndarray, w: np.ndarray):
-    """Blocks (start, end, weighted mean) of the non-increasing isotonic fit of y (in order)."""
+    """Block sizes and means of the non-increasing isotonic fit of y (in order), equal levels pooled."""
     means, weights, sizes = [], [], []
     for yi, wi in zip(y, w):
         means.append(yi)
         weights.append(wi)
         sizes.append(1)
-        while len(means) > 1 and means[-2] < means[-1]:
+        while len(means) > 1 and means[-2] <= means[-1]:   # ties pooled too: one block per level
             m2, w2, s2 = means.pop(), weights.pop(), sizes.pop()
             m1, w1, s1 = means.pop(), weights.pop(), sizes.pop()
             means.append((m1 * w1 + m2 * w2) / (w1 + w2))

@@ -158,6 +158,8 @@ def train(
     snv_error_prior: Annotated[float, typer.Option("--snv-error-prior",
                                                    help="Raw per-base SNV error rate used by the SNVQ table.")] = 1e-3,
     basename: Annotated[str, typer.Option("--basename", help="Prefix of the metadata/predictions files.")] = "",
+    cpu_threads: Annotated[int, typer.Option("--cpu-threads", help="CPU intra-op threads (0: auto, 1 when the "
+                                             "machine is oversubscribed).")] = 0,
     tensor_length: Length = 300, reference: Reference = None, max_missing_reads_fraction: MaxMissing = 0.02,
     seed: Seed = 0, force: Force = False,
 ):
@@ -187,7 +189,7 @@ def train(
                         precision=precision, loader_num_workers=loader_num_workers,
                         loader_prefetch_factor=loader_prefetch_factor, loader_pin_memory=loader_pin_memory,
                         max_steps_per_epoch=max_steps_per_epoch, vocab_source=encoder_vocab_source, seed=seed,
-                        snv_error_prior=snv_error_prior, basename=basename)
+                        snv_error_prior=snv_error_prior, basename=basename, cpu_threads=cpu_threads)
     meta = run_train(pcfg, opts, output, force=force, manifest_out=split_manifest_out, parameters=params,
                      dry_run=preprocess_dry_run)
     if meta:

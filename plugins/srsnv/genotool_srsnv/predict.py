@@ -110,7 +110,10 @@ def run_predict(bam, parquet, model_dir, output, *, workers=None, batch_size=Non
     from genotool_srsnv.train import predict_probs
 
     models, vocab, schema, calib = load_models(models_dir)
+    from genotool_srsnv.train import set_cpu_threads
+
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    set_cpu_threads(plan)
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
     t1 = time.perf_counter()
     rows = np.arange(len(rec["row_id"]))

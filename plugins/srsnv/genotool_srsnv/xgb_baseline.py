@@ -37,13 +37,20 @@ def feature_matrix(df) -> np.ndarray:
 
 
 def train_and_score(df, split: np.ndarray, fold: np.ndarray, manifest: dict, *, max_depth: int = 8,
-                    rounds: int = 600, eta: float = 0.13, seed: int = 0, n_jobs: int = 2) -> dict:
+                    rounds: int = 600, eta: float = 0.13, seed: int = 0, n_jobs: int | None = None) -> dict:
     """Fit per fold (train rows), early-stop on that fold's validation rows; score everything.
 
     Returns prob (out-of-fold for validation rows, fold mean for test rows), timings, fold info.
     """
+    import os
+
     import xgboost as xgb
 
+    from genotool.probe import cpu_count
+
+    if n_jobs is None:
+        # same rule as the CNN: OpenMP threads spin-wait badly on an oversubscribed machine
+        n_jobs = 1 if os.getloadavg()[0] >= cpu_count() else cpu_count()
     X = feature_matrix(df)
     y = df["label"].to_numpy().astype(np.float32)
     n_folds = int(manifest.get("n_folds", 1))
@@ -69,5 +76,5 @@ def train_and_score(df, split: np.ndarray, fold: np.ndarray, manifest: dict, *, 
                       "train_rows": int(tr.sum()), "val_rows": int(va.sum())})
     prob = np.where(prob_n > 0, prob_sum / np.maximum(prob_n, 1), np.nan)
     return {"prob": prob, "folds": folds, "seconds": round(time.perf_counter() - t0, 2),
-            "params": {"max_depth": max_depth, "eta": eta, "rounds": rounds, "subsample": 0.75,
+            "params": {"n_jobs": n_jobs, "max_depth": max_depth, "eta": eta, "rounds": rounds, "subsample": 0.75,
                        "tree_method": "hist", "early_stopping_rounds": 30, "features": list(fm.XGB_FEATURES)}}
