@@ -255,7 +255,6 @@ def run_shard(shard: dict, bam: str, what: str, length: int, out_dir: str, refer
     ref_fetch = _ref_fetcher(reference)
     no_tags = 0
     no_md = 0
-    not_aligned = 0
     try:
         fh = _bam(bam)
         for read in fh.fetch(shard["chrom"], shard["start"], shard["end"]):

@@ -21,8 +21,6 @@ featurised as if a random X_ALT were the reference (REF := X_ALT, EDIST/HAMDIST 
 from __future__ import annotations
 
 import json
-import math
-import re
 from pathlib import Path
 
 import numpy as np
@@ -357,7 +355,8 @@ def simulate_dataset(out: Path, *, n_reads: int = 60000, genome_size: int = 2_00
     pysam.faidx(str(fa))
     # b0 chosen for a raw substitution rate of a few 1e-3 per aligned base
     params = {"b0": B0, "w_read": read_only_weight}
-    summary = {"seed": seed, "n_reads": n_reads, "genome_size": genome_size, "contigs": lengths}
+    summary = {"seed": seed, "n_reads": n_reads, "genome_size": genome_size, "read_only_weight": read_only_weight,
+               "contigs": lengths}
     # --- negatives: errors; positives: reference-matching bases (separate read sets) ---
     neg_reads = simulate_reads(rng, ref, names, n_reads, "neg_", params)
     if progress:

@@ -46,7 +46,6 @@ def run_validate(model_dir: Path, positive_parquet: Path, negative_parquet: Path
                  output: Path, *, xgb_depth: int = 8, xgb_rounds: int = 600, with_xgb: bool = True, seed: int = 0,
                  force: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
-    from genotool.report import Report
     from genotool_srsnv import splits
     from genotool_srsnv.calibration import apply_snvq, fit_snvq, mqual
     from genotool_srsnv.metrics import holdout_report
