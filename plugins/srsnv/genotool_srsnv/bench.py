@@ -49,10 +49,16 @@ def run_bench(*, data=None, output=None, n_reads=20000, workers=2, train_steps=3
             pre[f"workers_{w}"] = {"rows": tel["rows"], "total_seconds": round(r.seconds, 3),
                                    "encode_seconds": tel["encode_seconds"],
                                    "rows_per_second": tel["rows_per_second"],
-                                   "per_worker_rows_per_second": [x["rows_per_second"] for x in tel["workers"]]}
+                                   "per_worker_rows_per_second": [x["rows_per_second"] for x in tel["workers"]],
+                                   "per_worker_rows_per_cpu_second": [x["rows_per_cpu_second"] for x in tel["workers"]],
+                                   "load_average_1min": tel.get("load_average_1min")}
         res["preprocess"] = pre
         one, many = pre["workers_1"], pre[f"workers_{workers}"]
         res["preprocess"]["speedup"] = round(many["rows_per_second"] / max(one["rows_per_second"], 1e-9), 3)
+        # what N workers would give with N free cores: N x the per-worker CPU throughput ratio
+        cpu1 = sum(one["per_worker_rows_per_cpu_second"]) / len(one["per_worker_rows_per_cpu_second"])
+        cpun = sum(many["per_worker_rows_per_cpu_second"]) / len(many["per_worker_rows_per_cpu_second"])
+        res["preprocess"]["speedup_if_cores_free"] = round(workers * cpun / max(cpu1, 1e-9), 3)
         log("bench: cache hit")
         t = time.perf_counter()
         hit = preprocess(_cfg(data, tmp / f"cache{workers}", workers))
