@@ -79,5 +79,5 @@ def print_table(rows, log) -> None:
         table.add_column(c, justify="right" if c != "model" else "left")
     for r in rows:
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
-    Console(stderr=True).print(table)
+    Console(stderr=True, width=200).print(table)   # wide enough for every column when not a TTY
     _ = json
