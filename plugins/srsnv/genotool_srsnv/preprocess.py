@@ -578,6 +578,7 @@ class _NullBar:
 
 
 def _progress(enabled: bool, total: int):
+    """A rich progress bar on stderr (only when stderr is a terminal), else a no-op context."""
     if not enabled or not sys.stderr.isatty():
         return _NullBar()
     from rich.console import Console

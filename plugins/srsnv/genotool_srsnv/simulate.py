@@ -79,13 +79,15 @@ def hmer_with(seq: np.ndarray, i: int, base: int) -> int:
 
 
 def simulate_reads(rng, ref: dict[str, np.ndarray], names: list[str], n_reads: int, prefix: str,
-                   params: dict) -> list[dict]:
+                   params: dict, tick=None) -> list[dict]:
     """Simulate ``n_reads`` reads; each dict holds alignment, tags and per-base latent facts."""
     lens = np.array([len(ref[c]) for c in names], dtype=float)
     contig_idx = rng.choice(len(names), size=n_reads, p=lens / lens.sum())
     reads = []
     b0 = params["b0"]
     for r in range(n_reads):
+        if tick is not None and r % 1000 == 999:
+            tick(1000)
         cname = names[contig_idx[r]]
         cseq = ref[cname]
         rl = int(np.clip(round(rng.normal(230, 45)), 60, 420))
@@ -358,12 +360,15 @@ def simulate_dataset(out: Path, *, n_reads: int = 60000, genome_size: int = 2_00
     summary = {"seed": seed, "n_reads": n_reads, "genome_size": genome_size, "read_only_weight": read_only_weight,
                "contigs": lengths}
     # --- negatives: errors; positives: reference-matching bases (separate read sets) ---
-    neg_reads = simulate_reads(rng, ref, names, n_reads, "neg_", params)
+    from genotool_srsnv.preprocess import _progress
+
+    with _progress(progress is not None, 2 * n_reads) as bar:
+        task = bar.add_task("simulate reads", total=2 * n_reads) if bar else None
+        tick = (lambda k: bar.advance(task, k)) if bar else None
+        neg_reads = simulate_reads(rng, ref, names, n_reads, "neg_", params, tick)
+        pos_reads = simulate_reads(rng, ref, names, n_reads, "pos_", params, tick)
     if progress:
-        progress("negative reads simulated")
-    pos_reads = simulate_reads(rng, ref, names, n_reads, "pos_", params)
-    if progress:
-        progress("positive reads simulated")
+        progress("reads simulated")
     n_err = sum(int(r["err"].sum()) for r in neg_reads)
     n_bases = sum(int((r["ref_pos"] >= 0).sum()) for r in neg_reads)
     summary["raw_substitution_error_rate"] = n_err / max(1, n_bases)
