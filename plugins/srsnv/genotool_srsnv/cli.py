@@ -44,7 +44,7 @@ LPrefetch = Annotated[int, typer.Option("--loader-prefetch-factor", help="Batche
 LPin = Annotated[bool, typer.Option("--loader-pin-memory", help="Pinned host memory (CUDA).")]
 Amp = Annotated[bool, typer.Option("--use-amp", help="Mixed precision on CUDA (bf16 where native, else fp16).")]
 Tf32 = Annotated[bool, typer.Option("--use-tf32", help="TF32 matmuls/convolutions on Ampere+.")]
-Autotune = Annotated[bool, typer.Option("--autotune-batch-size", help="Larger default batch on GPUs.")]
+Autotune = Annotated[bool, typer.Option("--autotune-batch-size", help="Measure the largest batch that fits (CUDA; engine search, cached).")]
 BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Override the probe's batch size.")]
 Length = Annotated[int, typer.Option("--tensor-length", help="Tensor length L (columns per read).")]
 Reference = Annotated[Optional[Path], typer.Option("--reference", help="FASTA for BAMs without MD tags.")]

@@ -88,11 +88,11 @@ def make_plan(opts: TrainOptions):
     if plan.batch_size is None:
         from genotool.probe import ram_bound_batch_size
 
-        default = 1024 if (opts.autotune_batch_size and plan.device.startswith("cuda")) else 256
+        default = 256
         plan.batch_size = ram_bound_batch_size(bytes_per_sample=300 * 64 * 4 * 40, default=default)
         plan.batch_size_source = "default" if plan.batch_size == default else "ram-bound"
         if opts.autotune_batch_size and not plan.device.startswith("cuda"):
-            plan.reasons.append("--autotune-batch-size only searches on CUDA; CPU uses 256")
+            plan.reasons.append("--autotune-batch-size searches on CUDA only; CPU uses 256")
     set_cpu_threads(plan, opts.cpu_threads)
     return plan
 
@@ -161,6 +161,35 @@ def make_task(train_probe):
     return SRSNVTask()
 
 
+def autotune_batch_size(enc: dict, label: np.ndarray, vocab: dict, opts: TrainOptions, plan,
+                        measure_on_cpu: bool = False, max_size: int = 8192) -> int:
+    """Measured batch size (engine's OOM-safe search, cached per device/model/precision): one
+    full training step of this model on real records per trial size."""
+    import torch
+
+    from genotool.engine import autocast_context, find_batch_size, move_to_device, resolve_device
+    from genotool_srsnv.model import RecordBatcher, build_model
+
+    dev = resolve_device(plan)
+    model = build_model(vocab, opts.channels, opts.dilations, opts.dropout, window=opts.window).to(dev)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
+    ds = RecordBatcher(enc, np.arange(len(label)), label, window=opts.window)
+    rng = np.random.default_rng(0)
+
+    def step(n: int):
+        b = move_to_device(ds.__getitems__(rng.integers(0, len(label), n)), dev)
+        with autocast_context(plan, dev):
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(model(b).float(), b["label"])
+        loss.backward()
+        opt.zero_grad(set_to_none=True)
+
+    key = f"srsnv-c{opts.channels}-d{'_'.join(map(str, opts.dilations))}-w{opts.window}"
+    size = find_batch_size(step, plan=plan, cache_key=key, default=256, max_size=max_size,
+                           measure_on_cpu=measure_on_cpu)
+    plan.reasons.append(f"--autotune-batch-size: measured batch size {size}")
+    return size
+
+
 def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, opts: TrainOptions, plan):
     """Train one model per fold; returns (prob per record, per-fold info)."""
     import torch
@@ -173,6 +202,8 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
     fold = rows["fold_id"].to_numpy()
     label = rows["label"].to_numpy().astype(np.float32)
     n_folds = int(manifest.get("n_folds", 1))
+    if opts.autotune_batch_size and plan.device.startswith("cuda") and plan.batch_size_source != "user":
+        autotune_batch_size(enc, label, vocab, opts, plan)
     prob_sum = np.zeros(len(rows))
     prob_n = np.zeros(len(rows))
     folds = []

@@ -127,3 +127,22 @@ def test_kfold_mode_and_dry_run(sim_data, args_for, tmp_path):
     assert set(pred.loc[pred.split != "test", "fold_id"]) == {0, 1}
     assert (tmp_path / "k" / "model_fold1.pt").is_file()
     assert pred["prob"].notna().all()
+
+
+def test_autotune_batch_size_uses_the_engine_search(sim_data, make_cfg, tmp_path, monkeypatch):
+    """On CUDA --autotune-batch-size measures; here the same search runs on the CPU (measure_on_cpu)."""
+    monkeypatch.setenv("GENOTOOL_CACHE_DIR", str(tmp_path / "gcache"))
+    from genotool_srsnv import preprocess as pp
+    from genotool_srsnv.model import encode_records, known_vocab
+    from genotool_srsnv.train import TrainOptions, autotune_batch_size, make_plan
+
+    res = pp.preprocess(make_cfg(sim_data, tmp_path / "c"))
+    rec = pp.load_records(res.path, res.index)
+    vocab = known_vocab()
+    enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
+    opts = TrainOptions(channels=8, dilations=(1, 2), window=32)
+    plan = make_plan(opts)
+    size = autotune_batch_size(enc, rec["rows"]["label"].to_numpy().astype("float32"), vocab, opts, plan,
+                               measure_on_cpu=True, max_size=64)
+    assert 2 <= size <= 64 and plan.batch_size == size
+    assert any("measured batch size" in r for r in plan.reasons)
