@@ -133,6 +133,15 @@ def test_bam_without_ultima_tags_gives_zero_channels_with_warning(data_copy, mak
     assert rec["pos"][:, 3].max() == 0 and rec["pos"][:, 4].max() == 0
     assert (rec["cat"] == "").all() and rec["num"][:, 2].max() == 0
     assert rec["pos"][:, 2].max() > 0                     # base qualities are still there
+    # and the model runs on such records (unknown tm/st/et -> index 0)
+    import torch
+
+    from genotool_srsnv.model import RecordBatcher, build_model, encode_records, known_vocab
+
+    enc = encode_records(rec["pos"], rec["num"], rec["cat"], known_vocab())
+    batch = RecordBatcher(enc, np.arange(len(rec["pos"]))).__getitems__(list(range(16)))
+    out = build_model(known_vocab(), 8, (1, 2), window=32).eval()(batch)
+    assert out.shape == (16,) and torch.isfinite(out).all()
 
 
 def test_vocab_scan_matches_known_on_simulated_data(sim_data, make_cfg, tmp_path):
