@@ -115,3 +115,15 @@ def test_probe_without_torch_or_jax(tmp_path):
 def test_ram_bound_batch_size():
     assert ram_bound_batch_size(bytes_per_sample=1, default=256) == 256
     assert ram_bound_batch_size(bytes_per_sample=10**15, default=256) == 1
+
+
+def test_cpu_threads_follow_load(monkeypatch):
+    import genotool.probe as probe_mod
+
+    monkeypatch.setattr(probe_mod.os, "getloadavg", lambda: (5.0, 5.0, 5.0))
+    assert probe_mod.choose_cpu_threads(cores=2)[0] == 1
+    monkeypatch.setattr(probe_mod.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    assert probe_mod.choose_cpu_threads(cores=2)[0] == 2
+    assert probe_mod.choose_cpu_threads(3, cores=2)[0] == 3
+    plan = make_plan(hw=CPU_ONLY, cpu_threads=1)
+    assert plan.cpu_threads == 1 and any("threads" in r for r in plan.reasons)

@@ -44,24 +44,15 @@ class TrainOptions:
 
 
 def set_cpu_threads(plan, requested: int = 0) -> int:
-    """Intra-op threads on CPU. Auto: all cores, but 1 when the load average already exceeds the
-    core count: OpenMP's spin-waiting threads then fight other processes for the cores and a
-    2-thread step measured 10-18x slower than a 1-thread step on a shared 2-core machine."""
-    import os
-
+    """Intra-op threads on CPU from the core's rule (1 when the machine is oversubscribed)."""
     import torch
 
-    from genotool.probe import cpu_count
+    from genotool.probe import choose_cpu_threads
 
-    cores = cpu_count()
-    if requested > 0:
-        n, why = requested, "--cpu-threads given"
-    else:
-        load = os.getloadavg()[0]
-        n = 1 if load >= cores else cores
-        why = f"load average {load:.1f} on {cores} cores" + (" (oversubscribed: 1 thread)" if n == 1 else "")
+    n, why = choose_cpu_threads(requested or None)
     if plan.device == "cpu":
         torch.set_num_threads(n)
+        plan.cpu_threads = n
         plan.reasons.append(f"CPU intra-op threads {n}: {why}")
     return n
 
