@@ -35,6 +35,8 @@ DEFAULT_CONFIG: dict = {
         "batch_size": 16,
         "crop": 2000,             # samples per training example (multiple of the hop); 0 = whole window
         "learning_rate": 1e-3,
+        "schedule": "constant",   # constant | cosine (warm-up, then decay to 5% at train.steps)
+        "warmup_steps": 100,
         "disc_learning_rate": 2e-4,
         "weight_decay": 1e-4,
         "b1": 0.8,

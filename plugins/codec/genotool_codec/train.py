@@ -45,6 +45,12 @@ class Trainer:
         self.d_def, d_params = nnx.split(disc, nnx.Param)
 
         def make_tx(lr):
+            if t.get("schedule", "constant") == "cosine":
+                # Warm-up then cosine decay to 5% over train.steps (a step-indexed schedule keeps
+                # resuming exact; with --max-minutes set train.steps to what fits the budget).
+                lr = optax.warmup_cosine_decay_schedule(0.0, lr, int(t.get("warmup_steps", 100)),
+                                                        max(int(t["steps"]), int(t.get("warmup_steps", 100)) + 1),
+                                                        end_value=0.05 * lr)
             tx = optax.chain(optax.clip_by_global_norm(float(t["grad_clip"])),
                              optax.adamw(lr, b1=float(t["b1"]), b2=float(t["b2"]),
                                          weight_decay=float(t["weight_decay"])))

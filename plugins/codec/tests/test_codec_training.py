@@ -19,12 +19,16 @@ def _params(run):
     return [np.asarray(x) for x in __import__("jax").tree.leaves(nnx.state(model, nnx.Param))]
 
 
-def test_exact_resume(tiny_model, dataset, tiny_config, tmp_path):
-    """4 steps in one go == 2 steps, killed, then resumed to 4 (same batches, optimizer state, step)."""
+def test_exact_resume(tiny_model, sim, dataset, tiny_config, tmp_path):
+    """4 steps in one go == 2 steps, then resumed to 4 (same batches, optimizer state, step).
+
+    The first half reads the POD5 folder directly (threaded reader, in-memory windows), the second
+    the preprocess output: both must give the same windows.
+    """
     from genotool.testing import invoke
 
     half = tmp_path / "half"
-    r = invoke(["codec", "train", "--data", str(dataset), "-o", str(half), "--config", str(tiny_config),
+    r = invoke(["codec", "train", "--pod5", str(sim / "pod5"), "-o", str(half), "--config", str(tiny_config),
                 "--steps", "2", "--quiet"])
     assert r.exit_code == 0, r.stderr
     r = invoke(["codec", "train", "--data", str(dataset), "-o", str(tmp_path / "full"), "--config", str(tiny_config),
