@@ -177,3 +177,24 @@ def test_bench_json(tiny_model, tmp_path):
     assert res["plugin"] == "codec" and res["encode_decode_samples_per_second"] > 0
     assert res["train"]["generator_only"]["steps_per_second"] > 0 and res["peak_rss_mb"] > 0
     assert json.loads((tmp_path / "b.json").read_text())["samples"] == res["samples"]
+
+
+def test_dorado_adapter_with_fake_binary(tiny_model, sim, tmp_path):
+    """--dorado BIN --dorado-model M runs `BIN basecaller M POD5 --emit-fastq` and parses its FASTQ."""
+    import sys
+
+    fake = tmp_path / "dorado"
+    fake.write_text(f"#!{sys.executable}\n"
+                    "import sys, pod5\n"
+                    "assert sys.argv[1] == 'basecaller' and sys.argv[2] == 'fake_model'\n"
+                    "with pod5.Reader(sys.argv[3]) as r:\n"
+                    "    for rec in r.reads():\n"
+                    "        print(f'@{rec.read_id}\\nACGTACGTAC\\n+\\nIIIIIIIIII')\n")
+    fake.chmod(0o755)
+    out = tmp_path / "dv"
+    r = run_cli("codec", "dorado-validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", out, "--max-reads", "2",
+                "--dorado", fake, "--dorado-model", "fake_model")
+    assert r.exit_code == 0, r.stderr
+    rep = json.loads((out / "dorado_report.json").read_text())
+    assert rep["basecaller"] == "dorado fake_model" and rep["failed_reads"] == 0
+    assert rep["identity_generated_vs_original_call"]["median"] == 1.0
