@@ -84,8 +84,10 @@ class Pod5Stream:
 
     _END = object()
 
-    def __init__(self, files: list[Path], queue_size: int = 64):
+    def __init__(self, files: list[Path], queue_size: int = 64, skip_bad: bool = False):
         self.files = list(files)
+        self.skip_bad = skip_bad      # a file failing mid-way: warn, keep its earlier reads, go on
+        self.skipped: list[dict] = []
         self.q: queue.Queue = queue.Queue(maxsize=queue_size)
         self.error: BaseException | None = None
         self.t = threading.Thread(target=self._run, daemon=True)
@@ -94,9 +96,15 @@ class Pod5Stream:
     def _run(self):
         try:
             for f in self.files:
-                for rd in pod5_io.iter_reads(f):
-                    x, med, scale = normalise(rd.pa())
-                    self.q.put((rd, x, med, scale))
+                try:
+                    for rd in pod5_io.iter_reads(f):
+                        x, med, scale = normalise(rd.pa())
+                        self.q.put((rd, x, med, scale))
+                except UserError as exc:
+                    if not self.skip_bad:
+                        raise
+                    pod5_io.warn(f"skipping the rest of {f}: {exc}")
+                    self.skipped.append({"file": str(f), "reason": str(exc)})
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer thread
             self.error = exc
         finally:
@@ -123,7 +131,8 @@ def build_dataset(paths: list[Path], out_dir: Path, *, window: int = 10000, samp
     short = 0
     sums = np.zeros(3)
     lengths = []
-    for rd, x, med, scale in Pod5Stream(scan.files):
+    stream = Pod5Stream(scan.files, skip_bad=True)
+    for rd, x, med, scale in stream:
         w = windows_of(x, window)
         lengths.append(len(x))
         if len(w) == 0:
@@ -140,6 +149,7 @@ def build_dataset(paths: list[Path], out_dir: Path, *, window: int = 10000, samp
     if not chunks:
         raise UserError(f"no read is at least one window long ({window} samples; longest read "
                         f"{max(lengths, default=0)} samples): use a smaller --window")
+    scan.skipped.extend(stream.skipped)
     arr = np.concatenate(chunks)
     np.save(out_dir / WINDOWS_NAME, arr)
     n, s, s2 = sums

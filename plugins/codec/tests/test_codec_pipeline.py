@@ -198,3 +198,22 @@ def test_dorado_adapter_with_fake_binary(tiny_model, sim, tmp_path):
     rep = json.loads((out / "dorado_report.json").read_text())
     assert rep["basecaller"] == "dorado fake_model" and rep["failed_reads"] == 0
     assert rep["identity_generated_vs_original_call"]["median"] == 1.0
+
+
+def test_simulate_from_given_reference(tmp_path):
+    from genotool_codec.simulate import read_fasta, revcomp
+
+    ref = tmp_path / "ref.fa"
+    rng = np.random.default_rng(4)
+    seq = "".join(rng.choice(list("ACGT"), 5000))
+    ref.write_text(">chrT\n" + seq + "\n")
+    r = run_cli("codec", "simulate", "-o", tmp_path / "s", "--reference", ref, "--reads", "4", "--read-length", "300",
+                "--files", "1")
+    assert r.exit_code == 0, r.stderr
+    assert not (tmp_path / "s" / "reference.fa").exists()
+    for t in read_fasta(tmp_path / "s" / "truth.fa").values():
+        assert t in seq or revcomp(t) in seq  # every read is a piece of the given reference
+    bad = tmp_path / "bad.fa"
+    bad.write_text("ACGT\n")
+    r = run_cli("codec", "simulate", "-o", tmp_path / "s2", "--reference", bad)
+    assert r.exit_code == 2 and "not a FASTA" in r.stderr
