@@ -39,8 +39,8 @@ MaxTrain = Annotated[Optional[int], typer.Option("--max-train-chunks", help="Use
 MaxVal = Annotated[Optional[int], typer.Option("--max-val-chunks", help="Validate on at most N chunks.")]
 Crop = Annotated[Optional[int], typer.Option("--crop-length", help="Train on random windows of this length "
                                                                 "(default: whole chunks).")]
-Threads = Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads (default: torch's). 1 is "
-                                                                  "much faster on a shared, loaded machine.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads (default: the probe's plan, 1 when"
+                                                                  " the machine is oversubscribed).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
 
 
@@ -198,7 +198,8 @@ def train(
     _threads(threads)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand)
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
     params = {**cfg, "epochs": epochs, "batch_size": batch_size, "lr": lr, "weight_decay": weight_decay,
               "crf_reg": crf_reg, "log_every": log_every, "seed": seed, "max_train_chunks": max_train_chunks,
@@ -262,7 +263,7 @@ def compare(
                 d_state=d_state, d_conv=d_conv, expand=expand, max_train_chunks=max_train_chunks,
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
-                precision=precision, seed=seed, force=force, crop_length=crop_length, log=_log)
+                precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, log=_log)
 
 
 @app.command()
@@ -290,7 +291,8 @@ def predict(
     _threads(threads)
     if overlap >= chunk_size:
         raise UserError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
     params = {"region": region, "chunk_size": chunk_size, "overlap": overlap, "model_dir": str(model_dir)}
     with run_output(output, command="gencode predict", parameters=params, inputs=[fasta, model_dir],
@@ -326,7 +328,8 @@ def validate(
     _threads(threads)
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'")
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
     params = {"split": split, "max_chunks": max_chunks, "model_dir": str(model_dir)}
     with run_output(output, command="gencode validate", parameters=params, inputs=[data_dir, model_dir],
@@ -362,7 +365,7 @@ def bench(
                     ("--classes", classes)):
         if v < 1:
             raise UserError(f"{name} must be >= 1, not {v}")
-    plan = make_plan(backend="torch", device=device)
+    plan = make_plan(backend="torch", device=device, cpu_threads=threads)
     apply_torch(plan)
     run_bench(B=batch, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
               skip_encoder=skip_encoder, encoder_length=encoder_length, threads=threads, output=output,

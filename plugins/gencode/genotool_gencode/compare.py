@@ -14,13 +14,14 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 hidden_dim: int, num_layers: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
                 crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
-                device, precision, seed: int, force: bool, log, crop_length=None) -> dict:
+                device, precision, seed: int, force: bool, log, crop_length=None, threads=None) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
     from genotool_gencode.train import ChunkDataset, evaluate, run_training
 
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
     params = {"models": names, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
               "num_layers": num_layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
