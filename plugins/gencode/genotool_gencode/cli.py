@@ -41,6 +41,9 @@ Crop = Annotated[Optional[int], typer.Option("--crop-length", help="Train on ran
                                                                 "(default: whole chunks).")]
 Threads = Annotated[Optional[int], typer.Option("--threads", help="torch CPU threads (default: the probe's plan, 1 when"
                                                                   " the machine is oversubscribed).")]
+Chain = Annotated[str, typer.Option("--chain", help="semicrf: 'canonical' (a same-label continuation only after a "
+                                   "full-K segment: one segmentation per labelling, Viterbi = MAP labelling) or "
+                                   "'all' (sum over every chain of same-label segments).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
 
 
@@ -71,14 +74,16 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                  d_state, d_conv, expand) -> dict:
+                  d_state, d_conv, expand, chain="canonical") -> dict:
+    if chain not in ("canonical", "all"):
+        raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
         raise UserError(f"--num-layers must be >= 1, not {num_layers}")
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
-            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand}
+            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +186,7 @@ def train(
     max_steps_per_epoch: MaxSteps = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience (epochs).")] = None,
     crop_length: Crop = None,
+    chain: Chain = "canonical",
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
@@ -197,7 +203,7 @@ def train(
     _check_model_args(model, encoder, max_duration, backend)
     _threads(threads)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                        d_state, d_conv, expand)
+                        d_state, d_conv, expand, chain)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -243,6 +249,7 @@ def compare(
         "pytorch-crf,linear,semicrf",
     output_json: Annotated[Optional[Path], typer.Option("--output-json", help="Also write the table as JSON.")] = None,
     crop_length: Crop = None,
+    chain: Chain = "canonical",
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
@@ -263,7 +270,8 @@ def compare(
                 d_state=d_state, d_conv=d_conv, expand=expand, max_train_chunks=max_train_chunks,
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
-                precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, log=_log)
+                precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
+                log=_log)
 
 
 @app.command()

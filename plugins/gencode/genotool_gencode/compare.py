@@ -14,7 +14,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 hidden_dim: int, num_layers: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
                 crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
-                device, precision, seed: int, force: bool, log, crop_length=None, threads=None) -> dict:
+                device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
+                chain: str = "canonical") -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
@@ -28,7 +29,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "weight_decay": weight_decay, "crf_reg": crf_reg, "emission_clamp": emission_clamp, "seed": seed,
               "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
-              "crop_length": crop_length}
+              "crop_length": crop_length, "chain": chain}
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
@@ -38,7 +39,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
             log(f"=== {name} ===")
             cfg = {"model": name, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
                    "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": "streaming",
-                   "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand}
+                   "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
             sub = run.path / name
             sub.mkdir(exist_ok=True)
             res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,

@@ -13,8 +13,8 @@ from torch import nn
 
 from genotool_gencode.encoders import build_encoder
 from genotool_gencode.labels import NUM_LABELS
-from genotool_gencode.semicrf import (gold_max_durations, semicrf_log_partition, semicrf_viterbi,
-                                      segments_to_labels)
+from genotool_gencode.semicrf import (canonical_nll, canonical_viterbi, gold_max_durations,
+                                      semicrf_log_partition, semicrf_viterbi, segments_to_labels)
 
 MODELS = ("pytorch-crf", "linear", "semicrf")
 BACKENDS = ("auto", "streaming", "exact", "flash")
@@ -24,8 +24,11 @@ class SemiCRFHead(nn.Module):
     """Transition (C, C) and duration bias (K, C) of the semi-CRF (K = 1: linear-chain CRF)."""
 
     def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
-                 use_triton: bool = True):
+                 use_triton: bool = True, chain: str = "all"):
         super().__init__()
+        if chain not in ("all", "canonical"):
+            raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
+        self.chain = chain if max_duration > 1 else "all"   # K = 1: both are the linear-chain CRF
         self.num_classes, self.max_duration = num_classes, max_duration
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
         self.duration_bias = nn.Parameter(torch.randn(max_duration, num_classes) * init_scale)
@@ -39,13 +42,20 @@ class SemiCRFHead(nn.Module):
         return semicrf_log_partition(emissions, self.transition, self.duration_bias, lengths, max_dur)
 
     def nll(self, emissions, labels, lengths):
-        """(B,) exact NLL of the labelling (marginalised over segmentations)."""
+        """(B,) exact NLL of the labelling (marginalised over segmentations; one segmentation
+        per labelling with ``chain='canonical'``)."""
+        if self.chain == "canonical":
+            return canonical_nll(emissions, self.transition, self.duration_bias, labels, lengths)
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
         md = gold_max_durations(labels, lengths, self.num_classes)
         return self.log_partition(emissions, lengths) - self.log_partition(emissions, lengths, md)
 
     def decode(self, emissions, lengths):
+        if self.chain == "canonical":
+            _, segs = canonical_viterbi(emissions.float(), self.transition.float(), self.duration_bias.float(),
+                                        lengths)
+            return [segments_to_labels(s, int(n)) for s, n in zip(segs, lengths.tolist())], segs
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
         _, segs = semicrf_viterbi(emissions.float(), self.transition.float(), self.duration_bias.float(), lengths)
@@ -132,7 +142,7 @@ class SegmentationModel(nn.Module):
         else:
             K = 1 if c["model"] == "linear" else int(c["max_duration"])
             self.head = SemiCRFHead(NUM_LABELS, K, backend=c.get("backend", "streaming"),
-                                    use_triton=not c.get("no_triton", False))
+                                    use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"))
 
     def encode(self, x, lengths=None):
         """(B, T) int -> (hidden (B, T, H), emissions (B, T, C))."""

@@ -512,3 +512,84 @@ def format_bytes(n: float) -> str:
 
 __all__ = ["semicrf_log_partition", "semicrf_gold_log_partition", "semicrf_nll", "semicrf_viterbi", "gold_max_durations",
            "segments_to_labels", "labels_to_runs", "estimate_memory_bytes", "format_bytes", "math"]
+
+
+# ---------------------------------------------------------------------------------------------
+# canonical chains: labellings and segmentations one-to-one
+# ---------------------------------------------------------------------------------------------
+def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor):
+    """The canonical-chain semi-CRF as an ordinary semi-CRF on 2C states.
+
+    A segment may be followed by one of the *same* label only if it has the full length K, so a
+    run of n bases is exactly one chain (K, K, ..., K, r) with r in 1..K: every labelling has one
+    segmentation, the likelihood needs no sum over splits, and Viterbi over segmentations is the
+    MAP labelling (no penalty on long runs relative to label switches). State ``c`` (0..C-1) is
+    a segment of label c shorter than K, state ``C + c`` one of length exactly K. Transitions
+    ``c' -> c`` (c' != c) score ``trans[c', c]`` from either state; ``c -> c`` is allowed only from
+    the full state ``C + c``, with ``trans[c, c]``. The first segment's start term is the
+    logsumexp over all 2C virtual source states. Returns (emissions (B, T, 2C), transition
+    (2C, 2C), duration (K, 2C)); differentiable, so the fast recursions and their analytic
+    backward run unchanged. With K = 1 it is the linear-chain CRF.
+    """
+    C = transition.shape[0]
+    K = duration.shape[0]
+    eye = torch.eye(C, dtype=torch.bool, device=transition.device)
+    off = transition.masked_fill(eye, NEG_INF)
+    tr2 = torch.cat([torch.cat([off, off], 1), torch.cat([transition, transition], 1)], 0)
+    last = torch.zeros(K, 1, dtype=torch.bool, device=duration.device)
+    last[K - 1] = True
+    du2 = torch.cat([duration.masked_fill(last, NEG_INF), duration.masked_fill(~last, NEG_INF)], 1)
+    return torch.cat([emissions, emissions], -1), tr2, du2
+
+
+def canonical_log_partition(emissions, transition, duration, lengths=None):
+    em2, tr2, du2 = canonical_expand(emissions, transition, duration)
+    return semicrf_log_partition(em2, tr2, du2, lengths)
+
+
+def canonical_nll(emissions, transition, duration, labels, lengths=None):
+    """(B,) exact NLL of labellings under the canonical-chain semi-CRF (one segmentation each)."""
+    lengths = _check(emissions, transition, duration, lengths)
+    return canonical_log_partition(emissions, transition, duration, lengths) - canonical_gold_score(
+        emissions, transition, duration, labels.to(emissions.device), lengths)
+
+
+def canonical_gold_score(emissions, transition, duration, labels, lengths):
+    """(B,) score of the one canonical segmentation of ``labels``: a run of n bases of label c is
+    q = (n - 1) // K full pieces and a last piece of r = n - qK, scoring
+    ``q * (dur[K-1, c] + trans[c, c]) + dur[r-1, c]``; plus ``trans[prev, c]`` between runs and the
+    start term of :func:`canonical_expand`. Closed form (no recursion), differentiable."""
+    B, T, C = emissions.shape
+    K = duration.shape[0]
+    dev = emissions.device
+    y = labels.clamp(0, C - 1).long()
+    L = lengths.view(B, 1)
+    tvec = torch.arange(T, device=dev).view(1, T)
+    valid = tvec < L
+    em = (emissions.gather(2, y.unsqueeze(-1)).squeeze(-1) * valid).sum(1)
+    run = gold_max_durations(y, lengths, C)[:, 1:].gather(2, y.unsqueeze(-1)).squeeze(-1).long()  # (B, T)
+    nxt_diff = torch.ones_like(valid)
+    nxt_diff[:, :-1] = y[:, 1:] != y[:, :-1]
+    is_end = valid & (nxt_diff | (tvec == L - 1))
+    q = torch.div(run - 1, K, rounding_mode="floor")
+    r = run - q * K
+    diag = torch.diagonal(transition)
+    seg = q.to(emissions.dtype) * (duration[K - 1][y] + diag[y]) + duration[(r - 1).clamp(0, K - 1), y]
+    segs = (seg * is_end).sum(1)
+    prev_diff = torch.zeros_like(valid)
+    prev_diff[:, 1:] = y[:, 1:] != y[:, :-1]
+    is_start = valid & prev_diff
+    prev = torch.cat([y[:, :1], y[:, :-1]], 1)
+    trs = (transition[prev, y] * is_start).sum(1)
+    eye = torch.eye(C, dtype=torch.bool, device=transition.device)
+    start_all = torch.logsumexp(torch.cat([transition.masked_fill(eye, NEG_INF), transition], 0), dim=0)
+    return em + segs + trs + start_all[y[:, 0]]
+
+
+@torch.no_grad()
+def canonical_viterbi(emissions, transition, duration, lengths=None):
+    """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in 0..C-1)."""
+    C = emissions.shape[-1]
+    em2, tr2, du2 = canonical_expand(emissions, transition, duration)
+    scores, segs = semicrf_viterbi(em2, tr2, du2, lengths)
+    return scores, [[(s, e, c % C) for s, e, c in z] for z in segs]

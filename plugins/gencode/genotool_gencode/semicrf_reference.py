@@ -104,3 +104,22 @@ def loop_log_partition(e, trans, dur) -> float:
                         terms.append(alpha[s][i] + trans[i][c] + seg)
             alpha[t][c] = _lse(terms)
     return _lse(alpha[T])
+
+
+# --- canonical chains (a same-label continuation only after a full-length K segment) ---------
+def is_canonical(segs, K) -> bool:
+    return all(not (a[2] == b[2] and a[1] - a[0] != K) for a, b in zip(segs, segs[1:]))
+
+
+def canonical_score(segs, e, trans, dur) -> float:
+    """Segmentation score with the canonical model's start term (logsumexp over 2C virtual
+    sources: every c' != c in the 'short' state and every c' in the 'full' state)."""
+    C = len(trans)
+    s0, t0, c0 = segs[0]
+    start = _lse([trans[i][c0] for i in range(C) if i != c0] + [trans[i][c0] for i in range(C)])
+    first = segmentation_score(segs[:1], e, trans, dur) - _lse(trans[i][c0] for i in range(C)) + start
+    return first + segmentation_score(segs, e, trans, dur) - segmentation_score(segs[:1], e, trans, dur)
+
+
+def canonical_segmentations(T, K, C):
+    return [z for z in enumerate_segmentations(T, K, C) if is_canonical(z, K)]

@@ -156,3 +156,39 @@ def test_flash_backend_loss_equals_ours():
     assert torch.allclose(a.double(), b.double(), rtol=1e-5)
     a.sum().backward()
     assert flash.duration_bias.grad is not None and torch.isfinite(flash.duration_bias.grad).all()
+
+
+# --- canonical chains: one segmentation per labelling ------------------------------------------
+@pytest.mark.parametrize("T,K,C", [(5, 2, 2), (5, 3, 2), (4, 1, 3), (6, 2, 2)])
+def test_canonical_matches_brute_force(T, K, C):
+    """log Z, every labelling's NLL (summing to 1) and Viterbi (= MAP labelling) against
+    enumeration of the canonical segmentations."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    e, tr, du = _params(T, K, C, seed=11 + T + K, scale=1.5)
+    E, TR, DU = e[0].tolist(), tr.tolist(), du.tolist()
+    segs = ref.canonical_segmentations(T, K, C)
+    scores = {ref.labelling_of(z, T): ref.canonical_score(z, E, TR, DU) for z in segs}
+    assert len(scores) == len(segs) == C ** T          # one-to-one with labellings
+    logz = ref._lse(scores.values())
+    assert canonical_log_partition(e, tr, du).item() == pytest.approx(logz, abs=1e-9)
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    nll = canonical_nll(e.expand(len(labs), T, C), tr, du, labs)
+    for lab, v in zip(labs.tolist(), nll.tolist()):
+        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
+    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
+    score, vsegs = canonical_viterbi(e, tr, du)
+    best = max(segs, key=lambda z: ref.canonical_score(z, E, TR, DU))
+    assert score.item() == pytest.approx(ref.canonical_score(best, E, TR, DU), abs=1e-9)
+    assert vsegs[0] == list(best)
+
+
+def test_canonical_gradcheck():
+    from genotool_gencode.semicrf import canonical_nll
+
+    T, K, C = 7, 3, 3
+    e, tr, du = _params(T, K, C, B=2, seed=5)
+    labels = torch.tensor([[0, 0, 0, 0, 1, 1, 2], [2, 2, 1, 1, 1, 1, 1]])
+    lengths = torch.tensor([7, 5])
+    args = (e.requires_grad_(), tr.requires_grad_(), du.requires_grad_())
+    assert torch.autograd.gradcheck(lambda a, b, c: canonical_nll(a, b, c, labels, lengths), args)
