@@ -40,8 +40,9 @@ def _root(
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.",
                                           callback=_print_version, is_eager=True)] = False,
 ):
-    if debug:
-        os.environ["GENOTOOL_DEBUG"] = "1"
+    # --debug is read by main() from argv (setting an environment variable here would leak
+    # into every later in-process invocation, e.g. in tests).
+    del debug
 
 
 @app.command("plugins")

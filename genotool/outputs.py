@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
@@ -78,6 +79,13 @@ class RunDir:
         return write_json(self.path / name, self.metadata())
 
 
+def _barrier_if_distributed() -> None:
+    """torch.distributed barrier when a process group is up (never imports torch itself)."""
+    td = sys.modules.get("torch.distributed")
+    if td is not None and td.is_available() and td.is_initialized():
+        td.barrier()
+
+
 @contextmanager
 def run_output(output: str | os.PathLike, *, command: str, parameters: dict | None = None,
                inputs: list | None = None, force: bool = False, resume: bool = True):
@@ -100,6 +108,7 @@ def run_output(output: str | os.PathLike, *, command: str, parameters: dict | No
         # engine writes only from rank 0; plugins guard their own writes with trainer.is_main).
         staging.mkdir(parents=True, exist_ok=True)
         yield RunDir(final, staging, command, parameters or {}, inputs or [], resumed=False)
+        _barrier_if_distributed()   # matches rank 0's barrier before it publishes
         return
     resumed = staging.is_dir() and any(staging.iterdir())
     if resumed and not resume:
@@ -114,6 +123,9 @@ def run_output(output: str | os.PathLike, *, command: str, parameters: dict | No
             shutil.rmtree(staging, ignore_errors=True)
         raise
     run.write_metadata()
+    # Other ranks may still read the staging folder (e.g. load the best checkpoint): publish
+    # only once every rank has left its block.
+    _barrier_if_distributed()
     if final.exists():  # --force: swap the old one out only once the new one is complete
         trash = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, trash)

@@ -90,6 +90,8 @@ def test_user_error_is_one_line_exit_2(failing_plugin, genotool_cli):
 def test_debug_shows_traceback(failing_plugin, genotool_cli):
     with pytest.raises(UserError):
         genotool_cli("--debug", "failing", "train")
+    # --debug must not stick to the process: the next invocation is back to one line, exit 2.
+    assert genotool_cli("failing", "train").exit_code == 2
 
 
 def test_bad_option_is_a_usage_error(genotool_cli):
