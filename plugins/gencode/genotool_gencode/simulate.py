@@ -1,8 +1,10 @@
 """Simulated genome + GTF whose gene structure follows the design note's length table.
 
 Genes (both strands) are built 5' -> 3' in transcript orientation: 5'UTR, ATG, coding exons
-split by GT...AG introns (with a polypyrimidine tract before the AG), an in-frame stop codon
-(TAA/TAG/TGA, no earlier in-frame stop), 3'UTR; minus-strand genes are reverse-complemented.
+split by introns with a GTRAGT donor and a polypyrimidine tract + AG acceptor, an in-frame stop
+codon (TAA/TAG/TGA, no earlier in-frame stop), 3'UTR with an AATAAA polyadenylation signal 20 bp
+before its end; a Kozak context (GCCACC) precedes the ATG and a TATA box sits 30 bp upstream of
+the transcription start; minus-strand genes are reverse-complemented.
 Segment lengths are log-normal around the table's typical values (first/internal/last exon CDS
 parts ~100/150/200 bp, introns ~2000/1000/500 bp, UTRs ~150/500 bp). Composition differs by
 region (GC-rich coding exons, AT-rich introns) so that a small encoder can learn the labels.
@@ -29,6 +31,12 @@ STOPS = [b"TAA", b"TAG", b"TGA"]
 # intronic and coding sequence within a few hundred training steps on a CPU.
 INTERGENIC_GC = 0.52
 INTRON_GC = 0.30
+# Transcript-boundary signals (fixed offsets so that a local model can place boundaries exactly):
+# a TATA box 30 bp upstream of the transcription start, a Kozak context before ATG and a
+# polyadenylation signal 20 bp before the end of the 3'UTR.
+TATA_BOX, TATA_OFFSET = b"TATAAA", 30
+KOZAK = b"GCCACC"
+POLYA_SIGNAL, POLYA_OFFSET = b"AATAAA", 20
 SENSE_CODONS = [bytes(c) for c in (a + b + c for a in (b"A", b"C", b"G", b"T") for b in (b"A", b"C", b"G", b"T")
                                    for c in (b"A", b"C", b"G", b"T")) if bytes(c) not in STOPS]
 
@@ -51,7 +59,8 @@ def _coding(rng, n_codons: int) -> np.ndarray:
 
 def _intron(rng, n: int) -> np.ndarray:
     body = _bases(rng, n, INTRON_GC)
-    body[:2] = np.frombuffer(b"GT", dtype=np.uint8)
+    # donor consensus GTRAGT (R = A/G)
+    body[:6] = np.frombuffer(b"GTAAGT" if rng.random() < 0.5 else b"GTGAGT", dtype=np.uint8)[:min(6, n)]
     tract = min(15, max(0, n - 6))
     if tract:
         body[n - 2 - tract:n - 2] = np.frombuffer(b"CT", dtype=np.uint8)[rng.integers(0, 2, tract)]
@@ -102,7 +111,9 @@ def build_gene(rng, coding: bool = True):
     cds = np.concatenate([np.frombuffer(b"ATG", dtype=np.uint8), _coding(rng, total // 3 - 1)])
     stop = np.frombuffer(STOPS[rng.integers(0, 3)], dtype=np.uint8)
     utr5 = _bases(rng, _length(rng, UTR5, 20), 0.5)
+    utr5[-6:] = np.frombuffer(KOZAK, dtype=np.uint8)            # Kozak context gccacc|ATG
     utr3 = _bases(rng, _length(rng, UTR3, 30), 0.45)
+    utr3[-POLYA_OFFSET:-POLYA_OFFSET + 6] = np.frombuffer(POLYA_SIGNAL, dtype=np.uint8)  # AATAAA ~20 bp before the end
     off = 0
     for i in range(n_exons):
         ex_start = pos
@@ -142,10 +153,14 @@ def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 
                 if pos + L + 500 > chrom_length:
                     break
                 strand = "+" if rng.random() < 0.5 else "-"
+                tata = np.frombuffer(TATA_BOX, dtype=np.uint8)
                 if strand == "-":
                     seq[pos:pos + L] = COMP[gseq[::-1]]
+                    u = pos + L + TATA_OFFSET - len(tata)
+                    seq[u:u + len(tata)] = COMP[tata[::-1]]
                 else:
                     seq[pos:pos + L] = gseq
+                    seq[pos - TATA_OFFSET:pos - TATA_OFFSET + len(tata)] = tata
                 gi += 1
                 gid = f"{chrom}.g{gi}"
                 _write_gene(gtf, chrom, pos, L, strand, feats, gid, coding)
