@@ -320,8 +320,11 @@ def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref:
                 if bar:
                     bar.advance(task)
         else:
-            # fork: workers inherit the parsed rows; they never touch torch
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork")) as ex:
+            # fork starts workers fastest and they never touch torch; but forking a process in
+            # which JAX already runs its thread pool (one process hosting several plugins, e.g.
+            # a test session) can deadlock, so then start workers from a clean forkserver.
+            method = "forkserver" if "jax" in sys.modules else "fork"
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method)) as ex:
                 futs = [ex.submit(run_shard, *a) for a in args]
                 for f in futs:
                     results.append(f.result())
