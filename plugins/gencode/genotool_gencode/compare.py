@@ -15,11 +15,9 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
-                chain: str = "canonical") -> dict:
+                chain: str = "canonical", parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
-
-    from genotool_gencode.train import ChunkDataset, evaluate, run_training
 
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
@@ -29,39 +27,38 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "weight_decay": weight_decay, "crf_reg": crf_reg, "emission_clamp": emission_clamp, "seed": seed,
               "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
-              "crop_length": crop_length, "chain": chain}
+              "crop_length": crop_length, "chain": chain, "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
         run.plan = plan.to_dict()
-        test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks)
-        for name in names:
-            log(f"=== {name} ===")
-            cfg = {"model": name, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
-                   "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": "streaming",
-                   "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
-            sub = run.path / name
-            sub.mkdir(exist_ok=True)
-            res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
-                               batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
-                               log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
-                               max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length, log=log)
-            from genotool_gencode.train import load_model
+        common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
+                      num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
+                      expand=expand, chain=chain, epochs=epochs, batch_size=batch_size, lr=lr,
+                      weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
+                      max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
+                      max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
+                      crop_length=crop_length)
+        if parallel and len(names) > 1:
+            # one process per model, each with `threads` (default 1) intra-op threads: on a small CPU
+            # three single-threaded trainings share the cores far better than one after the other
+            import concurrent.futures as cf
+            import multiprocessing as mp
 
-            model, _ = load_model(sub, plan.device)
-            t0 = time.perf_counter()
-            metrics, nll, _ = evaluate(model, test_ds, plan.device, batch_size)
-            summary = metrics.summary()
-            row = {"model": name, "K": 1 if name != "semicrf" else max_duration,
-                   **{k: summary[k] for k in TABLE_COLUMNS if k in summary},
-                   "test_nll_per_bp": nll, "train_seconds": res["train_seconds"],
-                   "eval_seconds": round(time.perf_counter() - t0, 2), "epochs_run": res["epochs_run"],
-                   "duration_kl_per_label": summary["duration_kl_per_label"]}
-            rows.append(row)
-            write_json(sub / "test_metrics.json", {**summary, "per_class": metrics.per_class()})
-            log(f"{name}: segment F1 {row['segment_f1']:.4f}, duration KL {row['duration_kl']:.4f}, "
+            log(f"training {', '.join(names)} in {len(names)} parallel processes")
+            with cf.ProcessPoolExecutor(len(names), mp_context=mp.get_context("spawn")) as ex:
+                futs = [ex.submit(_train_and_eval, name=n, sub=run.path / n, device=device,
+                                  precision=precision, threads=threads or 1, prefix=f"[{n}] ", **common)
+                        for n in names]
+                rows = [f.result() for f in futs]
+        else:
+            for name in names:
+                log(f"=== {name} ===")
+                rows.append(_train_and_eval(name=name, sub=run.path / name, plan=plan, log=log, **common))
+        for row in rows:
+            log(f"{row['model']}: segment F1 {row['segment_f1']:.4f}, duration KL {row['duration_kl']:.4f}, "
                 f"position macro-F1 {row['position_macro_f1']:.4f}")
-        result = {"data_dir": str(data_dir), "encoder": encoder, "budget": params, "test_chunks": len(test_ds),
+        result = {"data_dir": str(data_dir), "encoder": encoder, "budget": params, "test_chunks": rows[0]["test_chunks"] if rows else 0,
                   "rows": rows, "wall_seconds": round(time.perf_counter() - t_all, 1)}
         write_json(run.path / "compare.json", result)
         run.runtime.update({"wall_seconds_total": result["wall_seconds"]})
@@ -83,3 +80,45 @@ def print_table(rows, log) -> None:
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
     Console(stderr=True, width=200).print(table)   # wide enough for every column when not a TTY
     _ = json
+
+
+def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
+                    d_conv, expand, chain, epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed,
+                    max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, crop_length,
+                    plan=None, log=None, device=None, precision=None, threads=None, prefix="") -> dict:
+    """Train one head and evaluate it on the test split (in this process or a spawned one)."""
+    import sys
+
+    from genotool.outputs import write_json
+    from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training
+
+    if plan is None:
+        from genotool.probe import apply_torch, make_plan
+
+        plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                         cpu_threads=threads)
+        apply_torch(plan)
+    if log is None:
+        def log(msg):
+            print(prefix + str(msg), file=sys.stderr, flush=True)
+    cfg = {"model": name, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
+           "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": "streaming",
+           "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
+    sub.mkdir(exist_ok=True)
+    res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
+                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
+                       log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
+                       max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
+                       crop_length=crop_length, log=log)
+    model, _ = load_model(sub, plan.device)
+    test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks)
+    t0 = time.perf_counter()
+    metrics, nll, _ = evaluate(model, test_ds, plan.device, batch_size)
+    summary = metrics.summary()
+    row = {"model": name, "K": 1 if name != "semicrf" else max_duration,
+           **{k: summary[k] for k in TABLE_COLUMNS if k in summary},
+           "test_nll_per_bp": nll, "train_seconds": res["train_seconds"],
+           "eval_seconds": round(time.perf_counter() - t0, 2), "epochs_run": res["epochs_run"],
+           "test_chunks": len(test_ds), "duration_kl_per_label": summary["duration_kl_per_label"]}
+    write_json(sub / "test_metrics.json", {**summary, "per_class": metrics.per_class()})
+    return row
