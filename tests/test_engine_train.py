@@ -298,3 +298,15 @@ def test_max_steps_per_epoch_and_checkpoint_cadence(tmp_path, monkeypatch):
                                              checkpoint_every_epochs=2), task=Flat())
     assert result.global_step == 10 and len(task.seen) == 5 * 2 * 8
     assert saved_epochs == [1, 2, 4, 5]  # best (1), every 2nd epoch, and the last
+
+
+def test_time_budget_stops_after_the_epoch_that_spends_it(tmp_path):
+    """max_minutes: a tiny budget stops after epoch 1, with last.pt written for a later resume."""
+    _, _, result, trainer = _fit(tmp_path, _cfg(max_epochs=5, max_minutes=1e-9))
+    assert result.epochs_run == 1 and len(result.history) == 1
+    assert result.runtime["stopped_by_time_budget"] is True and not result.stopped_early
+    assert trainer.last_checkpoint.exists()
+    # No budget: the same call continues from the checkpoint to max_epochs.
+    _, _, again, _ = _fit(tmp_path, _cfg(max_epochs=5))
+    assert again.resumed_from_epoch == 1 and len(again.history) == 5
+    assert again.runtime["stopped_by_time_budget"] is False

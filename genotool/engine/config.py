@@ -22,7 +22,7 @@ _RUNTIME_ONLY = frozenset({
     "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile",
     "compile_backend", "ddp_find_unused_parameters", "tensorboard",
     "tensorboard_dir", "log_every", "progress", "checkpoint_every_epochs", "sync_timing",
-    "deterministic",
+    "deterministic", "max_minutes",
 })
 
 
@@ -31,6 +31,7 @@ class TrainConfig:
     """Every option of the shared trainer (see docs/engine.md for each field)."""
 
     max_epochs: int = 10
+    max_minutes: float | None = None    # wall-clock budget: stop after the epoch that reaches it
     lr: float = 1e-3
     weight_decay: float = 0.0
     optimizer: str = "adamw"            # adamw | adam | sgd

@@ -71,6 +71,14 @@ class Trainer:
         self._step_lr = cfg.lr
 
     # -- paths and small API -------------------------------------------------------------
+    def _budget_spent(self, t_fit: float) -> bool:
+        """True once ``cfg.max_minutes`` of this call's wall time are used (rank 0 decides, so
+        every rank stops after the same epoch)."""
+        if not self.cfg.max_minutes:
+            return False
+        spent = (time.perf_counter() - t_fit) / 60.0 >= self.cfg.max_minutes
+        return bool(dist.broadcast_object(spent, self.dist))
+
     @property
     def checkpoint_dir(self) -> Path:
         return ckpt.checkpoint_dir(self.out_dir)
@@ -162,6 +170,8 @@ class Trainer:
             set_rng_state(rng_states[self.dist.rank] if len(rng_states) == self.dist.world_size
                           else rng_states[0])
         epochs_run = 0
+        t_fit = time.perf_counter()
+        self.stopped_by_budget = False
         try:
             finished = stopper.stopped or start_epoch > cfg.max_epochs
             for epoch in range(start_epoch, cfg.max_epochs + 1) if not finished else ():
@@ -183,7 +193,8 @@ class Trainer:
                 is_best = stopper.update(value, epoch)
                 self.history.append(row)
                 epochs_run += 1
-                last_epoch = stopper.stopped or epoch == cfg.max_epochs
+                out_of_time = self._budget_spent(t_fit)
+                last_epoch = stopper.stopped or out_of_time or epoch == cfg.max_epochs
                 if is_best or last_epoch or epoch % cfg.checkpoint_every_epochs == 0:
                     self._save(raw, optimizer, scheduler, scaler, stopper, epoch, fingerprint, is_best)
                 if self.is_main:
@@ -192,7 +203,8 @@ class Trainer:
                 progress.end_epoch(row)
                 for fn in self.callbacks:
                     fn(self, epoch, row)
-                if stopper.stopped:
+                if stopper.stopped or out_of_time:
+                    self.stopped_by_budget = out_of_time and not stopper.stopped
                     break
         finally:
             progress.close()
@@ -360,6 +372,7 @@ class Trainer:
             "epochs": len(hist), "epochs_this_run": epochs_run, "resumed_from_epoch": resumed_from,
             "global_step": self.global_step, "world_size": self.dist.world_size,
             "device": str(self.device), "stopped_early": stopper.stopped,
+            "stopped_by_time_budget": self.stopped_by_budget,
             "best_epoch": stopper.best_epoch, f"best_{monitor}": stopper.best,
         }
         if ran:
