@@ -336,14 +336,7 @@ def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref:
 def _file_checks(path: Path) -> dict:
     """Size, full CRC32 and CRC32 of 16 sampled 64 KiB blocks (the quick check on a cache hit)."""
     size = path.stat().st_size
-    crc = 0
-    with open(path, "rb") as f:
-        while True:
-            b = f.read(1 << 22)
-            if not b:
-                break
-            crc = zlib.crc32(b, crc)
-    return {"size": size, "crc32": crc, "sample_crc32": _sample_crc(path, size)}
+    return {"size": size, "crc32": _full_crc(path), "sample_crc32": _sample_crc(path, size)}
 
 
 def _sample_crc(path: Path, size: int) -> int:
