@@ -17,6 +17,7 @@ from torch.utils.data import (DataLoader, DistributedSampler, IterableDataset, R
 from genotool.engine.config import TrainConfig
 from genotool.engine.distributed import DistInfo
 from genotool.engine.runtime import worker_init_fn
+from genotool.parallel import start_method
 
 
 def epoch_seed(seed: int, epoch: int, stream: int = 0) -> int:
@@ -43,11 +44,7 @@ class EpochLoader:
             self.sampler = RandomSampler(dataset, generator=self.sampler_gen)
         else:
             self.sampler = SequentialSampler(dataset)
-        kwargs = {}
-        if cfg.num_workers > 0:
-            kwargs.update(prefetch_factor=cfg.prefetch_factor,
-                          persistent_workers=cfg.persistent_workers,
-                          worker_init_fn=worker_init_fn)
+        kwargs = _worker_kwargs(cfg)
         self.loader = DataLoader(dataset, batch_size=cfg.batch_size, sampler=self.sampler,
                                  num_workers=cfg.num_workers, collate_fn=collate_fn,
                                  pin_memory=cfg.pin_memory and device.type == "cuda",
@@ -71,13 +68,18 @@ class EpochLoader:
         return -(-n // k)
 
 
+def _worker_kwargs(cfg: TrainConfig) -> dict:
+    """DataLoader options that only apply with worker processes."""
+    if cfg.num_workers <= 0:
+        return {}
+    return dict(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
+                worker_init_fn=worker_init_fn, multiprocessing_context=start_method())
+
+
 def eval_loader(dataset, cfg: TrainConfig, device: torch.device, collate_fn=None) -> DataLoader:
     """Sequential loader for validation. Only rank 0 iterates it, so under torchrun the other
     ranks never start its workers; persistent workers avoid a respawn every epoch."""
-    kwargs = {}
-    if cfg.num_workers > 0:
-        kwargs.update(prefetch_factor=cfg.prefetch_factor, persistent_workers=cfg.persistent_workers,
-                      worker_init_fn=worker_init_fn)
+    kwargs = _worker_kwargs(cfg)
     # Own generator: every DataLoader iterator draws a worker base seed, from the global torch
     # RNG when it has none. With persistent workers that draw happens only on the first epoch a
     # process runs, so a resumed run would shift the global stream (dropout) - exact resume

@@ -320,11 +320,10 @@ def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref:
                 if bar:
                     bar.advance(task)
         else:
-            # fork starts workers fastest and they never touch torch; but forking a process in
-            # which JAX already runs its thread pool (one process hosting several plugins, e.g.
-            # a test session) can deadlock, so then start workers from a clean forkserver.
-            method = "forkserver" if "jax" in sys.modules else "fork"
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(method)) as ex:
+            # fork starts workers fastest (they never touch torch), except where it could deadlock
+            from genotool.parallel import start_method
+
+            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(start_method())) as ex:
                 futs = [ex.submit(run_shard, *a) for a in args]
                 for f in futs:
                     results.append(f.result())
