@@ -163,9 +163,8 @@ def bench_encoders(T, device, hidden=64, layers=2, B=4):
     return out
 
 
-def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, threads, output, device, seed, log=log):
-    if threads:
-        torch.set_num_threads(threads)
+def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, output, device, seed, log=log):
+    """CPU threads are the plan's (make_plan(cpu_threads=...) + apply_torch, done by the CLI)."""
     em, tr, du, labels, lengths = make_inputs(B, T, K, C, seed, device)
     result = {"B": B, "T": T, "K": K, "C": C, "device": device, "torch_threads": torch.get_num_threads(),
               "load_average_start": _loadavg()}

@@ -47,12 +47,6 @@ Chain = Annotated[str, typer.Option("--chain", help="semicrf: 'canonical' (a sam
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
 
 
-def _threads(n):
-    if n:
-        import torch
-
-        torch.set_num_threads(n)
-
 
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
@@ -201,7 +195,6 @@ def train(
 
     require_dir(data_dir, "--data-dir")
     _check_model_args(model, encoder, max_duration, backend)
-    _threads(threads)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand, chain)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
@@ -262,7 +255,6 @@ def compare(
     from genotool_gencode.compare import run_compare
 
     require_dir(data_dir, "--data-dir")
-    _threads(threads)
     names = [m.strip() for m in models.split(",") if m.strip()]
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
@@ -299,7 +291,6 @@ def predict(
 
     require_file(fasta, "--fasta")
     require_dir(model_dir, "--model-dir")
-    _threads(threads)
     if overlap >= chunk_size:
         raise UserError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
@@ -336,7 +327,6 @@ def validate(
 
     require_dir(data_dir, "--data-dir")
     require_dir(model_dir, "--model-dir")
-    _threads(threads)
     if split not in ("train", "val", "test"):
         raise UserError(f"--split must be train, val or test, not '{split}'")
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
@@ -379,5 +369,5 @@ def bench(
     plan = make_plan(backend="torch", device=device, cpu_threads=threads)
     apply_torch(plan)
     run_bench(B=batch, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
-              skip_encoder=skip_encoder, encoder_length=encoder_length, threads=threads, output=output,
+              skip_encoder=skip_encoder, encoder_length=encoder_length, output=output,
               device=plan.device, seed=seed, log=_log)

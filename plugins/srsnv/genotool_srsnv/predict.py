@@ -104,16 +104,14 @@ def run_predict(bam, parquet, model_dir, output, *, workers=None, batch_size=Non
     t_enc = time.perf_counter() - t0
     import pandas as pd
 
-    from genotool.probe import make_plan
+    from genotool.probe import apply_torch, make_plan
     from genotool_srsnv.calibration import apply_snvq, mqual
     from genotool_srsnv.model import encode_records
     from genotool_srsnv.train import predict_probs
 
     models, vocab, schema, calib = load_models(models_dir)
-    from genotool_srsnv.train import set_cpu_threads
-
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
-    set_cpu_threads(plan)
+    apply_torch(plan)
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
     t1 = time.perf_counter()
     rows = np.arange(len(rec["row_id"]))

@@ -43,27 +43,14 @@ class TrainOptions:
     extra: dict = field(default_factory=dict)
 
 
-def set_cpu_threads(plan, requested: int = 0) -> int:
-    """Intra-op threads on CPU from the core's rule (1 when the machine is oversubscribed)."""
-    import torch
-
-    from genotool.probe import choose_cpu_threads
-
-    n, why = choose_cpu_threads(requested or None)
-    if plan.device == "cpu":
-        torch.set_num_threads(n)
-        plan.cpu_threads = n
-        plan.reasons.append(f"CPU intra-op threads {n}: {why}")
-    return n
-
-
 def make_plan(opts: TrainOptions):
     """Probe plan with the design note's switches folded in (user flags win over the probe)."""
+    from genotool.probe import apply_torch
     from genotool.probe import make_plan as _mp
 
     precision = opts.precision
     plan = _mp(backend="torch", device=opts.device, precision=precision, batch_size=opts.batch_size,
-               tf32=True if opts.use_tf32 else None)
+               tf32=True if opts.use_tf32 else None, cpu_threads=opts.cpu_threads or None)
     if opts.use_amp and precision is None:
         if plan.device.startswith("cuda"):
             if plan.precision == "fp32":
@@ -84,7 +71,7 @@ def make_plan(opts: TrainOptions):
         plan.batch_size_source = "default" if plan.batch_size == default else "ram-bound"
         if opts.autotune_batch_size and not plan.device.startswith("cuda"):
             plan.reasons.append("--autotune-batch-size searches on CUDA only; CPU uses 256")
-    set_cpu_threads(plan, opts.cpu_threads)
+    apply_torch(plan)
     return plan
 
 
