@@ -91,22 +91,23 @@ def barrier(info: DistInfo) -> None:
         dist.barrier()
 
 
-def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
-    """Sum a few floats over ranks (float64 so step counts and losses stay exact)."""
+def _all_reduce(values: list[float], info: DistInfo, device: torch.device, op) -> list[float]:
     if not info.enabled:
         return list(values)
-    # nccl can only reduce CUDA tensors; gloo takes CPU ones.
+    # float64 so step counts and losses stay exact; nccl only reduces CUDA tensors, gloo CPU ones.
     t = torch.tensor(values, dtype=torch.float64, device=device if device.type == "cuda" else "cpu")
-    dist.all_reduce(t, op=dist.ReduceOp.SUM)
+    dist.all_reduce(t, op=op)
     return t.tolist()
+
+
+def all_reduce_sum(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
+    """Sum a few floats over ranks."""
+    return _all_reduce(values, info, device, dist.ReduceOp.SUM)
 
 
 def all_reduce_max(values: list[float], info: DistInfo, device: torch.device) -> list[float]:
-    if not info.enabled:
-        return list(values)
-    t = torch.tensor(values, dtype=torch.float64, device=device if device.type == "cuda" else "cpu")
-    dist.all_reduce(t, op=dist.ReduceOp.MAX)
-    return t.tolist()
+    """Maximum of a few floats over ranks."""
+    return _all_reduce(values, info, device, dist.ReduceOp.MAX)
 
 
 def broadcast_object(obj, info: DistInfo, src: int = 0):
