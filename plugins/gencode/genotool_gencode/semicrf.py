@@ -543,8 +543,11 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
 
 
 def canonical_log_partition(emissions, transition, duration, lengths=None):
-    em2, tr2, du2 = canonical_expand(emissions, transition, duration)
-    return semicrf_log_partition(em2, tr2, du2, lengths)
+    """(B,) log Z of the canonical chain; the specialised recursion of semicrf_canonical.py
+    (half the window work of running :func:`canonical_expand` through the generic one)."""
+    from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
+
+    return canonical_log_partition_fast(emissions, transition, duration, lengths)
 
 
 def canonical_nll(emissions, transition, duration, labels, lengths=None):

@@ -192,3 +192,28 @@ def test_canonical_gradcheck():
     lengths = torch.tensor([7, 5])
     args = (e.requires_grad_(), tr.requires_grad_(), du.requires_grad_())
     assert torch.autograd.gradcheck(lambda a, b, c: canonical_nll(a, b, c, labels, lengths), args)
+
+
+@pytest.mark.parametrize("T,K,C,B", [(7, 1, 3, 2), (9, 2, 2, 3), (12, 4, 3, 2), (5, 8, 2, 1), (30, 6, 4, 3)])
+def test_canonical_fast_recursion_matches_expanded_form(T, K, C, B):
+    """The specialised canonical recursion equals the 2C-state form through the generic one:
+    log Z and all three gradients, ragged lengths included."""
+    from genotool_gencode.semicrf import canonical_expand
+    from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
+
+    e, tr, du = _params(T, K, C, B=B, seed=T + 31 * K)
+    lengths = torch.tensor([T - (i % 3) for i in range(B)])
+    w = torch.arange(1, B + 1, dtype=torch.float64)            # unequal upstream gradients
+    vals, grads = [], []
+    for fast in (True, False):
+        p = [t.clone().requires_grad_(True) for t in (e, tr, du)]
+        if fast:
+            z = canonical_log_partition_fast(*p, lengths)
+        else:
+            z = semicrf_log_partition(*canonical_expand(*p), lengths)
+        (z * w).sum().backward()
+        vals.append(z.detach())
+        grads.append([t.grad for t in p])
+    assert torch.allclose(vals[0], vals[1], atol=1e-10)
+    for a, b in zip(*grads):
+        assert torch.allclose(a, b, atol=1e-9)
