@@ -44,6 +44,12 @@ Threads = Annotated[Optional[int], typer.Option("--threads", help="torch CPU thr
 Chain = Annotated[str, typer.Option("--chain", help="semicrf: 'canonical' (a same-label continuation only after a "
                                    "full-K segment: one segmentation per labelling, Viterbi = MAP labelling) or "
                                    "'all' (sum over every chain of same-label segments).")]
+States = Annotated[str, typer.Option("--states", help="'strand': 21 strand-aware states (the gene grammar is "
+                                     "first-order Markov; outputs are still the 11 labels) or 'labels': the 11 "
+                                     "labels as CRF states.")]
+StructureInit = Annotated[str, typer.Option("--structure-init", help="'counts': CRF transitions (and semi-CRF "
+                                            "durations) start at their estimates from the training labels; "
+                                            "'random': small random values.")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
 
 
@@ -68,16 +74,25 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                  d_state, d_conv, expand, chain="canonical") -> dict:
+                  d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts") -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
+    _check_structure_args(states, structure_init)
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
         raise UserError(f"--num-layers must be >= 1, not {num_layers}")
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
-            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
+            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
+            "states": states, "structure_init": structure_init}
+
+
+def _check_structure_args(states: str, structure_init: str) -> None:
+    if states not in ("strand", "labels"):
+        raise UserError(f"--states must be 'strand' or 'labels', not '{states}'")
+    if structure_init not in ("counts", "random"):
+        raise UserError(f"--structure-init must be 'counts' or 'random', not '{structure_init}'")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -181,6 +196,8 @@ def train(
     patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience (epochs).")] = None,
     crop_length: Crop = None,
     chain: Chain = "canonical",
+    states: States = "strand",
+    structure_init: StructureInit = "counts",
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
@@ -196,7 +213,7 @@ def train(
     require_dir(data_dir, "--data-dir")
     _check_model_args(model, encoder, max_duration, backend)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                        d_state, d_conv, expand, chain)
+                        d_state, d_conv, expand, chain, states, structure_init)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -243,6 +260,8 @@ def compare(
     output_json: Annotated[Optional[Path], typer.Option("--output-json", help="Also write the table as JSON.")] = None,
     crop_length: Crop = 2000,
     chain: Chain = "canonical",
+    states: States = "strand",
+    structure_init: StructureInit = "counts",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
     threads: Threads = None,
@@ -256,6 +275,7 @@ def compare(
 
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
+    _check_structure_args(states, structure_init)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
     run_compare(data_dir=data_dir, output=output, names=names, encoder=encoder, max_duration=max_duration,
@@ -265,7 +285,7 @@ def compare(
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
-                parallel=parallel,
+                states=states, structure_init=structure_init, parallel=parallel,
                 log=_log)
 
 

@@ -15,7 +15,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
-                chain: str = "canonical", parallel: bool = False) -> dict:
+                chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
+                parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
@@ -27,14 +28,15 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "weight_decay": weight_decay, "crf_reg": crf_reg, "emission_clamp": emission_clamp, "seed": seed,
               "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
-              "crop_length": crop_length, "chain": chain, "parallel": parallel}
+              "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
+              "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
         run.plan = plan.to_dict()
         common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
-                      expand=expand, chain=chain, epochs=epochs, batch_size=batch_size, lr=lr,
+                      expand=expand, chain=chain, states=states, structure_init=structure_init, epochs=epochs, batch_size=batch_size, lr=lr,
                       weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
@@ -83,7 +85,7 @@ def print_table(rows, log) -> None:
 
 
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
-                    d_conv, expand, chain, epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed,
+                    d_conv, expand, chain, states, structure_init, epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed,
                     max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, crop_length,
                     plan=None, log=None, device=None, precision=None, threads=None, prefix="") -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one)."""
@@ -103,7 +105,8 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
             print(prefix + str(msg), file=sys.stderr, flush=True)
     cfg = {"model": name, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
            "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": "streaming",
-           "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain}
+           "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
+           "states": states, "structure_init": structure_init}
     sub.mkdir(exist_ok=True)
     res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
@@ -111,7 +114,7 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                        max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
                        crop_length=crop_length, log=log)
     model, _ = load_model(sub, plan.device)
-    test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks)
+    test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks, states=model.strand_states)
     t0 = time.perf_counter()
     metrics, nll, _ = evaluate(model, test_ds, plan.device, batch_size)
     summary = metrics.summary()

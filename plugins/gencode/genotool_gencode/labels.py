@@ -22,6 +22,23 @@ INTERGENIC, FIRST_EXON, INTERNAL_EXON, LAST_EXON = 0, 1, 2, 3
 FIRST_INTRON, INTERNAL_INTRON, LAST_INTRON = 4, 5, 6
 UTR5, UTR3, START_CODON, STOP_CODON = 7, 8, 9, 10
 
+# Strand-aware hidden states. Read left to right, a plus-strand gene runs 5'UTR -> start codon ->
+# first exon -> first intron -> ... and a minus-strand gene the reverse (3'UTR -> stop codon -> last
+# exon -> ...), so over the 11 labels alone a first-order chain can splice the two orders together
+# (e.g. first intron -> internal exon -> first intron) and cannot tell first/internal/last apart.
+# With the strand in the state, the gene grammar is first-order Markov, as in any gene finder:
+# state 0 is intergenic, state c (1..10) is label c on the plus strand, state 10 + c label c on
+# the minus strand. Models score states; metrics and outputs use labels.
+NUM_STATES = 2 * NUM_LABELS - 1
+STATE_LABEL = list(range(NUM_LABELS)) + list(range(1, NUM_LABELS))
+STATE_NAMES = ["intergenic"] + [f"{n}(+)" for n in LABELS[1:]] + [f"{n}(-)" for n in LABELS[1:]]
+
+
+def to_states(labels, minus):
+    """labels (T,) and a boolean minus-strand mask (T,) -> states (T,), same array type."""
+    return labels + (NUM_LABELS - 1) * (minus & (labels > 0))
+
+
 PRIORITY = {INTERGENIC: 0, FIRST_INTRON: 1, INTERNAL_INTRON: 1, LAST_INTRON: 1, UTR5: 2, UTR3: 2,
             FIRST_EXON: 3, INTERNAL_EXON: 3, LAST_EXON: 3, START_CODON: 4, STOP_CODON: 4}
 

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from genotool_gencode.encoders import build_encoder
-from genotool_gencode.labels import NUM_LABELS
+from genotool_gencode.labels import NUM_LABELS, NUM_STATES, STATE_LABEL
 from genotool_gencode.semicrf import (canonical_nll, canonical_viterbi, gold_max_durations,
                                       semicrf_log_partition, semicrf_viterbi, segments_to_labels)
 
@@ -63,6 +63,19 @@ class SemiCRFHead(nn.Module):
 
     def parameter_penalty(self):
         return self.transition.pow(2).sum() + self.duration_bias.pow(2).sum()
+
+    @torch.no_grad()
+    def init_structure(self, stats) -> None:
+        """Transitions (and durations, K > 1) from training-label counts (see priors.py)."""
+        from genotool_gencode.priors import canonical_semicrf_init, linear_chain_init
+
+        if self.max_duration == 1:
+            trans, _ = linear_chain_init(stats)
+            self.duration_bias.zero_()
+        else:
+            trans, dur = canonical_semicrf_init(stats, self.max_duration)
+            self.duration_bias.copy_(torch.as_tensor(dur, dtype=self.duration_bias.dtype))
+        self.transition.copy_(torch.as_tensor(trans, dtype=self.transition.dtype))
 
     def parameter_stats(self) -> dict:
         return {"transition": self.transition.detach(), "duration_bias": self.duration_bias.detach()}
@@ -117,6 +130,16 @@ class TorchCRFHead(nn.Module):
         paths = self.crf.decode(emissions.float(), mask=self._mask(lengths, emissions.shape[1]))
         return paths, [labels_to_runs(p) for p in paths]
 
+    @torch.no_grad()
+    def init_structure(self, stats) -> None:
+        """The first-order HMM estimate from training-label counts (see priors.py)."""
+        from genotool_gencode.priors import linear_chain_init
+
+        trans, start = linear_chain_init(stats)
+        self.crf.transitions.copy_(torch.as_tensor(trans, dtype=self.crf.transitions.dtype))
+        self.crf.start_transitions.copy_(torch.as_tensor(start, dtype=self.crf.start_transitions.dtype))
+        self.crf.end_transitions.zero_()
+
     def parameter_penalty(self):
         c = self.crf
         return c.transitions.pow(2).sum() + c.start_transitions.pow(2).sum() + c.end_transitions.pow(2).sum()
@@ -126,7 +149,10 @@ class TorchCRFHead(nn.Module):
 
 
 class SegmentationModel(nn.Module):
-    """one-hot DNA (B, T) -> encoder (B, T, H) -> emissions (B, T, C) -> CRF head."""
+    """one-hot DNA (B, T) -> encoder (B, T, H) -> emissions (B, T, C) -> CRF head.
+
+    C is 21 strand-aware states (``states: strand``, labels.py) or the 11 labels; decoding
+    always returns labels."""
 
     def __init__(self, config: dict):
         super().__init__()
@@ -135,13 +161,17 @@ class SegmentationModel(nn.Module):
         self.encoder = build_encoder(c["encoder"], hidden_dim=c["hidden_dim"], num_layers=c["num_layers"],
                                      d_state=c.get("d_state", 16), d_conv=c.get("d_conv", 4),
                                      expand=c.get("expand", 2), device_type=c.get("device_type", "cpu"))
-        self.projection = nn.Linear(c["hidden_dim"], NUM_LABELS)
+        # models saved before strand-aware states have no "states" key: 11 label states
+        self.strand_states = c.get("states", "labels") == "strand"
+        n = NUM_STATES if self.strand_states else NUM_LABELS
+        self._state_label = torch.tensor(STATE_LABEL if self.strand_states else list(range(NUM_LABELS)))
+        self.projection = nn.Linear(c["hidden_dim"], n)
         self.emission_clamp = float(c.get("emission_clamp", 0.0))
         if c["model"] == "pytorch-crf":
-            self.head = TorchCRFHead(NUM_LABELS)
+            self.head = TorchCRFHead(n)
         else:
             K = 1 if c["model"] == "linear" else int(c["max_duration"])
-            self.head = SemiCRFHead(NUM_LABELS, K, backend=c.get("backend", "streaming"),
+            self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"))
 
     def encode(self, x, lengths=None):
@@ -164,8 +194,19 @@ class SegmentationModel(nn.Module):
             loss = loss + crf_reg * self.head.parameter_penalty()
         return loss
 
+    def labels_of(self, states: torch.Tensor) -> torch.Tensor:
+        """States (any shape) -> the 11 labels."""
+        return self._state_label.to(states.device)[states.long()]
+
+    @torch.no_grad()
+    def decode_emissions(self, em, lengths):
+        """MAP decoding -> (list of label lists, list of segment lists (start, end_exclusive, label))."""
+        paths, segs = self.head.decode(em.float(), lengths)
+        m = self._state_label.tolist()
+        return [[m[s] for s in p] for p in paths], [[(a, b, m[s]) for a, b, s in z] for z in segs]
+
     @torch.no_grad()
     def decode(self, x, lengths):
         """-> (list of label lists, list of segment lists (start, end_exclusive, label))."""
         _, em = self.encode(x, lengths)
-        return self.head.decode(em.float(), lengths)
+        return self.decode_emissions(em, lengths)

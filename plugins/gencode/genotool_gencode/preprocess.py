@@ -8,7 +8,9 @@ one chunk, not by the genome.
 Overlapping genes (same or opposite strand): every base takes the highest-priority label of any
 selected transcript covering it (codon > CDS exon > UTR > intron > intergenic); between equal
 priorities the transcript starting later wins. The number of overlapping gene pairs is counted
-in the statistics and a warning is printed.
+in the statistics and a warning is printed. Each chunk also stores ``minus``: the [start, end)
+runs of its genic bases whose winning transcript is on the minus strand, from which models build
+strand-aware states (labels.py).
 """
 
 from __future__ import annotations
@@ -66,23 +68,37 @@ class ChunkPainter:
         self.labels = np.array([i[2] for i in ivs], dtype=np.int64)
         self.order = np.array([i[3] for i in ivs], dtype=np.int64)
         self.prio = np.array([PRIORITY[i[2]] for i in ivs], dtype=np.int64)
+        self.minus = np.array([i[4] if len(i) > 4 else False for i in ivs], dtype=bool)
         self.maxlen = int((self.ends - self.starts).max()) if len(ivs) else 0
 
     def paint(self, lo: int, hi: int) -> np.ndarray:
+        return self.paint_with_strand(lo, hi)[0]
+
+    def paint_with_strand(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """-> (labels (hi-lo,) uint8, minus-strand mask (hi-lo,) bool of the winning transcript)."""
         lab = np.zeros(hi - lo, dtype=np.uint8)
+        minus = np.zeros(hi - lo, dtype=bool)
         if not len(self.starts):
-            return lab
+            return lab, minus
         a = np.searchsorted(self.starts, lo - self.maxlen, side="left")
         b = np.searchsorted(self.starts, hi, side="left")
         idx = np.arange(a, b)
         idx = idx[self.ends[idx] > lo]
         if not len(idx):
-            return lab
+            return lab, minus
         idx = idx[np.lexsort((self.order[idx], self.prio[idx]))]
         for i in idx:
             s, e = max(lo, self.starts[i]), min(hi, self.ends[i])
             lab[s - lo:e - lo] = self.labels[i]
-        return lab
+            minus[s - lo:e - lo] = self.minus[i]
+        return lab, minus & (lab > 0)
+
+
+def mask_runs(mask: np.ndarray) -> list[list[int]]:
+    """Boolean mask -> [[start, end), ...] of its True runs (how chunks store the strand track)."""
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.flatnonzero(np.diff(m))
+    return d.reshape(-1, 2).tolist()
 
 
 class SegmentStats:
@@ -185,13 +201,13 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
             ivs = []
             for order, t in enumerate(chosen):
                 for s, e, lab in transcript_intervals(t.strand, t.exons, t.cds, t.start_codons, t.stop_codons):
-                    ivs.append((s, e, lab, order))
+                    ivs.append((s, e, lab, order, t.strand == "-"))
             painter = ChunkPainter(ivs)
             fh = handles[split]
             counts[split]["chromosomes"].append(chrom)
             for lo in chunk_starts(clen, chunk_size, overlap):
                 hi = min(clen, lo + chunk_size)
-                lab = painter.paint(lo, hi)
+                lab, minus = painter.paint_with_strand(lo, hi)
                 genic = float(np.count_nonzero(lab)) / len(lab)
                 if genic < min_genic:
                     counts[split]["skipped_low_genic"] += 1
@@ -199,7 +215,8 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
                 seq = fa.fetch(fa_chrom, lo, hi).upper()
                 stats[split].add(lab)
                 fh.write(json.dumps({"chrom": chrom, "start": lo, "end": hi, "sequence": seq,
-                                     "labels": lab.tolist()}, separators=(",", ":")) + "\n")
+                                     "labels": lab.tolist(), "minus": mask_runs(minus)},
+                                    separators=(",", ":")) + "\n")
                 counts[split]["chunks"] += 1
                 counts[split]["bases"] += hi - lo
             if progress:

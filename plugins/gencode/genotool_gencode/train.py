@@ -10,16 +10,21 @@ import torch
 
 from genotool.errors import UserError
 from genotool_gencode.encoders import encode_sequence
-from genotool_gencode.labels import LABELS, NUM_LABELS
+from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES, to_states
 from genotool_gencode.metrics import SegmentationMetrics
 from genotool_gencode.semicrf import estimate_memory_bytes, format_bytes
 
 
 class ChunkDataset(torch.utils.data.Dataset):
-    """Chunks of one split: items are (x (T,) uint8 base indices, y (T,) uint8 labels)."""
+    """Chunks of one split: items are (x (T,) uint8 base indices, y (T,) uint8 targets).
 
-    def __init__(self, path: Path, max_chunks: int | None = None, crop: int | None = None):
+    Targets are strand-aware states (labels.py) when ``states`` is True, else the 11 labels.
+    Chunks written before the strand track existed (no ``minus`` key) count as plus strand.
+    """
+
+    def __init__(self, path: Path, max_chunks: int | None = None, crop: int | None = None, states: bool = True):
         self.xs, self.ys, self.meta = [], [], []
+        self.missing_strand = 0
         self.crop = crop if crop and crop > 0 else None
         if not path.is_file():
             raise UserError(f"--data-dir: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
@@ -31,6 +36,11 @@ class ChunkDataset(torch.utils.data.Dataset):
                     rec = json.loads(line)
                     x = encode_sequence(rec["sequence"])
                     y = torch.tensor(rec["labels"], dtype=torch.uint8)
+                    minus = torch.zeros(len(y), dtype=torch.bool)
+                    if "minus" not in rec:
+                        self.missing_strand += 1
+                    for a, b in rec.get("minus", ()):
+                        minus[int(a):int(b)] = True
                 except (ValueError, KeyError, TypeError) as exc:
                     raise UserError(f"{path}: line {n}: not a preprocessed chunk ({exc})") from None
                 if len(x) != len(y):
@@ -38,7 +48,7 @@ class ChunkDataset(torch.utils.data.Dataset):
                 if int(y.max()) >= NUM_LABELS:
                     raise UserError(f"{path}: line {n}: label {int(y.max())} outside 0..{NUM_LABELS - 1}")
                 self.xs.append(x)
-                self.ys.append(y)
+                self.ys.append(to_states(y, minus) if states else y)
                 self.meta.append((rec.get("chrom", "?"), int(rec.get("start", 0)), int(rec.get("end", len(x)))))
         if not self.xs:
             raise UserError(f"--data-dir: {path} has no chunks (empty split)")
@@ -116,10 +126,11 @@ def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = N
             _, em = raw.encode(x, lengths)
             nll_sum += float(raw.head.nll(em.float(), y, lengths).sum())
             n_pos += int(lengths.sum())
-            labs, _ = raw.head.decode(em.float(), lengths)
+            labs, _ = raw.decode_emissions(em, lengths)
+            y_lab = raw.labels_of(y).cpu().numpy()
             for b, lab in enumerate(labs):
                 L = int(lengths[b])
-                metrics.update(y[b, :L].cpu().numpy(), lab[:L])
+                metrics.update(y_lab[b, :L], lab[:L])
                 if keep:
                     preds.append(lab[:L])
     return metrics, nll_sum / max(1, n_pos), preds
@@ -157,10 +168,11 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
                 nll_sum += float(model.head.nll(em.float(), y, lengths).sum())
                 n_pos += int(lengths.sum())
                 if full:
-                    labs, _ = model.head.decode(em.float(), lengths)
+                    labs, _ = model.decode_emissions(em, lengths)
+                    y_lab = model.labels_of(y).cpu().numpy()
                     for b, lab in enumerate(labs):
                         L = int(lengths[b])
-                        metrics.update(y[b, :L].cpu().numpy(), lab[:L])
+                        metrics.update(y_lab[b, :L], lab[:L])
             out = {"val_loss": nll_sum / max(1, n_pos)}
             if full:
                 s = metrics.summary()
@@ -207,18 +219,30 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
     from genotool_gencode.models import SegmentationModel
 
     torch.manual_seed(seed)
-    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks, crop=crop_length)
-    val_ds = ChunkDataset(data_dir / "val.jsonl", max_val_chunks)
+    model_config = {"states": "strand", "structure_init": "counts", **model_config}
+    strand_states = model_config["states"] == "strand"
+    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks, crop=crop_length, states=strand_states)
+    val_ds = ChunkDataset(data_dir / "val.jsonl", max_val_chunks, states=strand_states)
+    if strand_states and train_ds.missing_strand:
+        log(f"warning: {train_ds.missing_strand} training chunks have no strand track (written by an older "
+            "`gencode preprocess`): their genes count as plus strand; re-run preprocess")
+    n_states = NUM_STATES if strand_states else NUM_LABELS
     K = 1 if model_config["model"] != "semicrf" else int(model_config["max_duration"])
     warnings = duration_warnings(data_dir / "train_segment_stats.json", K, log) if model_config["model"] == "semicrf" else []
-    est = memory_estimate(batch_size, train_ds.max_length, K, NUM_LABELS, model_config["hidden_dim"],
+    est = memory_estimate(batch_size, train_ds.max_length, K, n_states, model_config["hidden_dim"],
                           model_config["encoder"], model_config["num_layers"])
-    log(f"Memory estimate (B={batch_size}, T={train_ds.max_length}, K={K}, C={NUM_LABELS}): "
+    log(f"Memory estimate (B={batch_size}, T={train_ds.max_length}, K={K}, C={n_states}): "
         f"semi-CRF (ours, streaming) {format_bytes(est['semicrf_streaming_bytes'])}; "
         f"an edge tensor would need {format_bytes(est['edge_tensor_bytes'])}; "
         f"encoder activations ~{format_bytes(est['encoder_activation_bytes'])}")
     model_config = {**model_config, "device_type": plan.device.split(":")[0]}
     model = SegmentationModel(model_config)
+    if model_config["structure_init"] == "counts":
+        from genotool_gencode.priors import label_statistics
+
+        model.head.init_structure(label_statistics((y.numpy() for y in train_ds.ys), n_states))
+        log("CRF structure initialised from training-label counts (transitions"
+            + (", durations)" if K > 1 else ")"))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model {model_config['model']} (K={K}) + {model_config['encoder']} encoder: {n_params:,} parameters; "
         f"{len(train_ds)} train / {len(val_ds)} val chunks")

@@ -17,7 +17,7 @@ def run_validate(data_dir: Path, model_dir: Path, out_dir: Path, *, split: str, 
     from genotool_gencode.train import ChunkDataset, evaluate, load_model
 
     model, cfg = load_model(model_dir, device)
-    ds = ChunkDataset(data_dir / f"{split}.jsonl", max_chunks)
+    ds = ChunkDataset(data_dir / f"{split}.jsonl", max_chunks, states=model.strand_states)
     log(f"validating {cfg['model']} ({cfg['encoder']}) on {len(ds)} {split} chunks ...")
     metrics, nll, _ = evaluate(model, ds, device, batch_size)
     summary = metrics.summary()
