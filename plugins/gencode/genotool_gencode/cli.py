@@ -50,6 +50,8 @@ States = Annotated[str, typer.Option("--states", help="'strand': 21 strand-aware
 StructureInit = Annotated[str, typer.Option("--structure-init", help="'counts': CRF transitions (and semi-CRF "
                                             "durations) start at their estimates from the training labels; "
                                             "'random': small random values.")]
+Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
+                                        "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
 
 
@@ -86,6 +88,13 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
             "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
             "states": states, "structure_init": structure_init}
+
+
+def _check_scheduler(scheduler: str) -> None:
+    from genotool.engine.config import SCHEDULERS
+
+    if scheduler not in SCHEDULERS:
+        raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, not '{scheduler}'")
 
 
 def _check_structure_args(states: str, structure_init: str) -> None:
@@ -198,6 +207,7 @@ def train(
     chain: Chain = "canonical",
     states: States = "strand",
     structure_init: StructureInit = "counts",
+    scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
@@ -212,6 +222,7 @@ def train(
 
     require_dir(data_dir, "--data-dir")
     _check_model_args(model, encoder, max_duration, backend)
+    _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand, chain, states, structure_init)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
@@ -227,7 +238,7 @@ def train(
                            batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
                            log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
                            max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                           patience=patience, crop_length=crop_length, log=_log)
+                           patience=patience, crop_length=crop_length, scheduler=scheduler, log=_log)
         res.pop("history")
         run.runtime.update(res)
     _log(f"trained {model}: best val_loss {res['best_metric']:.4f} after {res['epochs_run']} epochs -> {output}")
@@ -262,6 +273,7 @@ def compare(
     chain: Chain = "canonical",
     states: States = "strand",
     structure_init: StructureInit = "counts",
+    scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
     threads: Threads = None,
@@ -276,6 +288,7 @@ def compare(
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
     _check_structure_args(states, structure_init)
+    _check_scheduler(scheduler)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
     run_compare(data_dir=data_dir, output=output, names=names, encoder=encoder, max_duration=max_duration,
@@ -285,7 +298,7 @@ def compare(
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
-                states=states, structure_init=structure_init, parallel=parallel,
+                states=states, structure_init=structure_init, scheduler=scheduler, parallel=parallel,
                 log=_log)
 
 

@@ -16,7 +16,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
                 chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
-                parallel: bool = False) -> dict:
+                scheduler: str = "cosine", parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
@@ -29,7 +29,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
               "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
-              "parallel": parallel}
+              "scheduler": scheduler, "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
@@ -40,7 +40,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                       weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                      crop_length=crop_length)
+                      crop_length=crop_length, scheduler=scheduler)
         if parallel and len(names) > 1:
             # one process per model, each with `threads` (default 1) intra-op threads: on a small CPU
             # three single-threaded trainings share the cores far better than one after the other
@@ -87,7 +87,7 @@ def print_table(rows, log) -> None:
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
                     d_conv, expand, chain, states, structure_init, epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed,
                     max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, crop_length,
-                    plan=None, log=None, device=None, precision=None, threads=None, prefix="") -> dict:
+                    scheduler="cosine", plan=None, log=None, device=None, precision=None, threads=None, prefix="") -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one)."""
     import sys
 
@@ -112,7 +112,7 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
                        log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
                        max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                       crop_length=crop_length, log=log)
+                       crop_length=crop_length, scheduler=scheduler, log=log)
     model, _ = load_model(sub, plan.device)
     test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks, states=model.strand_states)
     t0 = time.perf_counter()

@@ -76,7 +76,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout):
     R_s[:, T] = last
     R_f[:, T] = last
     gdur = torch.zeros_like(dur)
-    w = gout.to(torch.float64).view(B, 1, 1)
+    w = gout.to(S.dtype).view(B, 1, 1)
     lz = logZ.view(B, 1, 1)
     zeros_bc = torch.zeros((B, C), dtype=S.dtype, device=dev)
     ninf_bc = torch.full((B, C), NEG_INF, dtype=S.dtype, device=dev)
@@ -105,7 +105,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout):
             zero, ninf = torch.zeros_like(g_s), torch.full_like(g_s, NEG_INF)
             R_s[:, s] = torch.where(past, ninf, torch.where(is_end, zero, g_s)) + S[:, s]
             R_f[:, s] = torch.where(past, ninf, torch.where(is_end, zero, g_f)) + S[:, s]
-    wb = gout.to(torch.float64).view(B, 1, 1)
+    wb = gout.to(S.dtype).view(B, 1, 1)
     p_end = torch.exp(a_s + R_s - S - lz) + torch.exp(a_f + R_f - S - lz)
     p_end[:, 0] = 0.0
     p_start = torch.exp(Q + S + delta - lz)

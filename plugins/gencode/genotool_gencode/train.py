@@ -209,7 +209,7 @@ def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
 
 
 def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epochs: int, batch_size: int,
-                 lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int,
+                 lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int, scheduler: str = "none",
                  max_train_chunks: int | None = None, max_val_chunks: int | None = None,
                  max_steps_per_epoch: int | None = None, patience: int | None = None, crop_length: int | None = None,
                  log=print) -> dict:
@@ -246,7 +246,7 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model {model_config['model']} (K={K}) + {model_config['encoder']} encoder: {n_params:,} parameters; "
         f"{len(train_ds)} train / {len(val_ds)} val chunks")
-    cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler="none",
+    cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler=scheduler,
                       clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min", patience=patience,
                       batch_size=batch_size, eval_batch_size=batch_size, seed=seed,
                       max_steps_per_epoch=max_steps_per_epoch, log_every=1,

@@ -197,3 +197,23 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
     res = genotool_cli("gencode", "train", "--data-dir", str(tmp_path / "nope"), "-o", str(tmp_path / "x"))
     assert res.exit_code == 2 and "--data-dir" in _err_line(res)
     assert _no_output(tmp_path / "x")
+    for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear")):
+        res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
+        assert res.exit_code == 2 and opt in _err_line(res)
+        res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
+        assert res.exit_code == 2 and opt in _err_line(res)
+    assert _no_output(tmp_path / "x")
+
+
+def test_train_with_label_states_and_random_init(genotool_cli, tiny_data, tmp_path):
+    """The 11-label CRF without count priors still trains and validates (older configuration)."""
+    m = tmp_path / "m"
+    res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "pytorch-crf",
+                       "--states", "labels", "--structure-init", "random", "--scheduler", "cosine", *TRAIN)
+    assert res.exit_code == 0, res.stderr
+    assert "initialised from training-label counts" not in res.stderr
+    cfg = json.loads((m / "model_config.json").read_text())
+    assert cfg["states"] == "labels" and cfg["structure_init"] == "random"
+    res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(m), "-o",
+                       str(tmp_path / "v"), "--max-chunks", "1", "--threads", "1")
+    assert res.exit_code == 0, res.stderr

@@ -148,3 +148,62 @@ def test_chunk_starts_cover_everything():
             covered[s:s + 2000] = True
             assert s + min(n, 2000) <= n
         assert covered.all()
+
+
+def test_chunks_carry_the_strand_track_of_their_genes(tiny_sim, tiny_data):
+    """``minus`` runs cover exactly the genic bases of minus-strand transcripts."""
+    from genotool_gencode.preprocess import mask_runs
+
+    assert mask_runs(np.array([0, 1, 1, 0, 1], dtype=bool)) == [[1, 3], [4, 5]]
+    minus_ivs = {}
+    for chrom, txs in iter_chromosomes(tiny_sim / "annotation.gtf"):
+        minus_ivs[chrom] = [(t.start, t.end) for t in pick_one_per_gene(txs) if t.strand == "-"]
+    n_minus = 0
+    for split in ("train", "val", "test"):
+        for line in open(tiny_data / f"{split}.jsonl"):
+            rec = json.loads(line)
+            labels = np.array(rec["labels"])
+            minus = np.zeros(len(labels), dtype=bool)
+            for a, b in rec["minus"]:
+                minus[a:b] = True
+            pos = np.arange(rec["start"], rec["end"])
+            in_minus_gene = np.zeros(len(labels), dtype=bool)
+            for s, e in minus_ivs[rec["chrom"]]:
+                in_minus_gene |= (pos >= s) & (pos < e)
+            assert np.array_equal(minus, in_minus_gene & (labels > 0))
+            n_minus += int(minus.sum())
+    assert n_minus > 0
+
+
+def test_strand_states_make_the_gene_grammar_first_order(tiny_data):
+    """Over the 11 labels, minus-strand genes put 'internal exon -> first intron' into the data
+    beside the plus-strand 'first intron -> internal exon', so a first-order chain can alternate
+    them; over strand-aware states neither strand ever goes from an internal exon to its first
+    intron or from a first intron back to the first exon."""
+    from genotool_gencode.labels import NUM_STATES, STATE_LABEL, to_states
+    from genotool_gencode.priors import label_statistics
+
+    labs, states = [], []
+    for split in ("train", "val", "test"):
+        for line in open(tiny_data / f"{split}.jsonl"):
+            rec = json.loads(line)
+            y = np.array(rec["labels"])
+            minus = np.zeros(len(y), dtype=bool)
+            for a, b in rec["minus"]:
+                minus[a:b] = True
+            labs.append(y)
+            states.append(to_states(y, minus))
+            assert [STATE_LABEL[s] for s in states[-1]] == y.tolist()
+    by_label = label_statistics(labs, len(LABELS)).pair_counts
+    assert by_label[INTERNAL_EXON, FIRST_INTRON] > 0 and by_label[FIRST_INTRON, INTERNAL_EXON] > 0
+    pairs = label_statistics(states, NUM_STATES).pair_counts
+    plus = {c: c for c in range(1, len(LABELS))}
+    minus = {c: c + len(LABELS) - 1 for c in range(1, len(LABELS))}
+    assert pairs[plus[FIRST_INTRON], plus[INTERNAL_EXON]] > 0          # + strand, left to right
+    assert pairs[plus[INTERNAL_EXON], plus[FIRST_INTRON]] == 0
+    assert pairs[minus[INTERNAL_EXON], minus[FIRST_INTRON]] > 0        # - strand reads 3' -> 5'
+    assert pairs[minus[FIRST_INTRON], minus[INTERNAL_EXON]] == 0
+    assert pairs[plus[FIRST_INTRON], plus[FIRST_EXON]] == 0
+    for c in range(1, len(LABELS)):                                    # strands never switch mid-gene
+        for d in range(1, len(LABELS)):
+            assert pairs[plus[c], minus[d]] == 0 and pairs[minus[c], plus[d]] == 0
