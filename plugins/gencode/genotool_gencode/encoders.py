@@ -1,7 +1,7 @@
 """Sequence encoders: one-hot DNA -> (B, T, hidden_dim) features.
 
 * ``bilstm``: a width-9 convolution (local motifs such as splice sites) followed by a
-  bidirectional LSTM.
+  bidirectional LSTM, with a residual connection around the LSTM.
 * ``mamba``: the same convolution followed by bidirectional Mamba layers (a forward and a
   time-reversed selective-scan SSM per layer, summed, with a residual and LayerNorm). On CUDA with
   ``mamba-ssm`` installed its fused kernel is used; otherwise ``mambapy`` (a real selective scan
@@ -55,9 +55,11 @@ class BiLSTMEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) int -> (B, T, hidden_dim)."""
-        h = self.stem(x)
-        h, _ = self.lstm(h)
-        return self.norm(h)
+        h0 = self.stem(x)
+        h, _ = self.lstm(h0)
+        # residual around the LSTM: the stem's sharp per-base motif features (a GT donor, an
+        # AG acceptor) reach the emissions directly, so boundaries need not survive the recurrence
+        return self.norm(h + h0)
 
 
 def mamba_backend(device_type: str) -> str:

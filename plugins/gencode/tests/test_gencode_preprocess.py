@@ -159,20 +159,26 @@ def test_chunks_carry_the_strand_track_of_their_genes(tiny_sim, tiny_data):
     for chrom, txs in iter_chromosomes(tiny_sim / "annotation.gtf"):
         minus_ivs[chrom] = [(t.start, t.end) for t in pick_one_per_gene(txs) if t.strand == "-"]
     n_minus = 0
+    for rec, labels, minus in _chunks_with_strand(tiny_data):
+        pos = np.arange(rec["start"], rec["end"])
+        in_minus_gene = np.zeros(len(labels), dtype=bool)
+        for s, e in minus_ivs[rec["chrom"]]:
+            in_minus_gene |= (pos >= s) & (pos < e)
+        assert np.array_equal(minus, in_minus_gene & (labels > 0))
+        n_minus += int(minus.sum())
+    assert n_minus > 0
+
+
+def _chunks_with_strand(data_dir):
+    """(record, labels, minus-strand mask) for every chunk of every split."""
     for split in ("train", "val", "test"):
-        for line in open(tiny_data / f"{split}.jsonl"):
+        for line in open(data_dir / f"{split}.jsonl"):
             rec = json.loads(line)
             labels = np.array(rec["labels"])
             minus = np.zeros(len(labels), dtype=bool)
             for a, b in rec["minus"]:
                 minus[a:b] = True
-            pos = np.arange(rec["start"], rec["end"])
-            in_minus_gene = np.zeros(len(labels), dtype=bool)
-            for s, e in minus_ivs[rec["chrom"]]:
-                in_minus_gene |= (pos >= s) & (pos < e)
-            assert np.array_equal(minus, in_minus_gene & (labels > 0))
-            n_minus += int(minus.sum())
-    assert n_minus > 0
+            yield rec, labels, minus
 
 
 def test_strand_states_make_the_gene_grammar_first_order(tiny_data):
@@ -184,16 +190,10 @@ def test_strand_states_make_the_gene_grammar_first_order(tiny_data):
     from genotool_gencode.priors import label_statistics
 
     labs, states = [], []
-    for split in ("train", "val", "test"):
-        for line in open(tiny_data / f"{split}.jsonl"):
-            rec = json.loads(line)
-            y = np.array(rec["labels"])
-            minus = np.zeros(len(y), dtype=bool)
-            for a, b in rec["minus"]:
-                minus[a:b] = True
-            labs.append(y)
-            states.append(to_states(y, minus))
-            assert [STATE_LABEL[s] for s in states[-1]] == y.tolist()
+    for _, y, minus in _chunks_with_strand(tiny_data):
+        labs.append(y)
+        states.append(to_states(y, minus))
+        assert [STATE_LABEL[s] for s in states[-1]] == y.tolist()
     by_label = label_statistics(labs, len(LABELS)).pair_counts
     assert by_label[INTERNAL_EXON, FIRST_INTRON] > 0 and by_label[FIRST_INTRON, INTERNAL_EXON] > 0
     pairs = label_statistics(states, NUM_STATES).pair_counts
