@@ -264,7 +264,8 @@ def compare(
     expand: Expand = 2,
     max_train_chunks: MaxTrain = None,
     max_val_chunks: MaxVal = 4,
-    max_test_chunks: Annotated[Optional[int], typer.Option("--max-test-chunks", help="Evaluate on at most N.")] = 16,
+    max_test_chunks: Annotated[Optional[int], typer.Option(
+        "--max-test-chunks", help="Evaluate on at most N (default: the whole test split).")] = None,
     max_steps_per_epoch: MaxSteps = 100,
     models: Annotated[str, typer.Option("--models", help="Comma-separated subset to compare.")] =
         "pytorch-crf,linear,semicrf",
