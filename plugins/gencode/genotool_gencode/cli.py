@@ -84,10 +84,12 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
         raise UserError(f"--num-layers must be >= 1, not {num_layers}")
-    return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
-            "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
-            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
-            "states": states, "structure_init": structure_init}
+    from genotool_gencode.models import make_model_config
+
+    return make_model_config(model=model, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
+                             num_layers=num_layers, emission_clamp=emission_clamp, backend=backend,
+                             no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
+                             states=states, structure_init=structure_init)
 
 
 def _check_scheduler(scheduler: str) -> None:

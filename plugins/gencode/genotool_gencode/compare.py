@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -36,7 +35,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
         run.plan = plan.to_dict()
         common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
-                      expand=expand, chain=chain, states=states, structure_init=structure_init, epochs=epochs, batch_size=batch_size, lr=lr,
+                      expand=expand, chain=chain, states=states, structure_init=structure_init, epochs=epochs,
+                      batch_size=batch_size, lr=lr,
                       weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
@@ -60,8 +60,9 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
         for row in rows:
             log(f"{row['model']}: segment F1 {row['segment_f1']:.4f}, duration KL {row['duration_kl']:.4f}, "
                 f"position macro-F1 {row['position_macro_f1']:.4f}")
-        result = {"data_dir": str(data_dir), "encoder": encoder, "budget": params, "test_chunks": rows[0]["test_chunks"] if rows else 0,
-                  "rows": rows, "wall_seconds": round(time.perf_counter() - t_all, 1)}
+        result = {"data_dir": str(data_dir), "encoder": encoder, "budget": params,
+                  "test_chunks": rows[0]["test_chunks"] if rows else 0, "rows": rows,
+                  "wall_seconds": round(time.perf_counter() - t_all, 1)}
         write_json(run.path / "compare.json", result)
         run.runtime.update({"wall_seconds_total": result["wall_seconds"]})
     if output_json is not None:
@@ -81,17 +82,18 @@ def print_table(rows, log) -> None:
     for r in rows:
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
     Console(stderr=True, width=200).print(table)   # wide enough for every column when not a TTY
-    _ = json
 
 
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
-                    d_conv, expand, chain, states, structure_init, epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed,
-                    max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, crop_length,
-                    scheduler="cosine", plan=None, log=None, device=None, precision=None, threads=None, prefix="") -> dict:
+                    d_conv, expand, chain, states, structure_init, epochs, batch_size, lr, weight_decay, crf_reg,
+                    log_every, seed, max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch,
+                    crop_length, scheduler="cosine", plan=None, log=None, device=None, precision=None,
+                    threads=None, prefix="") -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one)."""
     import sys
 
     from genotool.outputs import write_json
+    from genotool_gencode.models import make_model_config
     from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training
 
     if plan is None:
@@ -103,10 +105,10 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
     if log is None:
         def log(msg):
             print(prefix + str(msg), file=sys.stderr, flush=True)
-    cfg = {"model": name, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
-           "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": "streaming",
-           "no_triton": True, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
-           "states": states, "structure_init": structure_init}
+    cfg = make_model_config(model=name, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
+                            num_layers=num_layers, emission_clamp=emission_clamp, no_triton=True, d_state=d_state,
+                            d_conv=d_conv, expand=expand, chain=chain, states=states,
+                            structure_init=structure_init)
     sub.mkdir(exist_ok=True)
     res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,

@@ -31,7 +31,6 @@ UTR5, UTR3, START_CODON, STOP_CODON = 7, 8, 9, 10
 # the minus strand. Models score states; metrics and outputs use labels.
 NUM_STATES = 2 * NUM_LABELS - 1
 STATE_LABEL = list(range(NUM_LABELS)) + list(range(1, NUM_LABELS))
-STATE_NAMES = ["intergenic"] + [f"{n}(+)" for n in LABELS[1:]] + [f"{n}(-)" for n in LABELS[1:]]
 
 
 def to_states(labels, minus):

@@ -20,6 +20,16 @@ MODELS = ("pytorch-crf", "linear", "semicrf")
 BACKENDS = ("auto", "streaming", "exact", "flash")
 
 
+def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
+                      backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
+                      states="strand", structure_init="counts") -> dict:
+    """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
+    return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
+            "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
+            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
+            "states": states, "structure_init": structure_init}
+
+
 class SemiCRFHead(nn.Module):
     """Transition (C, C) and duration bias (K, C) of the semi-CRF (K = 1: linear-chain CRF)."""
 

@@ -517,6 +517,12 @@ __all__ = ["semicrf_log_partition", "semicrf_gold_log_partition", "semicrf_nll",
 # ---------------------------------------------------------------------------------------------
 # canonical chains: labellings and segmentations one-to-one
 # ---------------------------------------------------------------------------------------------
+def off_diagonal(transition: torch.Tensor) -> torch.Tensor:
+    """(C, C) transitions with the same-label diagonal at -inf (a switch to another label)."""
+    eye = torch.eye(transition.shape[0], dtype=torch.bool, device=transition.device)
+    return transition.masked_fill(eye, NEG_INF)
+
+
 def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor):
     """The canonical-chain semi-CRF as an ordinary semi-CRF on 2C states.
 
@@ -531,10 +537,8 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
     (2C, 2C), duration (K, 2C)); differentiable, so the fast recursions and their analytic
     backward run unchanged. With K = 1 it is the linear-chain CRF.
     """
-    C = transition.shape[0]
     K = duration.shape[0]
-    eye = torch.eye(C, dtype=torch.bool, device=transition.device)
-    off = transition.masked_fill(eye, NEG_INF)
+    off = off_diagonal(transition)
     tr2 = torch.cat([torch.cat([off, off], 1), torch.cat([transition, transition], 1)], 0)
     last = torch.zeros(K, 1, dtype=torch.bool, device=duration.device)
     last[K - 1] = True
@@ -584,8 +588,7 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths):
     is_start = valid & prev_diff
     prev = torch.cat([y[:, :1], y[:, :-1]], 1)
     trs = (transition[prev, y] * is_start).sum(1)
-    eye = torch.eye(C, dtype=torch.bool, device=transition.device)
-    start_all = torch.logsumexp(torch.cat([transition.masked_fill(eye, NEG_INF), transition], 0), dim=0)
+    start_all = torch.logsumexp(torch.cat([off_diagonal(transition), transition], 0), dim=0)
     return em + segs + trs + start_all[y[:, 0]]
 
 

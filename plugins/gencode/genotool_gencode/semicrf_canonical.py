@@ -20,12 +20,7 @@ from __future__ import annotations
 
 import torch
 
-from genotool_gencode.semicrf import NEG_INF, _check, _cumsum, _single_thread
-
-
-def _off_diagonal(trans: torch.Tensor) -> torch.Tensor:
-    eye = torch.eye(trans.shape[0], dtype=torch.bool, device=trans.device)
-    return trans.masked_fill(eye, NEG_INF)
+from genotool_gencode.semicrf import NEG_INF, _check, _cumsum, _single_thread, off_diagonal
 
 
 def _lse1(x: torch.Tensor) -> torch.Tensor:
@@ -40,7 +35,7 @@ def _forward(S, trans, dur):
     """-> (alpha_short, alpha_full, Q), each (B, T+1, C) float64."""
     B, T1, C = S.shape
     T, K = T1 - 1, dur.shape[0]
-    off = _off_diagonal(trans)
+    off = off_diagonal(trans)
     src = torch.cat([off, trans], 0)                                     # (2C, C): short then full sources
     a_s = torch.full_like(S, NEG_INF)
     a_f = torch.full_like(S, NEG_INF)
@@ -65,7 +60,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout):
     B, T1, C = S.shape
     T, K = T1 - 1, dur.shape[0]
     dev = S.device
-    off = _off_diagonal(trans)
+    off = off_diagonal(trans)
     tvec = torch.arange(T1, device=dev)
     L = lengths.view(B, 1)
     end_mask = tvec.view(1, T1) == L

@@ -111,6 +111,19 @@ def first_batch_diagnostics(model, x, lengths, log) -> dict:
     return out
 
 
+def decode_and_score(model, em, y, lengths, metrics: SegmentationMetrics) -> list:
+    """Decode emissions (B, T, C) to labels, add them against the targets y (B, T) to ``metrics``;
+    return the label lists trimmed to each length."""
+    labs, _ = model.decode_emissions(em, lengths)
+    y_lab = model.labels_of(y).cpu().numpy()
+    out = []
+    for b, lab in enumerate(labs):
+        L = int(lengths[b])
+        metrics.update(y_lab[b, :L], lab[:L])
+        out.append(lab[:L])
+    return out
+
+
 def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = None, keep=False):
     """Decode a dataset; return (SegmentationMetrics, mean NLL per position, predictions if keep)."""
     raw = getattr(model, "module", model)
@@ -126,13 +139,9 @@ def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = N
             _, em = raw.encode(x, lengths)
             nll_sum += float(raw.head.nll(em.float(), y, lengths).sum())
             n_pos += int(lengths.sum())
-            labs, _ = raw.decode_emissions(em, lengths)
-            y_lab = raw.labels_of(y).cpu().numpy()
-            for b, lab in enumerate(labs):
-                L = int(lengths[b])
-                metrics.update(y_lab[b, :L], lab[:L])
-                if keep:
-                    preds.append(lab[:L])
+            labs = decode_and_score(raw, em, y, lengths, metrics)
+            if keep:
+                preds.extend(labs)
     return metrics, nll_sum / max(1, n_pos), preds
 
 
@@ -168,11 +177,7 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
                 nll_sum += float(model.head.nll(em.float(), y, lengths).sum())
                 n_pos += int(lengths.sum())
                 if full:
-                    labs, _ = model.decode_emissions(em, lengths)
-                    y_lab = model.labels_of(y).cpu().numpy()
-                    for b, lab in enumerate(labs):
-                        L = int(lengths[b])
-                        metrics.update(y_lab[b, :L], lab[:L])
+                    decode_and_score(model, em, y, lengths, metrics)
             out = {"val_loss": nll_sum / max(1, n_pos)}
             if full:
                 s = metrics.summary()
@@ -228,7 +233,8 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
             "`gencode preprocess`): their genes count as plus strand; re-run preprocess")
     n_states = NUM_STATES if strand_states else NUM_LABELS
     K = 1 if model_config["model"] != "semicrf" else int(model_config["max_duration"])
-    warnings = duration_warnings(data_dir / "train_segment_stats.json", K, log) if model_config["model"] == "semicrf" else []
+    warnings = (duration_warnings(data_dir / "train_segment_stats.json", K, log)
+                if model_config["model"] == "semicrf" else [])
     est = memory_estimate(batch_size, train_ds.max_length, K, n_states, model_config["hidden_dim"],
                           model_config["encoder"], model_config["num_layers"])
     log(f"Memory estimate (B={batch_size}, T={train_ds.max_length}, K={K}, C={n_states}): "
