@@ -50,6 +50,9 @@ States = Annotated[str, typer.Option("--states", help="'strand': 21 strand-aware
 StructureInit = Annotated[str, typer.Option("--structure-init", help="'counts': CRF transitions (and semi-CRF "
                                             "durations) start at their estimates from the training labels; "
                                             "'random': small random values.")]
+Durations = Annotated[str, typer.Option("--durations", help="semicrf duration scores: 'smooth' (piecewise linear "
+                                        "in log length, from kernel-smoothed counts) or 'table' (one free score "
+                                        "per length).")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
                                         "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
@@ -76,10 +79,11 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                  d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts") -> dict:
+                  d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts",
+                  durations="smooth") -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
-    _check_structure_args(states, structure_init)
+    _check_structure_args(states, structure_init, durations)
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
@@ -89,7 +93,7 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
     return make_model_config(model=model, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                              num_layers=num_layers, emission_clamp=emission_clamp, backend=backend,
                              no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
-                             states=states, structure_init=structure_init)
+                             states=states, structure_init=structure_init, durations=durations)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -99,11 +103,15 @@ def _check_scheduler(scheduler: str) -> None:
         raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, not '{scheduler}'")
 
 
-def _check_structure_args(states: str, structure_init: str) -> None:
+def _check_structure_args(states: str, structure_init: str, durations: str = "smooth") -> None:
+    from genotool_gencode.models import DURATIONS
+
     if states not in ("strand", "labels"):
         raise UserError(f"--states must be 'strand' or 'labels', not '{states}'")
     if structure_init not in ("counts", "random"):
         raise UserError(f"--structure-init must be 'counts' or 'random', not '{structure_init}'")
+    if durations not in DURATIONS:
+        raise UserError(f"--durations must be one of {', '.join(DURATIONS)}, not '{durations}'")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +217,7 @@ def train(
     chain: Chain = "canonical",
     states: States = "strand",
     structure_init: StructureInit = "counts",
+    durations: Durations = "smooth",
     scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
@@ -226,7 +235,7 @@ def train(
     _check_model_args(model, encoder, max_duration, backend)
     _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                        d_state, d_conv, expand, chain, states, structure_init)
+                        d_state, d_conv, expand, chain, states, structure_init, durations)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -276,6 +285,7 @@ def compare(
     chain: Chain = "canonical",
     states: States = "strand",
     structure_init: StructureInit = "counts",
+    durations: Durations = "smooth",
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
@@ -290,7 +300,7 @@ def compare(
 
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    _check_structure_args(states, structure_init)
+    _check_structure_args(states, structure_init, durations)
     _check_scheduler(scheduler)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
@@ -301,8 +311,8 @@ def compare(
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
-                states=states, structure_init=structure_init, scheduler=scheduler, parallel=parallel,
-                log=_log)
+                states=states, structure_init=structure_init, durations=durations, scheduler=scheduler,
+                parallel=parallel, log=_log)
 
 
 @app.command()

@@ -22,28 +22,59 @@ BACKENDS = ("auto", "streaming", "exact", "flash")
 
 def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
                       backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
-                      states="strand", structure_init="counts") -> dict:
+                      states="strand", structure_init="counts", durations="smooth") -> dict:
     """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
             "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
-            "states": states, "structure_init": structure_init}
+            "states": states, "structure_init": structure_init, "durations": durations}
+
+
+DURATIONS = ("smooth", "table")
 
 
 class SemiCRFHead(nn.Module):
-    """Transition (C, C) and duration bias (K, C) of the semi-CRF (K = 1: linear-chain CRF)."""
+    """Transition (C, C) and duration bias (K, C) of the semi-CRF (K = 1: linear-chain CRF).
+
+    ``durations='smooth'``: the duration bias is piecewise linear in log length (durations.py),
+    parameterised by its values at the knots, ``duration_weights`` (J, C); ``'table'``: one free
+    parameter per length, ``duration_bias`` (K, C) itself (models saved before smoothing)."""
 
     def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
-                 use_triton: bool = True, chain: str = "all"):
+                 use_triton: bool = True, chain: str = "all", durations: str = "table"):
         super().__init__()
         if chain not in ("all", "canonical"):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
+        if durations not in DURATIONS:
+            raise ValueError(f"durations must be one of {DURATIONS}, not {durations!r}")
         self.chain = chain if max_duration > 1 else "all"   # K = 1: both are the linear-chain CRF
         self.num_classes, self.max_duration = num_classes, max_duration
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
-        self.duration_bias = nn.Parameter(torch.randn(max_duration, num_classes) * init_scale)
+        self.smooth = durations == "smooth" and max_duration > 1
+        if self.smooth:
+            from genotool_gencode.durations import hat_basis
+
+            basis = hat_basis(max_duration).float()
+            self.register_buffer("duration_basis", basis, persistent=False)   # rebuilt from K on load
+            self.duration_weights = nn.Parameter(torch.randn(basis.shape[1], num_classes) * init_scale)
+        else:
+            self.duration_table = nn.Parameter(torch.randn(max_duration, num_classes) * init_scale)
         self.backend = backend
         self.use_triton = use_triton
+
+    @property
+    def duration_bias(self) -> torch.Tensor:
+        """(K, C) duration scores, ``duration_bias[d - 1, c]`` for a segment of d bases of state c."""
+        if self.smooth:
+            return self.duration_basis.to(self.duration_weights.dtype) @ self.duration_weights
+        return self.duration_table
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before the smooth parameterisation named the free table "duration_bias"
+        old = state_dict.pop(prefix + "duration_bias", None)
+        if old is not None:
+            state_dict[prefix + "duration_table"] = old
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def log_partition(self, emissions, lengths, max_dur=None):
         if self.backend == "flash" and max_dur is None:
@@ -76,15 +107,21 @@ class SemiCRFHead(nn.Module):
 
     @torch.no_grad()
     def init_structure(self, stats) -> None:
-        """Transitions (and durations, K > 1) from training-label counts (see priors.py)."""
+        """Transitions (and durations, K > 1) from training-label counts (see priors.py); smooth
+        durations start from the kernel-smoothed counts."""
         from genotool_gencode.priors import canonical_semicrf_init, linear_chain_init
 
         if self.max_duration == 1:
             trans, _ = linear_chain_init(stats)
-            self.duration_bias.zero_()
+            self.duration_table.zero_()
         else:
-            trans, dur = canonical_semicrf_init(stats, self.max_duration)
-            self.duration_bias.copy_(torch.as_tensor(dur, dtype=self.duration_bias.dtype))
+            trans, dur = canonical_semicrf_init(stats, self.max_duration, smooth=self.smooth)
+            if self.smooth:
+                from genotool_gencode.durations import weights_for
+
+                self.duration_weights.copy_(torch.as_tensor(weights_for(dur), dtype=self.duration_weights.dtype))
+            else:
+                self.duration_table.copy_(torch.as_tensor(dur, dtype=self.duration_table.dtype))
         self.transition.copy_(torch.as_tensor(trans, dtype=self.transition.dtype))
 
     def parameter_stats(self) -> dict:
@@ -181,8 +218,10 @@ class SegmentationModel(nn.Module):
             self.head = TorchCRFHead(n)
         else:
             K = 1 if c["model"] == "linear" else int(c["max_duration"])
+            # models saved before smooth durations have no "durations" key: a free table
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
-                                    use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"))
+                                    use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
+                                    durations=c.get("durations", "table"))
 
     def encode(self, x, lengths=None):
         """(B, T) int -> (hidden (B, T, H), emissions (B, T, C))."""

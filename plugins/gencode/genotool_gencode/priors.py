@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 PSEUDO = 0.1   # pseudo-count of an unseen duration or transition
+SMOOTH_REL, SMOOTH_MIN = 0.1, 0.5   # kernel width for length counts: 10% of the length, >= 0.5 bp
 
 
 @dataclass
@@ -97,8 +98,24 @@ def linear_chain_init(stats: LabelStatistics) -> tuple[np.ndarray, np.ndarray]:
     return trans, _log_norm(stats.first_counts)
 
 
-def canonical_semicrf_init(stats: LabelStatistics, K: int) -> tuple[np.ndarray, np.ndarray]:
-    """Canonical-chain estimate: (transition (C, C), duration (K, C)) in log space."""
+def smooth_length_counts(counts: np.ndarray) -> np.ndarray:
+    """Spread each count of length j (1-based index j - 1) over its neighbours with a Gaussian
+    kernel of width max(0.5, 0.1 j) (a kernel density estimate; total count kept)."""
+    n = len(counts)
+    if n == 0 or counts.sum() == 0:
+        return counts.astype(np.float64)
+    d = np.arange(1, n + 1, dtype=np.float64)
+    sig = np.maximum(SMOOTH_MIN, SMOOTH_REL * d)
+    w = np.exp(-0.5 * ((d[:, None] - d[None, :]) / sig[None, :]) ** 2)   # (target, source)
+    w /= w.sum(0, keepdims=True)
+    return w @ counts.astype(np.float64)
+
+
+def canonical_semicrf_init(stats: LabelStatistics, K: int, smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Canonical-chain estimate: (transition (C, C), duration (K, C)) in log space.
+
+    ``smooth``: kernel-smooth the piece-length counts of lengths 1..K-1 first (the full-piece slot
+    K is a count of its own); see durations.py for why."""
     C = stats.num_classes
     trans = _next_label_log_probs(stats)
     dur = np.zeros((K, C))
@@ -108,6 +125,8 @@ def canonical_semicrf_init(stats: LabelStatistics, K: int) -> tuple[np.ndarray, 
         r = n - q * K
         pieces = np.bincount(r - 1, minlength=K)[:K].astype(np.float64)
         pieces[K - 1] += q.sum()
+        if smooth:
+            pieces[:K - 1] = smooth_length_counts(pieces[:K - 1])
         dur[:, c] = _log_norm(pieces)
         full = pieces[K - 1]
         cont = float(q.sum())                 # full pieces followed by a piece of the same run

@@ -197,7 +197,8 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
     res = genotool_cli("gencode", "train", "--data-dir", str(tmp_path / "nope"), "-o", str(tmp_path / "x"))
     assert res.exit_code == 2 and "--data-dir" in _err_line(res)
     assert _no_output(tmp_path / "x")
-    for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear")):
+    for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear"),
+                     ("--durations", "spline")):
         res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
         assert res.exit_code == 2 and opt in _err_line(res)
         res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
