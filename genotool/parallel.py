@@ -1,4 +1,4 @@
-"""Process start method for worker pools (data loaders, preprocessing shards).
+"""Worker pools: process start method, and workers that do not outlive their parent.
 
 ``fork`` starts workers fastest and is Linux's default, but forking a process in which JAX
 already runs its thread pool can deadlock the child (JAX warns about exactly this). That
@@ -8,7 +8,10 @@ workers start from a clean ``forkserver`` instead.
 
 from __future__ import annotations
 
+import os
 import sys
+import threading
+import time
 
 
 def start_method() -> str | None:
@@ -16,3 +19,25 @@ def start_method() -> str | None:
     if not sys.platform.startswith("linux"):
         return None
     return "forkserver" if "jax" in sys.modules else "fork"
+
+
+def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
+    """Pool-worker initializer: exit when the parent process is gone.
+
+    A SIGTERM to the parent alone (``kill PID``, a scheduler's time limit) would leave
+    ProcessPoolExecutor workers running their task to the end, orphaned and holding CPU and
+    memory. A daemon thread notices the re-parenting and ends the worker."""
+
+    def watch():
+        while os.getppid() == parent_pid:
+            time.sleep(poll_seconds)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
+def pool_kwargs(method: str | None) -> dict:
+    """ProcessPoolExecutor keyword arguments: the start method and the exit-with-parent initializer."""
+    import multiprocessing as mp
+
+    return {"mp_context": mp.get_context(method), "initializer": exit_with_parent, "initargs": (os.getpid(),)}

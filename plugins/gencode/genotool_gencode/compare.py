@@ -46,10 +46,11 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
             # one process per model, each with `threads` (default 1) intra-op threads: on a small CPU
             # three single-threaded trainings share the cores far better than one after the other
             import concurrent.futures as cf
-            import multiprocessing as mp
+
+            from genotool.parallel import pool_kwargs
 
             log(f"training {', '.join(names)} in {len(names)} parallel processes")
-            with cf.ProcessPoolExecutor(len(names), mp_context=mp.get_context("spawn")) as ex:
+            with cf.ProcessPoolExecutor(len(names), **pool_kwargs("spawn")) as ex:
                 futs = [ex.submit(_train_and_eval, name=n, sub=run.path / n, device=device,
                                   precision=precision, threads=threads or 1, prefix=f"[{n}] ", **common)
                         for n in names]

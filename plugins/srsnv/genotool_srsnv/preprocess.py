@@ -308,7 +308,6 @@ def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref:
                progress: bool = True) -> list[dict]:
     """Run every shard (in-process for one worker, else a fork pool); results in shard order."""
     from concurrent.futures import ProcessPoolExecutor
-    import multiprocessing as mp
 
     results = []
     with _progress(progress, len(shards)) as bar:
@@ -321,9 +320,9 @@ def run_shards(shards, bams: dict, whats: dict, length: int, out_dir: Path, ref:
                     bar.advance(task)
         else:
             # fork starts workers fastest (they never touch torch), except where it could deadlock
-            from genotool.parallel import start_method
+            from genotool.parallel import pool_kwargs, start_method
 
-            with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context(start_method())) as ex:
+            with ProcessPoolExecutor(max_workers=workers, **pool_kwargs(start_method())) as ex:
                 futs = [ex.submit(run_shard, *a) for a in args]
                 for f in futs:
                     results.append(f.result())

@@ -1,0 +1,58 @@
+"""Pool workers started with genotool.parallel.pool_kwargs exit when their parent is killed."""
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+PARENT = textwrap.dedent("""
+    import os, sys, time
+    from concurrent.futures import ProcessPoolExecutor
+    from genotool.parallel import pool_kwargs
+
+    def work(path):
+        with open(path, "w") as fh:
+            fh.write(str(os.getpid()))
+        time.sleep(60)
+
+    if __name__ == "__main__":
+        with ProcessPoolExecutor(1, **pool_kwargs(sys.argv[2])) as ex:
+            ex.submit(work, sys.argv[1]).result()
+""")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); its state letter says it is gone
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(")")[-1].split()[0] != "Z"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re-parenting check uses /proc (Linux)")
+@pytest.mark.parametrize("method", ["fork", "spawn"])
+def test_worker_exits_when_parent_is_terminated(tmp_path, method):
+    script, marker = tmp_path / "parent.py", tmp_path / "worker.pid"
+    script.write_text(PARENT)
+    parent = subprocess.Popen([sys.executable, str(script), str(marker), method])
+    try:
+        deadline = time.time() + 60
+        while not (marker.exists() and marker.read_text()) and time.time() < deadline:
+            time.sleep(0.1)
+        worker = int(marker.read_text())
+        assert _alive(worker)
+        parent.send_signal(signal.SIGTERM)
+        parent.wait(timeout=30)
+        deadline = time.time() + 15
+        while _alive(worker) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker), "pool worker outlived its terminated parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
