@@ -50,6 +50,8 @@ def test_kill_and_resume_is_bit_identical(tmp_path, workers):
     resumed = _run("--out", str(tmp_path / "run"), "--epochs", "4", "--dump", str(tmp_path / "run.pt"),
                    "--workers", workers)
     assert resumed.returncode == 0, resumed.stderr
+    assert "[tiny] resuming from" in resumed.stderr and "(epoch 2 of 4 done)" in resumed.stderr
+    assert "[tiny] epoch 3: train_loss" in resumed.stderr
     info = json.loads((tmp_path / "run.pt.json").read_text())
     ref_info = json.loads((tmp_path / "ref.pt.json").read_text())
     assert info["resumed_from_epoch"] == 2 and info["epochs_run"] == 2

@@ -21,7 +21,7 @@ MONITOR_MODES = ("min", "max")
 _RUNTIME_ONLY = frozenset({
     "num_workers", "prefetch_factor", "pin_memory", "persistent_workers", "compile",
     "compile_backend", "ddp_find_unused_parameters", "tensorboard",
-    "tensorboard_dir", "log_every", "progress", "checkpoint_every_epochs", "sync_timing",
+    "tensorboard_dir", "log_every", "progress", "progress_label", "checkpoint_every_epochs", "sync_timing",
     "deterministic", "max_minutes",
 })
 
@@ -65,6 +65,7 @@ class TrainConfig:
     tensorboard_dir: str | None = None  # default: <out_dir>/tensorboard
     log_every: int = 50                 # steps between progress/TensorBoard loss updates
     progress: bool = True               # rich progress bar on stderr (only when it is a TTY)
+    progress_label: str = ""            # prefix of progress lines (several trainings share one stderr)
     checkpoint_every_epochs: int = 1
     sync_timing: bool = True            # CUDA: synchronise per step so compute_seconds is honest
     # Plugin values saved with the checkpoint and hashed into the fingerprint: put model

@@ -6,6 +6,9 @@ import sys
 
 
 class NullProgress:
+    def note(self, msg: str) -> None:
+        pass
+
     def start_epoch(self, epoch: int, total: int | None) -> None:
         pass
 
@@ -22,7 +25,7 @@ class NullProgress:
 class RichProgress(NullProgress):
     """One bar per epoch with the running loss; a summary line per finished epoch."""
 
-    def __init__(self, max_epochs: int, console=None):
+    def __init__(self, max_epochs: int, console=None, label: str = ""):
         from rich.console import Console
         from rich.progress import (BarColumn, MofNCompleteColumn, Progress, TextColumn,
                                    TimeElapsedColumn, TimeRemainingColumn)
@@ -35,6 +38,10 @@ class RichProgress(NullProgress):
                                  console=self.console, transient=True)
         self.progress.start()
         self.task = None
+        self.label = label
+
+    def note(self, msg: str) -> None:
+        self.progress.console.print(self.label + msg, markup=False, highlight=False)
 
     def start_epoch(self, epoch: int, total: int | None) -> None:
         if self.task is not None:
@@ -48,8 +55,7 @@ class RichProgress(NullProgress):
 
     def end_epoch(self, row: dict) -> None:
         # markup off: metric names are plugin-chosen text, not rich markup.
-        self.progress.console.print(f"epoch {row.get('epoch')}: {_summary(row)}", markup=False,
-                                    highlight=False)
+        self.note(f"epoch {row.get('epoch')}: {_summary(row)}")
 
     def close(self) -> None:
         self.progress.stop()
@@ -58,8 +64,14 @@ class RichProgress(NullProgress):
 class LineProgress(NullProgress):
     """Not a terminal (logs, CI): one plain summary line per epoch on stderr."""
 
+    def __init__(self, label: str = ""):
+        self.label = label
+
+    def note(self, msg: str) -> None:
+        print(self.label + msg, file=sys.stderr, flush=True)
+
     def end_epoch(self, row: dict) -> None:
-        print("epoch " + str(row.get("epoch")) + ": " + _summary(row), file=sys.stderr, flush=True)
+        self.note("epoch " + str(row.get("epoch")) + ": " + _summary(row))
 
 
 def _summary(row: dict) -> str:
@@ -67,10 +79,11 @@ def _summary(row: dict) -> str:
                      for k, v in row.items() if k != "epoch")
 
 
-def make_progress(enabled: bool, max_epochs: int):
-    """A rich bar on a terminal, summary lines otherwise, nothing when disabled."""
+def make_progress(enabled: bool, max_epochs: int, label: str = ""):
+    """A rich bar on a terminal, summary lines otherwise, nothing when disabled; ``label``
+    prefixes every line."""
     if not enabled:
         return NullProgress()
     if sys.stderr.isatty():
-        return RichProgress(max_epochs)
-    return LineProgress()
+        return RichProgress(max_epochs, label=label)
+    return LineProgress(label)

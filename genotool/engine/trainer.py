@@ -164,7 +164,9 @@ class Trainer:
             train_model = torch.compile(train_model, backend=cfg.compile_backend)
 
         writer = self._tensorboard() if self.is_main else None
-        progress = make_progress(cfg.progress and self.is_main, cfg.max_epochs)
+        progress = make_progress(cfg.progress and self.is_main, cfg.max_epochs, cfg.progress_label)
+        if resumed_from:
+            progress.note(f"resuming from {self.last_checkpoint} (epoch {resumed_from} of {cfg.max_epochs} done)")
         if rng_states is not None:
             # Last thing before the loop: setup above must not shift the restored streams.
             set_rng_state(rng_states[self.dist.rank] if len(rng_states) == self.dist.world_size

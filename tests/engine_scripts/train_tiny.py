@@ -63,7 +63,7 @@ def main() -> None:
     cfg = TrainConfig(max_epochs=args.epochs, lr=3e-2, weight_decay=1e-2, optimizer="adamw",
                       scheduler="onecycle", grad_accum_steps=2, clip_grad_norm=1.0, batch_size=8,
                       monitor="val_loss", monitor_mode="min", patience=None, seed=7,
-                      num_workers=args.workers, persistent_workers=True, progress=False)
+                      num_workers=args.workers, persistent_workers=True, progress_label="[tiny] ")
     model = make_model(seed=1)
     task = RegressionTask()
     trainer = Trainer(cfg, plan=None, out_dir=args.out)

@@ -116,7 +116,7 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
                        log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
                        max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                       crop_length=crop_length, scheduler=scheduler, log=log)
+                       crop_length=crop_length, scheduler=scheduler, log=log, progress_label=prefix)
     model, _ = load_model(sub, plan.device)
     test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks, states=model.strand_states)
     t0 = time.perf_counter()

@@ -217,7 +217,7 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
                  lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int, scheduler: str = "none",
                  max_train_chunks: int | None = None, max_val_chunks: int | None = None,
                  max_steps_per_epoch: int | None = None, patience: int | None = None, crop_length: int | None = None,
-                 log=print) -> dict:
+                 log=print, progress_label: str = "") -> dict:
     """Train one model with the engine into ``out_dir``; write model.pt + model_config.json."""
     from genotool.engine import TrainConfig, Trainer
 
@@ -255,7 +255,7 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
     cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler=scheduler,
                       clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min", patience=patience,
                       batch_size=batch_size, eval_batch_size=batch_size, seed=seed,
-                      max_steps_per_epoch=max_steps_per_epoch, log_every=1,
+                      max_steps_per_epoch=max_steps_per_epoch, log_every=1, progress_label=progress_label,
                       extra={"model_config": model_config, "crf_reg": crf_reg})
     task = make_task(crf_reg=crf_reg, log_every=log_every, log=log, device_holder={}, max_val_chunks=max_val_chunks,
                      eval_batch_size=batch_size)
