@@ -53,6 +53,8 @@ StructureInit = Annotated[str, typer.Option("--structure-init", help="'counts': 
 Durations = Annotated[str, typer.Option("--durations", help="semicrf duration scores: 'smooth' (piecewise linear "
                                         "in log length, from kernel-smoothed counts) or 'table' (one free score "
                                         "per length).")]
+LinearWarmup = Annotated[int, typer.Option("--linear-warmup-epochs", help="semicrf: train the encoder under a "
+                                           "linear-chain CRF for the first N epochs, then the semi-CRF (0: off).")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
                                         "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
@@ -80,10 +82,10 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                   d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts",
-                  durations="smooth") -> dict:
+                  durations="smooth", linear_warmup_epochs=0) -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
-    _check_structure_args(states, structure_init, durations)
+    _check_structure_args(states, structure_init, durations, linear_warmup_epochs)
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
@@ -93,7 +95,8 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
     return make_model_config(model=model, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                              num_layers=num_layers, emission_clamp=emission_clamp, backend=backend,
                              no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
-                             states=states, structure_init=structure_init, durations=durations)
+                             states=states, structure_init=structure_init, durations=durations,
+                             linear_warmup_epochs=linear_warmup_epochs)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -103,7 +106,8 @@ def _check_scheduler(scheduler: str) -> None:
         raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, not '{scheduler}'")
 
 
-def _check_structure_args(states: str, structure_init: str, durations: str = "smooth") -> None:
+def _check_structure_args(states: str, structure_init: str, durations: str = "smooth",
+                          linear_warmup_epochs: int = 0) -> None:
     from genotool_gencode.models import DURATIONS
 
     if states not in ("strand", "labels"):
@@ -112,6 +116,8 @@ def _check_structure_args(states: str, structure_init: str, durations: str = "sm
         raise UserError(f"--structure-init must be 'counts' or 'random', not '{structure_init}'")
     if durations not in DURATIONS:
         raise UserError(f"--durations must be one of {', '.join(DURATIONS)}, not '{durations}'")
+    if linear_warmup_epochs < 0:
+        raise UserError(f"--linear-warmup-epochs must be >= 0, not {linear_warmup_epochs}")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -218,6 +224,7 @@ def train(
     states: States = "strand",
     structure_init: StructureInit = "counts",
     durations: Durations = "smooth",
+    linear_warmup_epochs: LinearWarmup = 0,
     scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
@@ -235,7 +242,7 @@ def train(
     _check_model_args(model, encoder, max_duration, backend)
     _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                        d_state, d_conv, expand, chain, states, structure_init, durations)
+                        d_state, d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -286,6 +293,7 @@ def compare(
     states: States = "strand",
     structure_init: StructureInit = "counts",
     durations: Durations = "smooth",
+    linear_warmup_epochs: LinearWarmup = 0,
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
@@ -300,7 +308,7 @@ def compare(
 
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    _check_structure_args(states, structure_init, durations)
+    _check_structure_args(states, structure_init, durations, linear_warmup_epochs)
     _check_scheduler(scheduler)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
@@ -311,8 +319,8 @@ def compare(
                 max_val_chunks=max_val_chunks, max_test_chunks=max_test_chunks,
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
-                states=states, structure_init=structure_init, durations=durations, scheduler=scheduler,
-                parallel=parallel, log=_log)
+                states=states, structure_init=structure_init, durations=durations,
+                linear_warmup_epochs=linear_warmup_epochs, scheduler=scheduler, parallel=parallel, log=_log)
 
 
 @app.command()

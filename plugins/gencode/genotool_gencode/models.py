@@ -22,12 +22,14 @@ BACKENDS = ("auto", "streaming", "exact", "flash")
 
 def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
                       backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
-                      states="strand", structure_init="counts", durations="smooth") -> dict:
+                      states="strand", structure_init="counts", durations="smooth",
+                      linear_warmup_epochs=0) -> dict:
     """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
             "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
-            "states": states, "structure_init": structure_init, "durations": durations}
+            "states": states, "structure_init": structure_init, "durations": durations,
+            "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0}
 
 
 DURATIONS = ("smooth", "table")
@@ -222,6 +224,10 @@ class SegmentationModel(nn.Module):
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
                                     durations=c.get("durations", "table"))
+        # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
+        # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
+        self.warmup_epochs = int(c.get("linear_warmup_epochs", 0)) if c["model"] == "semicrf" else 0
+        self.warmup_head = SemiCRFHead(n, 1) if self.warmup_epochs > 0 else None
 
     def encode(self, x, lengths=None):
         """(B, T) int -> (hidden (B, T, H), emissions (B, T, C))."""
@@ -231,16 +237,18 @@ class SegmentationModel(nn.Module):
             h = h.clamp(-self.emission_clamp, self.emission_clamp)
         return h, self.projection(h)
 
-    def forward(self, x, y, lengths, crf_reg: float = 0.0):
+    def forward(self, x, y, lengths, crf_reg: float = 0.0, warmup: bool = False):
         """Training loss (through ``__call__`` so DistributedDataParallel sees the forward)."""
-        return self.loss(x, y, lengths, crf_reg)
+        return self.loss(x, y, lengths, crf_reg, warmup)
 
-    def loss(self, x, y, lengths, crf_reg: float = 0.0):
+    def loss(self, x, y, lengths, crf_reg: float = 0.0, warmup: bool = False):
+        """Per-position NLL of the head (of the linear-chain warm-up head when ``warmup``)."""
+        head = self.warmup_head if warmup and self.warmup_head is not None else self.head
         _, em = self.encode(x, lengths)
-        nll = self.head.nll(em, y, lengths)
+        nll = head.nll(em, y, lengths)
         loss = nll.sum() / lengths.sum()
         if crf_reg > 0:
-            loss = loss + crf_reg * self.head.parameter_penalty()
+            loss = loss + crf_reg * head.parameter_penalty()
         return loss
 
     def labels_of(self, states: torch.Tensor) -> torch.Tensor:

@@ -161,7 +161,9 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
             x, y, lengths = batch
             if self.diagnostics is None:
                 self.diagnostics = first_batch_diagnostics(model, x, lengths, log)
-            return model(x, y, lengths, crf_reg)
+            raw = getattr(model, "module", model)
+            warmup = raw.warmup_head is not None and self.epoch <= raw.warmup_epochs
+            return model(x, y, lengths, crf_reg, warmup)
 
         def validation_metrics(self, model, loader):
             device = next(model.parameters()).device
@@ -246,16 +248,22 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
     if model_config["structure_init"] == "counts":
         from genotool_gencode.priors import label_statistics
 
-        model.head.init_structure(label_statistics((y.numpy() for y in train_ds.ys), n_states))
+        stats = label_statistics((y.numpy() for y in train_ds.ys), n_states)
+        model.head.init_structure(stats)
+        if model.warmup_head is not None:
+            model.warmup_head.init_structure(stats)
         log("CRF structure initialised from training-label counts (transitions"
             + (", durations)" if K > 1 else ")"))
     n_params = sum(p.numel() for p in model.parameters())
     log(f"model {model_config['model']} (K={K}) + {model_config['encoder']} encoder: {n_params:,} parameters; "
         f"{len(train_ds)} train / {len(val_ds)} val chunks")
+    if model.warmup_head is not None:
+        log(f"epochs 1-{model.warmup_epochs}: encoder trained under a linear-chain CRF (warm-up), then the semi-CRF")
     cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler=scheduler,
                       clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min", patience=patience,
                       batch_size=batch_size, eval_batch_size=batch_size, seed=seed,
                       max_steps_per_epoch=max_steps_per_epoch, log_every=1, progress_label=progress_label,
+                      ddp_find_unused_parameters=model.warmup_head is not None,   # one head idles per phase
                       extra={"model_config": model_config, "crf_reg": crf_reg})
     task = make_task(crf_reg=crf_reg, log_every=log_every, log=log, device_holder={}, max_val_chunks=max_val_chunks,
                      eval_batch_size=batch_size)

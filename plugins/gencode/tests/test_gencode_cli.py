@@ -137,8 +137,10 @@ TRAIN = ("--hidden-dim", "8", "--num-layers", "1", "--epochs", "1", "--max-steps
 def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_path):
     m = tmp_path / "m"
     res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "semicrf",
-                       "--max-duration", "2", *TRAIN)
+                       "--max-duration", "2", "--linear-warmup-epochs", "1", *TRAIN[:4], "--epochs", "2",
+                       *TRAIN[6:])
     assert res.exit_code == 0, res.stderr
+    assert "epochs 1-1: encoder trained under a linear-chain CRF (warm-up)" in res.stderr
     assert "smaller than the minimum length of start_codon" in res.stderr   # K=2 < 3-bp codons: warned
     assert "Memory estimate" in res.stderr and "Encoder output stats" in res.stderr
     assert (m / "model.pt").exists() and (m / "checkpoints" / "best.pt").exists()
@@ -198,7 +200,7 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
     assert res.exit_code == 2 and "--data-dir" in _err_line(res)
     assert _no_output(tmp_path / "x")
     for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear"),
-                     ("--durations", "spline")):
+                     ("--durations", "spline"), ("--linear-warmup-epochs", "-1")):
         res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
         assert res.exit_code == 2 and opt in _err_line(res)
         res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)

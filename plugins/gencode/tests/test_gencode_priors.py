@@ -145,3 +145,24 @@ def test_smooth_head_trains_and_loads_old_table_checkpoints():
     old = {"transition": torch.zeros(3, 3), "duration_bias": torch.full((30, 3), 0.5)}
     table.load_state_dict(old)
     assert torch.equal(table.duration_bias, torch.full((30, 3), 0.5))
+
+
+def test_linear_warmup_trains_the_encoder_under_the_linear_chain_first():
+    """--linear-warmup-epochs: the warm-up loss reaches the encoder and the linear-chain head
+    only; afterwards the semi-CRF head; and the linear models ignore the option."""
+    from genotool_gencode.models import SegmentationModel, make_model_config
+
+    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+                            linear_warmup_epochs=2)
+    m = SegmentationModel(cfg)
+    assert m.warmup_epochs == 2 and m.warmup_head.max_duration == 1
+    x, y, lengths = torch.randint(0, 4, (2, 20)), torch.randint(0, 21, (2, 20)), torch.tensor([20, 15])
+    for warmup, trained, idle in ((True, m.warmup_head, m.head), (False, m.head, m.warmup_head)):
+        m.zero_grad(set_to_none=True)
+        m.loss(x, y, lengths, warmup=warmup).backward()
+        assert trained.transition.grad is not None and trained.transition.grad.abs().sum() > 0
+        assert idle.transition.grad is None
+        assert m.projection.weight.grad.abs().sum() > 0
+    lin = SegmentationModel(make_model_config(model="linear", encoder="bilstm", max_duration=6, hidden_dim=8,
+                                              num_layers=1, linear_warmup_epochs=2))
+    assert lin.warmup_head is None and lin.config["linear_warmup_epochs"] == 0
