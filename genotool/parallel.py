@@ -21,15 +21,26 @@ def start_method() -> str | None:
     return "forkserver" if "jax" in sys.modules else "fork"
 
 
-def exit_with_parent(parent_pid: int, poll_seconds: float = 1.0) -> None:
-    """Pool-worker initializer: exit when the parent process is gone.
+def exit_with_parent(main_pid: int, poll_seconds: float = 1.0) -> None:
+    """Pool-worker initializer: exit when the main process (or this worker's parent) is gone.
 
-    A SIGTERM to the parent alone (``kill PID``, a scheduler's time limit) would leave
+    A SIGTERM to the main process alone (``kill PID``, a scheduler's time limit) would leave
     ProcessPoolExecutor workers running their task to the end, orphaned and holding CPU and
-    memory. A daemon thread notices the re-parenting and ends the worker."""
+    memory. A daemon thread notices and ends the worker. Both are watched because a forkserver
+    worker's parent is the forkserver, which outlives the main process."""
+    parent = os.getppid()
+
+    def main_alive() -> bool:
+        try:
+            os.kill(main_pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            pass
+        return True
 
     def watch():
-        while os.getppid() == parent_pid:
+        while os.getppid() == parent and main_alive():
             time.sleep(poll_seconds)
         os._exit(1)
 

@@ -36,9 +36,10 @@ def _alive(pid: int) -> bool:
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="re-parenting check uses /proc (Linux)")
-@pytest.mark.parametrize("method", ["fork", "spawn"])
+@pytest.mark.parametrize("method", ["fork", "spawn", "forkserver"])
 def test_worker_exits_when_parent_is_terminated(tmp_path, method):
     script, marker = tmp_path / "parent.py", tmp_path / "worker.pid"
+    server = None
     script.write_text(PARENT)
     parent = subprocess.Popen([sys.executable, str(script), str(marker), method])
     try:
@@ -47,6 +48,8 @@ def test_worker_exits_when_parent_is_terminated(tmp_path, method):
             time.sleep(0.1)
         worker = int(marker.read_text())
         assert _alive(worker)
+        with open(f"/proc/{worker}/stat") as fh:
+            server = int(fh.read().split(")")[-1].split()[1])   # forkserver: the worker's parent
         parent.send_signal(signal.SIGTERM)
         parent.wait(timeout=30)
         deadline = time.time() + 15
@@ -56,3 +59,9 @@ def test_worker_exits_when_parent_is_terminated(tmp_path, method):
     finally:
         if parent.poll() is None:
             parent.kill()
+        if method == "forkserver":
+            # Python's forkserver outlives its main process (idle); not ours to keep
+            try:
+                os.kill(server, signal.SIGKILL)
+            except (TypeError, ProcessLookupError):
+                pass

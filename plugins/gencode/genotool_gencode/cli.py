@@ -293,7 +293,7 @@ def compare(
     states: States = "strand",
     structure_init: StructureInit = "counts",
     durations: Durations = "smooth",
-    linear_warmup_epochs: LinearWarmup = 0,
+    linear_warmup_epochs: LinearWarmup = 10,
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
