@@ -85,7 +85,7 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
                   durations="smooth", linear_warmup_epochs=0) -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
-    _check_structure_args(states, structure_init, durations, linear_warmup_epochs)
+    _check_head_args(states, structure_init, durations, linear_warmup_epochs)
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
@@ -106,7 +106,7 @@ def _check_scheduler(scheduler: str) -> None:
         raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, not '{scheduler}'")
 
 
-def _check_structure_args(states: str, structure_init: str, durations: str = "smooth",
+def _check_head_args(states: str, structure_init: str, durations: str = "smooth",
                           linear_warmup_epochs: int = 0) -> None:
     from genotool_gencode.models import DURATIONS
 
@@ -308,7 +308,7 @@ def compare(
 
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    _check_structure_args(states, structure_init, durations, linear_warmup_epochs)
+    _check_head_args(states, structure_init, durations, linear_warmup_epochs)
     _check_scheduler(scheduler)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")

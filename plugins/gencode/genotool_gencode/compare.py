@@ -29,7 +29,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
               "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
-              "durations": durations, "linear_warmup_epochs": linear_warmup_epochs, "scheduler": scheduler, "parallel": parallel}
+              "durations": durations, "linear_warmup_epochs": linear_warmup_epochs, "scheduler": scheduler,
+              "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
@@ -37,8 +38,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
         common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                       expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
-                      linear_warmup_epochs=linear_warmup_epochs, epochs=epochs,
-                      batch_size=batch_size, lr=lr,
+                      linear_warmup_epochs=linear_warmup_epochs, epochs=epochs, batch_size=batch_size, lr=lr,
                       weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
@@ -90,8 +90,8 @@ def print_table(rows, log) -> None:
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
                     d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs, epochs, batch_size,
                     lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks, max_test_chunks,
-                    max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None, device=None, precision=None,
-                    threads=None, prefix="") -> dict:
+                    max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None, device=None,
+                    precision=None, threads=None, prefix="") -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one)."""
     import sys
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from genotool_gencode.durations import hat_basis, weights_for
 from genotool_gencode.encoders import build_encoder
 from genotool_gencode.labels import NUM_LABELS, NUM_STATES, STATE_LABEL
 from genotool_gencode.semicrf import (canonical_nll, canonical_viterbi, gold_max_durations,
@@ -54,8 +55,6 @@ class SemiCRFHead(nn.Module):
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
         self.smooth = durations == "smooth" and max_duration > 1
         if self.smooth:
-            from genotool_gencode.durations import hat_basis
-
             basis = hat_basis(max_duration).float()
             self.register_buffer("duration_basis", basis, persistent=False)   # rebuilt from K on load
             self.duration_weights = nn.Parameter(torch.randn(basis.shape[1], num_classes) * init_scale)
@@ -119,8 +118,6 @@ class SemiCRFHead(nn.Module):
         else:
             trans, dur = canonical_semicrf_init(stats, self.max_duration, smooth=self.smooth)
             if self.smooth:
-                from genotool_gencode.durations import weights_for
-
                 self.duration_weights.copy_(torch.as_tensor(weights_for(dur), dtype=self.duration_weights.dtype))
             else:
                 self.duration_table.copy_(torch.as_tensor(dur, dtype=self.duration_table.dtype))
@@ -226,7 +223,7 @@ class SegmentationModel(nn.Module):
                                     durations=c.get("durations", "table"))
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
-        self.warmup_epochs = int(c.get("linear_warmup_epochs", 0)) if c["model"] == "semicrf" else 0
+        self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
         self.warmup_head = SemiCRFHead(n, 1) if self.warmup_epochs > 0 else None
 
     def encode(self, x, lengths=None):
