@@ -546,26 +546,29 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
     return torch.cat([emissions, emissions], -1), tr2, du2
 
 
-def canonical_log_partition(emissions, transition, duration, lengths=None):
+def canonical_log_partition(emissions, transition, duration, lengths=None, starts=None, ends=None):
     """(B,) log Z of the canonical chain; the specialised recursion of semicrf_canonical.py
-    (half the window work of running :func:`canonical_expand` through the generic one)."""
+    (half the window work of running :func:`canonical_expand` through the generic one).
+    ``starts``/``ends`` (B, T, C): optional boundary scores (see semicrf_canonical.py)."""
     from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
 
-    return canonical_log_partition_fast(emissions, transition, duration, lengths)
+    return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends)
 
 
-def canonical_nll(emissions, transition, duration, labels, lengths=None):
+def canonical_nll(emissions, transition, duration, labels, lengths=None, starts=None, ends=None):
     """(B,) exact NLL of labellings under the canonical-chain semi-CRF (one segmentation each)."""
     lengths = _check(emissions, transition, duration, lengths)
-    return canonical_log_partition(emissions, transition, duration, lengths) - canonical_gold_score(
-        emissions, transition, duration, labels.to(emissions.device), lengths)
+    labels = labels.to(emissions.device)
+    return (canonical_log_partition(emissions, transition, duration, lengths, starts, ends)
+            - canonical_gold_score(emissions, transition, duration, labels, lengths, starts, ends))
 
 
-def canonical_gold_score(emissions, transition, duration, labels, lengths):
+def canonical_gold_score(emissions, transition, duration, labels, lengths, starts=None, ends=None):
     """(B,) score of the one canonical segmentation of ``labels``: a run of n bases of label c is
     q = (n - 1) // K full pieces and a last piece of r = n - qK, scoring
-    ``q * (dur[K-1, c] + trans[c, c]) + dur[r-1, c]``; plus ``trans[prev, c]`` between runs and the
-    start term of :func:`canonical_expand`. Closed form (no recursion), differentiable."""
+    ``q * (dur[K-1, c] + trans[c, c]) + dur[r-1, c]``; plus ``trans[prev, c]`` (and the boundary
+    scores ``ends[s-1, prev] + starts[s, c]``) at each switch s, and the start term of
+    :func:`canonical_expand`. Closed form (no recursion), differentiable."""
     B, T, C = emissions.shape
     K = duration.shape[0]
     dev = emissions.device
@@ -585,17 +588,73 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths):
     segs = (seg * is_end).sum(1)
     prev_diff = torch.zeros_like(valid)
     prev_diff[:, 1:] = y[:, 1:] != y[:, :-1]
-    is_start = valid & prev_diff
+    is_start = valid & prev_diff                     # switches inside the sequence
     prev = torch.cat([y[:, :1], y[:, :-1]], 1)
-    trs = (transition[prev, y] * is_start).sum(1)
+    switch = transition[prev, y]
+    if starts is not None:
+        prev_end = torch.cat([ends[:, :1], ends[:, :-1]], 1).gather(2, prev.unsqueeze(-1)).squeeze(-1)
+        switch = switch + starts.gather(2, y.unsqueeze(-1)).squeeze(-1) + prev_end
+    trs = (switch * is_start).sum(1)
     start_all = torch.logsumexp(torch.cat([off_diagonal(transition), transition], 0), dim=0)
     return em + segs + trs + start_all[y[:, 0]]
 
 
 @torch.no_grad()
-def canonical_viterbi(emissions, transition, duration, lengths=None):
-    """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in 0..C-1)."""
-    C = emissions.shape[-1]
-    em2, tr2, du2 = canonical_expand(emissions, transition, duration)
-    scores, segs = semicrf_viterbi(em2, tr2, du2, lengths)
-    return scores, [[(s, e, c % C) for s, e, c in z] for z in segs]
+def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None, ends=None):
+    """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in
+    0..C-1, full pieces of one run listed separately). The max-product form of the recursion in
+    semicrf_canonical.py, so it scores exactly what the likelihood scores."""
+    from genotool_gencode.semicrf_canonical import boundary_tables
+
+    lengths = _check(emissions, transition, duration, lengths)
+    S = _cumsum(emissions)
+    tr = transition.to(torch.float64)
+    du = duration.to(torch.float64)
+    B, T1, C = S.shape
+    T, K = T1 - 1, du.shape[0]
+    SB, EB = boundary_tables(starts, ends, T, S)
+    off = off_diagonal(tr)
+    eye = torch.eye(C, dtype=torch.bool, device=S.device)
+    a_s = torch.full_like(S, NEG_INF)
+    a_f = torch.full_like(S, NEG_INF)
+    Q = torch.empty_like(S)
+    bp_d = torch.zeros((B, T1, C), dtype=torch.int64, device=S.device)    # duration of a short piece
+    bp_src = torch.zeros((B, T1, C), dtype=torch.int64, device=S.device)  # source: c' short, C + c' full
+    # the start term is the likelihood's logsumexp over the 2C virtual sources
+    Q[:, 0] = torch.logsumexp(torch.cat([off, tr], 0), dim=0) - S[:, 0]
+    dur_rev = du[:K - 1].flip(0)
+    with _single_thread(S.device):
+        for t in range(1, T + 1):
+            k = min(K - 1, t)
+            if k > 0:
+                v, j = (Q[:, t - k:t] + dur_rev[K - 1 - k:]).max(dim=1)
+                a_s[:, t] = v + S[:, t]
+                bp_d[:, t] = k - j
+            if t >= K:
+                a_f[:, t] = Q[:, t - K] + du[K - 1] + S[:, t]
+            into = off if SB is None else off + SB[:, t].unsqueeze(1)                # (B|1, C', C)
+            out_s, out_f = a_s[:, t], a_f[:, t]
+            if EB is not None:
+                out_s, out_f = out_s + EB[:, t], out_f + EB[:, t]
+            from_s = out_s.unsqueeze(-1) + into
+            from_f = torch.where(eye, (a_f[:, t] + torch.diagonal(tr)).unsqueeze(-1), out_f.unsqueeze(-1) + into)
+            v, i = torch.cat([from_s, from_f], 1).max(dim=1)
+            Q[:, t] = v - S[:, t]
+            bp_src[:, t] = i
+    ar = torch.arange(B, device=S.device)
+    final = torch.cat([a_s[ar, lengths], a_f[ar, lengths]], -1)
+    scores, best = final.max(dim=-1)
+    bp_d, bp_src = bp_d.cpu().numpy(), bp_src.cpu().numpy()
+    segs_all = []
+    for b in range(B):
+        t, state = int(lengths[b]), int(best[b])
+        segs = []
+        while t > 0:
+            c = state % C
+            d = K if state >= C else int(bp_d[b, t, c])
+            segs.append((t - d, t, c))
+            t -= d
+            state = int(bp_src[b, t, c])
+        segs.reverse()
+        segs_all.append(segs)
+    return scores, segs_all

@@ -111,14 +111,18 @@ def is_canonical(segs, K) -> bool:
     return all(not (a[2] == b[2] and a[1] - a[0] != K) for a, b in zip(segs, segs[1:]))
 
 
-def canonical_score(segs, e, trans, dur) -> float:
+def canonical_score(segs, e, trans, dur, starts=None, ends=None) -> float:
     """Segmentation score with the canonical model's start term (logsumexp over 2C virtual
-    sources: every c' != c in the 'short' state and every c' in the 'full' state)."""
+    sources: every c' != c in the 'short' state and every c' in the 'full' state), plus the
+    optional boundary scores ``ends[s - 1][prev] + starts[s][c]`` at every label switch s."""
     C = len(trans)
     s0, t0, c0 = segs[0]
     start = _lse([trans[i][c0] for i in range(C) if i != c0] + [trans[i][c0] for i in range(C)])
     first = segmentation_score(segs[:1], e, trans, dur) - _lse(trans[i][c0] for i in range(C)) + start
-    return first + segmentation_score(segs, e, trans, dur) - segmentation_score(segs[:1], e, trans, dur)
+    total = first + segmentation_score(segs, e, trans, dur) - segmentation_score(segs[:1], e, trans, dur)
+    if starts is not None:
+        total += sum(ends[a[1] - 1][a[2]] + starts[b[0]][b[2]] for a, b in zip(segs, segs[1:]) if a[2] != b[2])
+    return total
 
 
 def canonical_segmentations(T, K, C):

@@ -183,6 +183,47 @@ def test_canonical_matches_brute_force(T, K, C):
     assert vsegs[0] == list(best)
 
 
+@pytest.mark.parametrize("T,K,C", [(5, 2, 2), (5, 3, 2), (4, 1, 3), (6, 2, 2)])
+def test_canonical_boundary_scores_match_brute_force(T, K, C):
+    """With start/end scores at label switches: log Z, every labelling's NLL (summing to 1) and
+    Viterbi against enumeration; a long run's full pieces get no boundary scores."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    e, tr, du = _params(T, K, C, seed=3 + T * K, scale=1.5)
+    g = torch.Generator().manual_seed(T + C)
+    st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) * 2 for _ in range(2))
+    E, TR, DU, ST, EN = e[0].tolist(), tr.tolist(), du.tolist(), st[0].tolist(), en[0].tolist()
+    segs = ref.canonical_segmentations(T, K, C)
+    scores = {ref.labelling_of(z, T): ref.canonical_score(z, E, TR, DU, ST, EN) for z in segs}
+    logz = ref._lse(scores.values())
+    assert logz != pytest.approx(ref._lse(ref.canonical_score(z, E, TR, DU) for z in segs), abs=1e-3)
+    assert canonical_log_partition(e, tr, du, None, st, en).item() == pytest.approx(logz, abs=1e-9)
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    n = len(labs)
+    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C))
+    for lab, v in zip(labs.tolist(), nll.tolist()):
+        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
+    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
+    score, vsegs = canonical_viterbi(e, tr, du, None, st, en)
+    best = max(segs, key=lambda z: ref.canonical_score(z, E, TR, DU, ST, EN))
+    assert score.item() == pytest.approx(ref.canonical_score(best, E, TR, DU, ST, EN), abs=1e-9)
+    assert vsegs[0] == list(best)
+
+
+def test_canonical_boundary_gradcheck():
+    """Analytic gradients of every input, boundary scores included, ragged lengths, runs longer than K."""
+    from genotool_gencode.semicrf import canonical_nll
+
+    T, K, C = 8, 3, 3
+    e, tr, du = _params(T, K, C, B=2, seed=7)
+    g = torch.Generator().manual_seed(1)
+    st, en = (torch.randn(2, T, C, generator=g, dtype=torch.float64) for _ in range(2))
+    labels = torch.tensor([[0, 0, 0, 0, 1, 1, 2, 2], [2, 2, 1, 1, 1, 1, 1, 0]])
+    lengths = torch.tensor([8, 6])
+    args = tuple(t.requires_grad_() for t in (e, tr, du, st, en))
+    assert torch.autograd.gradcheck(lambda a, b, c, s, x: canonical_nll(a, b, c, labels, lengths, s, x), args)
+
+
 def test_canonical_gradcheck():
     from genotool_gencode.semicrf import canonical_nll
 
