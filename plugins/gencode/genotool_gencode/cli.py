@@ -55,6 +55,9 @@ Durations = Annotated[str, typer.Option("--durations", help="semicrf duration sc
                                         "per length).")]
 LinearWarmup = Annotated[int, typer.Option("--linear-warmup-epochs", help="semicrf: train the encoder under a "
                                            "linear-chain CRF for the first N epochs, then the semi-CRF (0: off).")]
+BoundaryScores = Annotated[bool, typer.Option("--boundary-scores/--no-boundary-scores", help="linear and "
+                             "semicrf: the encoder also scores a run starting and a run ending at each base, "
+                             "added at label switches only (splice-site sensors); pytorch-crf has none.")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
                                         "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
@@ -82,7 +85,7 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                   d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts",
-                  durations="smooth", linear_warmup_epochs=0) -> dict:
+                  durations="smooth", linear_warmup_epochs=0, boundary_scores=True) -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
     _check_head_args(states, structure_init, durations, linear_warmup_epochs)
@@ -96,7 +99,7 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
                              num_layers=num_layers, emission_clamp=emission_clamp, backend=backend,
                              no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
                              states=states, structure_init=structure_init, durations=durations,
-                             linear_warmup_epochs=linear_warmup_epochs)
+                             linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -107,7 +110,7 @@ def _check_scheduler(scheduler: str) -> None:
 
 
 def _check_head_args(states: str, structure_init: str, durations: str = "smooth",
-                          linear_warmup_epochs: int = 0) -> None:
+                     linear_warmup_epochs: int = 0) -> None:
     from genotool_gencode.models import DURATIONS
 
     if states not in ("strand", "labels"):
@@ -225,6 +228,7 @@ def train(
     structure_init: StructureInit = "counts",
     durations: Durations = "smooth",
     linear_warmup_epochs: LinearWarmup = 0,
+    boundary_scores: BoundaryScores = True,
     scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
@@ -242,7 +246,8 @@ def train(
     _check_model_args(model, encoder, max_duration, backend)
     _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
-                        d_state, d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs)
+                        d_state, d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs,
+                        boundary_scores)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -293,7 +298,8 @@ def compare(
     states: States = "strand",
     structure_init: StructureInit = "counts",
     durations: Durations = "smooth",
-    linear_warmup_epochs: LinearWarmup = 10,
+    linear_warmup_epochs: LinearWarmup = 0,
+    boundary_scores: BoundaryScores = True,
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
@@ -320,7 +326,8 @@ def compare(
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
                 states=states, structure_init=structure_init, durations=durations,
-                linear_warmup_epochs=linear_warmup_epochs, scheduler=scheduler, parallel=parallel, log=_log)
+                linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores, scheduler=scheduler,
+                parallel=parallel, log=_log)
 
 
 @app.command()

@@ -24,13 +24,14 @@ BACKENDS = ("auto", "streaming", "exact", "flash")
 def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
                       backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
                       states="strand", structure_init="counts", durations="smooth",
-                      linear_warmup_epochs=0) -> dict:
+                      linear_warmup_epochs=0, boundary_scores=False) -> dict:
     """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
             "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
             "states": states, "structure_init": structure_init, "durations": durations,
-            "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0}
+            "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0,
+            "boundary_scores": bool(boundary_scores) and model in ("linear", "semicrf")}
 
 
 DURATIONS = ("smooth", "table")
@@ -41,16 +42,25 @@ class SemiCRFHead(nn.Module):
 
     ``durations='smooth'``: the duration bias is piecewise linear in log length (durations.py),
     parameterised by its values at the knots, ``duration_weights`` (J, C); ``'table'``: one free
-    parameter per length, ``duration_bias`` (K, C) itself (models saved before smoothing)."""
+    parameter per length, ``duration_bias`` (K, C) itself (models saved before smoothing).
+
+    ``boundary_scores``: the emissions passed in are (B, T, 3C), per-base label scores, then the
+    scores of a run starting and of a run ending at each base (semicrf_canonical.py); they enter
+    the canonical chain at label switches only. Forces the canonical chain (K = 1 included, where
+    it is the linear-chain CRF with switch-dependent emissions)."""
 
     def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
-                 use_triton: bool = True, chain: str = "all", durations: str = "table"):
+                 use_triton: bool = True, chain: str = "all", durations: str = "table",
+                 boundary_scores: bool = False):
         super().__init__()
         if chain not in ("all", "canonical"):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
         if durations not in DURATIONS:
             raise ValueError(f"durations must be one of {DURATIONS}, not {durations!r}")
         self.chain = chain if max_duration > 1 else "all"   # K = 1: both are the linear-chain CRF
+        self.boundary_scores = boundary_scores
+        if boundary_scores:
+            self.chain = "canonical"                           # the recursion that has them
         self.num_classes, self.max_duration = num_classes, max_duration
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
         self.smooth = durations == "smooth" and max_duration > 1
@@ -83,11 +93,18 @@ class SemiCRFHead(nn.Module):
                                         self.max_duration, self.use_triton)
         return semicrf_log_partition(emissions, self.transition, self.duration_bias, lengths, max_dur)
 
+    def split(self, emissions):
+        """(B, T, C) or (B, T, 3C) -> (emissions, starts, ends), the last two None without boundary scores."""
+        if not self.boundary_scores:
+            return emissions, None, None
+        return emissions.split(self.num_classes, dim=-1)
+
     def nll(self, emissions, labels, lengths):
         """(B,) exact NLL of the labelling (marginalised over segmentations; one segmentation
         per labelling with ``chain='canonical'``)."""
         if self.chain == "canonical":
-            return canonical_nll(emissions, self.transition, self.duration_bias, labels, lengths)
+            e, st, en = self.split(emissions)
+            return canonical_nll(e, self.transition, self.duration_bias, labels, lengths, st, en)
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
         md = gold_max_durations(labels, lengths, self.num_classes)
@@ -95,8 +112,8 @@ class SemiCRFHead(nn.Module):
 
     def decode(self, emissions, lengths):
         if self.chain == "canonical":
-            _, segs = canonical_viterbi(emissions.float(), self.transition.float(), self.duration_bias.float(),
-                                        lengths)
+            e, st, en = self.split(emissions.float())
+            _, segs = canonical_viterbi(e, self.transition.float(), self.duration_bias.float(), lengths, st, en)
             return [segments_to_labels(s, int(n)) for s, n in zip(segs, lengths.tolist())], segs
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
@@ -211,7 +228,14 @@ class SegmentationModel(nn.Module):
         self.strand_states = c.get("states", "labels") == "strand"
         n = NUM_STATES if self.strand_states else NUM_LABELS
         self._state_label = torch.tensor(STATE_LABEL if self.strand_states else list(range(NUM_LABELS)))
-        self.projection = nn.Linear(c["hidden_dim"], n)
+        # boundary scores (linear / semicrf): 2n more outputs, zero at start so the model begins
+        # as the one without them (and its structure init is unchanged); see SemiCRFHead
+        self.boundary_scores = bool(c.get("boundary_scores", False))   # older models: none
+        self.projection = nn.Linear(c["hidden_dim"], n * (3 if self.boundary_scores else 1))
+        if self.boundary_scores:
+            with torch.no_grad():
+                self.projection.weight[n:].zero_()
+                self.projection.bias[n:].zero_()
         self.emission_clamp = float(c.get("emission_clamp", 0.0))
         if c["model"] == "pytorch-crf":
             self.head = TorchCRFHead(n)
@@ -220,14 +244,14 @@ class SegmentationModel(nn.Module):
             # models saved before smooth durations have no "durations" key: a free table
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
-                                    durations=c.get("durations", "table"))
+                                    durations=c.get("durations", "table"), boundary_scores=self.boundary_scores)
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
         self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
-        self.warmup_head = SemiCRFHead(n, 1) if self.warmup_epochs > 0 else None
+        self.warmup_head = SemiCRFHead(n, 1, boundary_scores=self.boundary_scores) if self.warmup_epochs > 0 else None
 
     def encode(self, x, lengths=None):
-        """(B, T) int -> (hidden (B, T, H), emissions (B, T, C))."""
+        """(B, T) int -> (hidden (B, T, H), emissions (B, T, C), or (B, T, 3C) with boundary scores)."""
         h = self.encoder(x, lengths)
         if self.emission_clamp > 0:
             # bounds encoder outputs (the NaN guard of the design note for very long inputs)
@@ -242,8 +266,7 @@ class SegmentationModel(nn.Module):
         """Per-position NLL of the head (of the linear-chain warm-up head when ``warmup``)."""
         head = self.warmup_head if warmup and self.warmup_head is not None else self.head
         _, em = self.encode(x, lengths)
-        nll = head.nll(em, y, lengths)
-        loss = nll.sum() / lengths.sum()
+        loss = head.nll(em, y, lengths).sum() / lengths.sum()
         if crf_reg > 0:
             loss = loss + crf_reg * head.parameter_penalty()
         return loss

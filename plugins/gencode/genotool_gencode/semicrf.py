@@ -443,19 +443,27 @@ def semicrf_viterbi(emissions: torch.Tensor, transition: torch.Tensor, duration:
     scores, last = final.max(dim=-1)
     bp_d = bp_d.cpu().numpy()
     bp_c = bp_c.cpu().numpy()
+
+    def piece(b, t, c):
+        d = int(bp_d[b, t, c])
+        return d, c, int(bp_c[b, t - d, c])
+
+    return scores, _backtrack(lengths, last, piece)
+
+
+def _backtrack(lengths, final_state, piece):
+    """Segments per sequence from back-pointers, last to first. ``piece(b, t, state)`` gives the
+    segment ending at t in ``state`` as (duration, label, state of the segment before it)."""
     segs_all = []
-    for b in range(B):
-        t = int(lengths[b])
-        c = int(last[b])
-        segs = []
+    for b in range(len(final_state)):
+        t, state, segs = int(lengths[b]), int(final_state[b]), []
         while t > 0:
-            d = int(bp_d[b, t, c])
+            d, c, prev = piece(b, t, state)
             segs.append((t - d, t, c))
-            t -= d
-            c = int(bp_c[b, t, c])
+            t, state = t - d, prev
         segs.reverse()
         segs_all.append(segs)
-    return scores, segs_all
+    return segs_all
 
 
 def _viterbi_loop(S, tr, dur_rev, alpha, Q, bp_d, bp_c):
@@ -645,16 +653,10 @@ def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None
     final = torch.cat([a_s[ar, lengths], a_f[ar, lengths]], -1)
     scores, best = final.max(dim=-1)
     bp_d, bp_src = bp_d.cpu().numpy(), bp_src.cpu().numpy()
-    segs_all = []
-    for b in range(B):
-        t, state = int(lengths[b]), int(best[b])
-        segs = []
-        while t > 0:
-            c = state % C
-            d = K if state >= C else int(bp_d[b, t, c])
-            segs.append((t - d, t, c))
-            t -= d
-            state = int(bp_src[b, t, c])
-        segs.reverse()
-        segs_all.append(segs)
-    return scores, segs_all
+
+    def piece(b, t, state):
+        c = state % C
+        d = K if state >= C else int(bp_d[b, t, c])
+        return d, c, int(bp_src[b, t - d, c]) if t > d else 0
+
+    return scores, _backtrack(lengths, best, piece)

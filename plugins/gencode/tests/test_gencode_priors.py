@@ -166,3 +166,31 @@ def test_linear_warmup_trains_the_encoder_under_the_linear_chain_first():
     lin = SegmentationModel(make_model_config(model="linear", encoder="bilstm", max_duration=6, hidden_dim=8,
                                               num_layers=1, linear_warmup_epochs=2))
     assert lin.warmup_head is None and lin.config["linear_warmup_epochs"] == 0
+
+
+def test_boundary_scores_start_neutral_and_reach_both_heads():
+    """--boundary-scores: 2C more projection outputs, zero at start (so the model begins as the one
+    without them), trained by the semi-CRF and the warm-up head alike; absent from pytorch-crf
+    and from models saved before the option."""
+    from genotool_gencode.models import SegmentationModel, make_model_config
+
+    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+                            linear_warmup_epochs=1, boundary_scores=True)
+    m = SegmentationModel(cfg)
+    x, y, lengths = torch.randint(0, 4, (2, 20)), torch.randint(0, 21, (2, 20)), torch.tensor([20, 15])
+    _, em = m.encode(x, lengths)
+    assert em.shape == (2, 20, 63) and torch.all(em[..., 21:] == 0)
+    plain = canonical_nll(em[..., :21], m.head.transition, m.head.duration_bias, y, lengths)
+    assert torch.allclose(m.head.nll(em, y, lengths), plain)
+    for warmup in (True, False):
+        m.zero_grad(set_to_none=True)
+        m.loss(x, y, lengths, warmup=warmup).backward()
+        assert m.projection.weight.grad[21:42].abs().sum() > 0 and m.projection.weight.grad[42:].abs().sum() > 0
+    labels, segs = m.decode(x, lengths)
+    assert [len(p) for p in labels] == [20, 15] and all(0 <= v < 11 for p in labels for v in p)
+    base = dict(encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1, boundary_scores=True)
+    assert make_model_config(model="pytorch-crf", **base)["boundary_scores"] is False
+    lin = SegmentationModel(make_model_config(model="linear", **base))
+    assert lin.head.chain == "canonical" and lin.projection.out_features == 63
+    old = {k: v for k, v in cfg.items() if k != "boundary_scores"}
+    assert SegmentationModel(old).projection.out_features == 21
