@@ -41,8 +41,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                       expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
                       linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores, epochs=epochs,
-                      batch_size=batch_size, lr=lr,
-                      weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
+                      batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every,
+                      seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
                       crop_length=crop_length, scheduler=scheduler)
@@ -92,10 +92,9 @@ def print_table(rows, log) -> None:
 
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
                     d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs, boundary_scores,
-                    epochs, batch_size,
-                    lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks, max_test_chunks,
-                    max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None, device=None,
-                    precision=None, threads=None, prefix="") -> dict:
+                    epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks,
+                    max_test_chunks, max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None,
+                    device=None, precision=None, threads=None, prefix="") -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one)."""
     import sys
 

@@ -57,10 +57,9 @@ class SemiCRFHead(nn.Module):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
         if durations not in DURATIONS:
             raise ValueError(f"durations must be one of {DURATIONS}, not {durations!r}")
-        self.chain = chain if max_duration > 1 else "all"   # K = 1: both are the linear-chain CRF
+        # K = 1: both chains are the linear-chain CRF; boundary scores exist only in the canonical recursion
+        self.chain = "canonical" if boundary_scores else chain if max_duration > 1 else "all"
         self.boundary_scores = boundary_scores
-        if boundary_scores:
-            self.chain = "canonical"                           # the recursion that has them
         self.num_classes, self.max_duration = num_classes, max_duration
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
         self.smooth = durations == "smooth" and max_duration > 1

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import torch
 
-from genotool_gencode.semicrf import NEG_INF, _check, _cumsum, _single_thread, off_diagonal
+from genotool_gencode.semicrf import NEG_INF, _backtrack, _check, _cumsum, _single_thread, off_diagonal
 
 
 def _lse1(x: torch.Tensor) -> torch.Tensor:
@@ -207,3 +207,55 @@ def canonical_log_partition_fast(emissions, transition, duration, lengths=None, 
     if starts is not None and (starts.shape != emissions.shape or ends.shape != emissions.shape):
         raise ValueError(f"starts and ends must be (B, T, C) = {tuple(emissions.shape)}")
     return _CanonicalLogPartition.apply(emissions, transition, duration, lengths, starts, ends)
+
+
+@torch.no_grad()
+def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts=None, ends=None):
+    """Max-product form of :func:`_forward`, with back-pointers to the piece length and the
+    source (label, short or full piece); see :func:`genotool_gencode.semicrf.canonical_viterbi`."""
+    lengths = _check(emissions, transition, duration, lengths)
+    S = _cumsum(emissions)
+    tr = transition.to(torch.float64)
+    du = duration.to(torch.float64)
+    B, T1, C = S.shape
+    T, K = T1 - 1, du.shape[0]
+    SB, EB = boundary_tables(starts, ends, T, S)
+    off = off_diagonal(tr)
+    eye = torch.eye(C, dtype=torch.bool, device=S.device)
+    a_s = torch.full_like(S, NEG_INF)
+    a_f = torch.full_like(S, NEG_INF)
+    Q = torch.empty_like(S)
+    bp_d = torch.zeros((B, T1, C), dtype=torch.int64, device=S.device)    # duration of a short piece
+    bp_src = torch.zeros((B, T1, C), dtype=torch.int64, device=S.device)  # source: c' short, C + c' full
+    # the start term is the likelihood's logsumexp over the 2C virtual sources
+    Q[:, 0] = torch.logsumexp(torch.cat([off, tr], 0), dim=0) - S[:, 0]
+    dur_rev = du[:K - 1].flip(0)
+    with _single_thread(S.device):
+        for t in range(1, T + 1):
+            k = min(K - 1, t)
+            if k > 0:
+                v, j = (Q[:, t - k:t] + dur_rev[K - 1 - k:]).max(dim=1)
+                a_s[:, t] = v + S[:, t]
+                bp_d[:, t] = k - j
+            if t >= K:
+                a_f[:, t] = Q[:, t - K] + du[K - 1] + S[:, t]
+            into = off if SB is None else off + SB[:, t].unsqueeze(1)                # (B|1, C', C)
+            out_s, out_f = a_s[:, t], a_f[:, t]
+            if EB is not None:
+                out_s, out_f = out_s + EB[:, t], out_f + EB[:, t]
+            from_s = out_s.unsqueeze(-1) + into
+            from_f = torch.where(eye, (a_f[:, t] + torch.diagonal(tr)).unsqueeze(-1), out_f.unsqueeze(-1) + into)
+            v, i = torch.cat([from_s, from_f], 1).max(dim=1)
+            Q[:, t] = v - S[:, t]
+            bp_src[:, t] = i
+    ar = torch.arange(B, device=S.device)
+    final = torch.cat([a_s[ar, lengths], a_f[ar, lengths]], -1)
+    scores, best = final.max(dim=-1)
+    bp_d, bp_src = bp_d.cpu().numpy(), bp_src.cpu().numpy()
+
+    def piece(b, t, state):
+        c = state % C
+        d = K if state >= C else int(bp_d[b, t, c])
+        return d, c, int(bp_src[b, t - d, c]) if t > d else 0
+
+    return scores, _backtrack(lengths, best, piece)
