@@ -58,6 +58,13 @@ LinearWarmup = Annotated[int, typer.Option("--linear-warmup-epochs", help="semic
 BoundaryScores = Annotated[bool, typer.Option("--boundary-scores/--no-boundary-scores", help="linear and "
                              "semicrf: the encoder also scores a run starting and a run ending at each base, "
                              "added at label switches only (splice-site sensors); pytorch-crf has none.")]
+CensorEdges = Annotated[bool, typer.Option("--censor-edges/--no-censor-edges", help="linear and semicrf: a "
+                          "piece cut by a chunk edge scores no duration (training crops truncate the runs at "
+                          "their edges; scored as whole segments they skew the duration model).")]
+LongRuns = Annotated[str, typer.Option("--long-runs", help="linear and semicrf: a run of K or more bases is "
+                       "'tail' (a K piece, then one score per extra base: a geometric tail, as in GHMM gene "
+                       "finders) or 'pieces' (full K pieces and a shorter last one, which shares its duration "
+                       "score with runs of that length).")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
                                         "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
@@ -85,10 +92,11 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                   d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts",
-                  durations="smooth", linear_warmup_epochs=0, boundary_scores=True) -> dict:
+                  durations="smooth", linear_warmup_epochs=0, boundary_scores=True, censor_edges=True,
+                  long_runs="tail") -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
-    _check_head_args(states, structure_init, durations, linear_warmup_epochs)
+    _check_head_args(states, structure_init, durations, linear_warmup_epochs, long_runs)
     if hidden_dim < 2 or hidden_dim % 2:
         raise UserError(f"--hidden-dim must be an even number >= 2, not {hidden_dim}")
     if num_layers < 1:
@@ -99,7 +107,8 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
                              num_layers=num_layers, emission_clamp=emission_clamp, backend=backend,
                              no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
                              states=states, structure_init=structure_init, durations=durations,
-                             linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores)
+                             linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
+                             censor_edges=censor_edges, long_runs=long_runs)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -110,8 +119,11 @@ def _check_scheduler(scheduler: str) -> None:
 
 
 def _check_head_args(states: str, structure_init: str, durations: str = "smooth",
-                     linear_warmup_epochs: int = 0) -> None:
-    from genotool_gencode.models import DURATIONS
+                     linear_warmup_epochs: int = 0, long_runs: str = "tail") -> None:
+    from genotool_gencode.models import DURATIONS, LONG_RUNS
+
+    if long_runs not in LONG_RUNS:
+        raise UserError(f"--long-runs must be one of {', '.join(LONG_RUNS)}, not '{long_runs}'")
 
     if states not in ("strand", "labels"):
         raise UserError(f"--states must be 'strand' or 'labels', not '{states}'")
@@ -229,6 +241,8 @@ def train(
     durations: Durations = "smooth",
     linear_warmup_epochs: LinearWarmup = 0,
     boundary_scores: BoundaryScores = True,
+    censor_edges: CensorEdges = True,
+    long_runs: LongRuns = "tail",
     scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
@@ -247,7 +261,7 @@ def train(
     _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs,
-                        boundary_scores)
+                        boundary_scores, censor_edges, long_runs)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -300,6 +314,8 @@ def compare(
     durations: Durations = "smooth",
     linear_warmup_epochs: LinearWarmup = 0,
     boundary_scores: BoundaryScores = True,
+    censor_edges: CensorEdges = True,
+    long_runs: LongRuns = "tail",
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
@@ -314,7 +330,7 @@ def compare(
 
     require_dir(data_dir, "--data-dir")
     names = [m.strip() for m in models.split(",") if m.strip()]
-    _check_head_args(states, structure_init, durations, linear_warmup_epochs)
+    _check_head_args(states, structure_init, durations, linear_warmup_epochs, long_runs)
     _check_scheduler(scheduler)
     for m in names:
         _check_model_args(m, encoder, max_duration if m == "semicrf" else 2, "streaming")
@@ -326,7 +342,8 @@ def compare(
                 max_steps_per_epoch=max_steps_per_epoch, output_json=output_json, device=device,
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
                 states=states, structure_init=structure_init, durations=durations,
-                linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores, scheduler=scheduler,
+                linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
+                censor_edges=censor_edges, long_runs=long_runs, scheduler=scheduler,
                 parallel=parallel, log=_log)
 
 

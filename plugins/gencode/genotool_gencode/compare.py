@@ -16,6 +16,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
                 chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
                 durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = False,
+                censor_edges: bool = False, long_runs: str = "pieces",
                 scheduler: str = "cosine",
                 parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
@@ -31,7 +32,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
               "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
               "durations": durations, "linear_warmup_epochs": linear_warmup_epochs,
-              "boundary_scores": boundary_scores, "scheduler": scheduler,
+              "boundary_scores": boundary_scores, "censor_edges": censor_edges,
+              "long_runs": long_runs, "scheduler": scheduler,
               "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
@@ -40,7 +42,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
         common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                       expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
-                      linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores, epochs=epochs,
+                      linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
+                      censor_edges=censor_edges, long_runs=long_runs, epochs=epochs,
                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every,
                       seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
@@ -92,6 +95,7 @@ def print_table(rows, log) -> None:
 
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
                     d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs, boundary_scores,
+                    censor_edges, long_runs,
                     epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks,
                     max_test_chunks, max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None,
                     device=None, precision=None, threads=None, prefix="") -> dict:
@@ -115,7 +119,8 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                             num_layers=num_layers, emission_clamp=emission_clamp, no_triton=True, d_state=d_state,
                             d_conv=d_conv, expand=expand, chain=chain, states=states,
                             structure_init=structure_init, durations=durations,
-                            linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores)
+                            linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
+                            censor_edges=censor_edges, long_runs=long_runs)
     sub.mkdir(exist_ok=True)
     res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,

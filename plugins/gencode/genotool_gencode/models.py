@@ -24,14 +24,20 @@ BACKENDS = ("auto", "streaming", "exact", "flash")
 def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
                       backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
                       states="strand", structure_init="counts", durations="smooth",
-                      linear_warmup_epochs=0, boundary_scores=False) -> dict:
+                      linear_warmup_epochs=0, boundary_scores=False, censor_edges=False,
+                      long_runs="pieces") -> dict:
     """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
             "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
             "states": states, "structure_init": structure_init, "durations": durations,
             "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0,
-            "boundary_scores": bool(boundary_scores) and model in ("linear", "semicrf")}
+            "boundary_scores": bool(boundary_scores) and model in ("linear", "semicrf"),
+            "censor_edges": bool(censor_edges) and model in ("linear", "semicrf"),
+            "long_runs": long_runs if model in ("linear", "semicrf") else "pieces"}
+
+
+LONG_RUNS = ("pieces", "tail")
 
 
 DURATIONS = ("smooth", "table")
@@ -47,19 +53,28 @@ class SemiCRFHead(nn.Module):
     ``boundary_scores``: the emissions passed in are (B, T, 3C), per-base label scores, then the
     scores of a run starting and of a run ending at each base (semicrf_canonical.py); they enter
     the canonical chain at label switches only. Forces the canonical chain (K = 1 included, where
-    it is the linear-chain CRF with switch-dependent emissions)."""
+    it is the linear-chain CRF with switch-dependent emissions).
+
+    ``censor_edges``: the pieces at a sequence's edges score no duration; ``long_runs='tail'``: a
+    run of K or more bases is a K piece and a geometric tail, ``transition[c, c]`` per extra base
+    (else ``'pieces'``: full K pieces and a shorter last one); see semicrf_canonical.py. Both
+    force the canonical chain."""
 
     def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
                  use_triton: bool = True, chain: str = "all", durations: str = "table",
-                 boundary_scores: bool = False):
+                 boundary_scores: bool = False, censor_edges: bool = False, long_runs: str = "pieces"):
         super().__init__()
         if chain not in ("all", "canonical"):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
         if durations not in DURATIONS:
             raise ValueError(f"durations must be one of {DURATIONS}, not {durations!r}")
         # K = 1: both chains are the linear-chain CRF; boundary scores exist only in the canonical recursion
-        self.chain = "canonical" if boundary_scores else chain if max_duration > 1 else "all"
-        self.boundary_scores = boundary_scores
+        if long_runs not in LONG_RUNS:
+            raise ValueError(f"long_runs must be one of {LONG_RUNS}, not {long_runs!r}")
+        self.tail = long_runs == "tail"
+        canonical = boundary_scores or censor_edges or self.tail
+        self.chain = "canonical" if canonical else chain if max_duration > 1 else "all"
+        self.boundary_scores, self.censor_edges = boundary_scores, censor_edges
         self.num_classes, self.max_duration = num_classes, max_duration
         self.transition = nn.Parameter(torch.randn(num_classes, num_classes) * init_scale)
         self.smooth = durations == "smooth" and max_duration > 1
@@ -103,7 +118,8 @@ class SemiCRFHead(nn.Module):
         per labelling with ``chain='canonical'``)."""
         if self.chain == "canonical":
             e, st, en = self.split(emissions)
-            return canonical_nll(e, self.transition, self.duration_bias, labels, lengths, st, en)
+            return canonical_nll(e, self.transition, self.duration_bias, labels, lengths, st, en,
+                                 self.censor_edges, self.tail)
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
         md = gold_max_durations(labels, lengths, self.num_classes)
@@ -112,7 +128,8 @@ class SemiCRFHead(nn.Module):
     def decode(self, emissions, lengths):
         if self.chain == "canonical":
             e, st, en = self.split(emissions.float())
-            _, segs = canonical_viterbi(e, self.transition.float(), self.duration_bias.float(), lengths, st, en)
+            _, segs = canonical_viterbi(e, self.transition.float(), self.duration_bias.float(), lengths, st, en,
+                                        self.censor_edges, self.tail)
             return [segments_to_labels(s, int(n)) for s, n in zip(segs, lengths.tolist())], segs
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
@@ -132,7 +149,7 @@ class SemiCRFHead(nn.Module):
             trans, _ = linear_chain_init(stats)
             self.duration_table.zero_()
         else:
-            trans, dur = canonical_semicrf_init(stats, self.max_duration, smooth=self.smooth)
+            trans, dur = canonical_semicrf_init(stats, self.max_duration, smooth=self.smooth, tail=self.tail)
             if self.smooth:
                 self.duration_weights.copy_(torch.as_tensor(weights_for(dur), dtype=self.duration_weights.dtype))
             else:
@@ -243,11 +260,16 @@ class SegmentationModel(nn.Module):
             # models saved before smooth durations have no "durations" key: a free table
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
-                                    durations=c.get("durations", "table"), boundary_scores=self.boundary_scores)
+                                    durations=c.get("durations", "table"), boundary_scores=self.boundary_scores,
+                                    censor_edges=bool(c.get("censor_edges", False)),   # older models: uncensored
+                                    long_runs=c.get("long_runs", "pieces"))
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
         self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
-        self.warmup_head = SemiCRFHead(n, 1, boundary_scores=self.boundary_scores) if self.warmup_epochs > 0 else None
+        self.warmup_head = (SemiCRFHead(n, 1, boundary_scores=self.boundary_scores,
+                                        censor_edges=bool(c.get("censor_edges", False)),
+                                        long_runs=c.get("long_runs", "pieces"))
+                            if self.warmup_epochs > 0 else None)
 
     def encode(self, x, lengths=None):
         """(B, T) int -> (hidden (B, T, H), emissions (B, T, C), or (B, T, 3C) with boundary scores)."""

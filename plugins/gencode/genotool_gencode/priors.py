@@ -111,16 +111,29 @@ def smooth_length_counts(counts: np.ndarray) -> np.ndarray:
     return w @ counts.astype(np.float64)
 
 
-def canonical_semicrf_init(stats: LabelStatistics, K: int, smooth: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def canonical_semicrf_init(stats: LabelStatistics, K: int, smooth: bool = False,
+                           tail: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Canonical-chain estimate: (transition (C, C), duration (K, C)) in log space.
 
     ``smooth``: kernel-smooth the piece-length counts of lengths 1..K-1 first (the full-piece slot
-    K is a count of its own); see durations.py for why."""
+    K is a count of its own); see durations.py for why. ``tail``: runs of K or more bases are a K
+    piece and a geometric tail: ``dur[K-1] = log P(n >= K) + log(1 - p)`` and ``trans[c, c] =
+    log p``, p the fraction of tail bases after which the run goes on."""
     C = stats.num_classes
     trans = _next_label_log_probs(stats)
     dur = np.zeros((K, C))
     for c in range(C):
         n = stats.lengths[c]
+        if tail:
+            runs = np.bincount(np.minimum(n, K) - 1, minlength=K)[:K].astype(np.float64)
+            if smooth:
+                runs[:K - 1] = smooth_length_counts(runs[:K - 1])
+            dur[:, c] = _log_norm(runs)
+            steps = float((n[n >= K] - K).sum())
+            p = (steps + PSEUDO) / (steps + runs[K - 1] + 2 * PSEUDO)
+            dur[K - 1, c] += math.log(1.0 - p)
+            trans[c, c] = math.log(p)
+            continue
         q = (n - 1) // K
         r = n - q * K
         pieces = np.bincount(r - 1, minlength=K)[:K].astype(np.float64)

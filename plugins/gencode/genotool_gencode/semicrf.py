@@ -554,29 +554,38 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
     return torch.cat([emissions, emissions], -1), tr2, du2
 
 
-def canonical_log_partition(emissions, transition, duration, lengths=None, starts=None, ends=None):
+def canonical_log_partition(emissions, transition, duration, lengths=None, starts=None, ends=None,
+                            censor_edges=False, tail=False):
     """(B,) log Z of the canonical chain; the specialised recursion of semicrf_canonical.py
     (half the window work of running :func:`canonical_expand` through the generic one).
-    ``starts``/``ends`` (B, T, C): optional boundary scores (see semicrf_canonical.py)."""
+    ``starts``/``ends`` (B, T, C): optional boundary scores; ``censor_edges``: pieces at the
+    sequence's edges score no duration; ``tail``: runs of K or more bases are a K piece and a
+    geometric tail (all three in semicrf_canonical.py)."""
     from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
 
-    return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends)
+    return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)
 
 
-def canonical_nll(emissions, transition, duration, labels, lengths=None, starts=None, ends=None):
+def canonical_nll(emissions, transition, duration, labels, lengths=None, starts=None, ends=None,
+                  censor_edges=False, tail=False):
     """(B,) exact NLL of labellings under the canonical-chain semi-CRF (one segmentation each)."""
     lengths = _check(emissions, transition, duration, lengths)
     labels = labels.to(emissions.device)
-    return (canonical_log_partition(emissions, transition, duration, lengths, starts, ends)
-            - canonical_gold_score(emissions, transition, duration, labels, lengths, starts, ends))
+    return (canonical_log_partition(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)
+            - canonical_gold_score(emissions, transition, duration, labels, lengths, starts, ends, censor_edges,
+                                   tail))
 
 
-def canonical_gold_score(emissions, transition, duration, labels, lengths, starts=None, ends=None):
+def canonical_gold_score(emissions, transition, duration, labels, lengths, starts=None, ends=None,
+                         censor_edges=False, tail=False):
     """(B,) score of the one canonical segmentation of ``labels``: a run of n bases of label c is
     q = (n - 1) // K full pieces and a last piece of r = n - qK, scoring
     ``q * (dur[K-1, c] + trans[c, c]) + dur[r-1, c]``; plus ``trans[prev, c]`` (and the boundary
     scores ``ends[s-1, prev] + starts[s, c]``) at each switch s, and the start term of
-    :func:`canonical_expand`. Closed form (no recursion), differentiable."""
+    :func:`canonical_expand`; ``censor_edges``: without the durations of the first piece (of the
+    first run) and the last piece (of the last run); ``tail``: a run of n >= K bases scores
+    ``dur[K-1, c] + (n - K) * trans[c, c]`` (a K piece and n - K one-base tail steps) and the
+    start term has no 'full' sources. Closed form (no recursion), differentiable."""
     B, T, C = emissions.shape
     K = duration.shape[0]
     dev = emissions.device
@@ -592,7 +601,20 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
     q = torch.div(run - 1, K, rounding_mode="floor")
     r = run - q * K
     diag = torch.diagonal(transition)
-    seg = q.to(emissions.dtype) * (duration[K - 1][y] + diag[y]) + duration[(r - 1).clamp(0, K - 1), y]
+    last_piece = duration[(r - 1).clamp(0, K - 1), y]
+    seg = q.to(emissions.dtype) * (duration[K - 1][y] + diag[y]) + last_piece
+    if tail:
+        long_run = run >= K
+        seg = torch.where(long_run, duration[K - 1][y] + (run - K).to(emissions.dtype) * diag[y], last_piece)
+        last_piece = torch.where(run > K, torch.zeros_like(last_piece), last_piece)   # a tail step
+        q = long_run.long()
+    if censor_edges:
+        first_run = is_end & (torch.cumsum(is_end.long(), 1) == 1)
+        last_run = tvec == L - 1
+        first_piece = torch.where(q > 0, duration[K - 1][y], last_piece)
+        one_piece = (q == 0) if not tail else run <= K
+        seg = (seg - first_piece * first_run - last_piece * last_run
+               + last_piece * (first_run & last_run & one_piece))     # one piece: censored once
     segs = (seg * is_end).sum(1)
     prev_diff = torch.zeros_like(valid)
     prev_diff[:, 1:] = y[:, 1:] != y[:, :-1]
@@ -603,14 +625,16 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
         prev_end = torch.cat([ends[:, :1], ends[:, :-1]], 1).gather(2, prev.unsqueeze(-1)).squeeze(-1)
         switch = switch + starts.gather(2, y.unsqueeze(-1)).squeeze(-1) + prev_end
     trs = (switch * is_start).sum(1)
-    start_all = torch.logsumexp(torch.cat([off_diagonal(transition), transition], 0), dim=0)
+    off = off_diagonal(transition)
+    start_all = torch.logsumexp(off if tail else torch.cat([off, transition], 0), dim=0)
     return em + segs + trs + start_all[y[:, 0]]
 
 
-def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None, ends=None):
+def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None, ends=None, censor_edges=False,
+                      tail=False):
     """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in
     0..C-1, full pieces of one run listed separately); the max-product form of the recursion in
     semicrf_canonical.py, so it scores exactly what the likelihood scores."""
     from genotool_gencode.semicrf_canonical import canonical_viterbi_fast
 
-    return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends)
+    return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)

@@ -111,10 +111,11 @@ def is_canonical(segs, K) -> bool:
     return all(not (a[2] == b[2] and a[1] - a[0] != K) for a, b in zip(segs, segs[1:]))
 
 
-def canonical_score(segs, e, trans, dur, starts=None, ends=None) -> float:
+def canonical_score(segs, e, trans, dur, starts=None, ends=None, censor_edges=False) -> float:
     """Segmentation score with the canonical model's start term (logsumexp over 2C virtual
     sources: every c' != c in the 'short' state and every c' in the 'full' state), plus the
-    optional boundary scores ``ends[s - 1][prev] + starts[s][c]`` at every label switch s."""
+    optional boundary scores ``ends[s - 1][prev] + starts[s][c]`` at every label switch s;
+    ``censor_edges``: the first and the last piece score no duration."""
     C = len(trans)
     s0, t0, c0 = segs[0]
     start = _lse([trans[i][c0] for i in range(C) if i != c0] + [trans[i][c0] for i in range(C)])
@@ -122,8 +123,49 @@ def canonical_score(segs, e, trans, dur, starts=None, ends=None) -> float:
     total = first + segmentation_score(segs, e, trans, dur) - segmentation_score(segs[:1], e, trans, dur)
     if starts is not None:
         total += sum(ends[a[1] - 1][a[2]] + starts[b[0]][b[2]] for a, b in zip(segs, segs[1:]) if a[2] != b[2])
+    if censor_edges:
+        edge_pieces = segs[:1] + segs[1:][-1:]
+        total -= sum(dur[t - s - 1][c] for s, t, c in edge_pieces)
     return total
 
 
 def canonical_segmentations(T, K, C):
     return [z for z in enumerate_segmentations(T, K, C) if is_canonical(z, K)]
+
+
+def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_edges=False) -> float:
+    """Score of a labelling under the canonical chain with geometric tails: a run of n < K bases
+    scores ``dur[n-1][c]``, one of n >= K bases ``dur[K-1][c] + (n - K) * trans[c][c]``; a switch
+    ``trans[prev][c]`` (+ boundary scores); the start term is the logsumexp of the switches into
+    the first label. ``censor_edges``: the first run's first piece (the whole run, or its K
+    piece) and the last run's last piece (unless a tail step) score no duration."""
+    C, K = len(trans), len(dur)
+    runs = labelling_runs(labels)
+    total = _lse(trans[i][runs[0][2]] for i in range(C) if i != runs[0][2])
+    for j, (s, t, c) in enumerate(runs):
+        n = t - s
+        total += sum(e[u][c] for u in range(s, t))
+        total += dur[n - 1][c] if n < K else dur[K - 1][c] + (n - K) * trans[c][c]
+        if j > 0:
+            p = runs[j - 1][2]
+            total += trans[p][c]
+            if starts is not None:
+                total += ends[s - 1][p] + starts[s][c]
+    if censor_edges:
+        n0, c0 = runs[0][1] - runs[0][0], runs[0][2]
+        total -= dur[min(n0, K) - 1][c0]
+        n1, c1 = runs[-1][1] - runs[-1][0], runs[-1][2]
+        if n1 <= K and not (len(runs) == 1):
+            total -= dur[n1 - 1][c1]
+    return total
+
+
+def labelling_runs(labels):
+    """Runs (start, end exclusive, label) of a labelling."""
+    runs, s = [], 0
+    for u in range(1, len(labels) + 1):
+        if u == len(labels) or labels[u] != labels[s]:
+            runs.append((s, u, labels[s]))
+            s = u
+    return runs
+

@@ -144,7 +144,8 @@ def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_p
     assert "smaller than the minimum length of start_codon" in res.stderr   # K=2 < 3-bp codons: warned
     assert "Memory estimate" in res.stderr and "Encoder output stats" in res.stderr
     assert (m / "model.pt").exists() and (m / "checkpoints" / "best.pt").exists()
-    assert json.loads((m / "model_config.json").read_text())["boundary_scores"] is True   # the default
+    cfg = json.loads((m / "model_config.json").read_text())
+    assert cfg["boundary_scores"] is True and cfg["censor_edges"] is True   # the defaults
     v = tmp_path / "v"
     res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(m), "-o", str(v),
                        "--max-chunks", "2", "--threads", "1")
@@ -175,12 +176,12 @@ def test_compare_and_mamba_train(genotool_cli, tiny_data, tmp_path):
     assert all(0.0 <= r["segment_f1"] <= 1.0 and r["duration_kl"] >= 0 for r in rows)
     m = tmp_path / "mamba"
     res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "linear",
-                       "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", *TRAIN[:8],
+                       "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", "--no-censor-edges", *TRAIN[:8],
                        "--crop-length", "64",
                        "--batch-size", "1", "--max-val-chunks", "1")
     assert res.exit_code == 0, res.stderr
     cfg = json.loads((m / "model_config.json").read_text())
-    assert cfg["encoder"] == "mamba" and cfg["boundary_scores"] is False
+    assert cfg["encoder"] == "mamba" and cfg["boundary_scores"] is False and cfg["censor_edges"] is False
 
 
 def test_bench_json_with_reference(genotool_cli, tmp_path):

@@ -194,3 +194,25 @@ def test_boundary_scores_start_neutral_and_reach_both_heads():
     assert lin.head.chain == "canonical" and lin.projection.out_features == 63
     old = {k: v for k, v in cfg.items() if k != "boundary_scores"}
     assert SegmentationModel(old).projection.out_features == 21
+
+
+def test_censor_edges_reaches_the_head_and_old_models_stay_uncensored():
+    """--censor-edges: linear and semicrf score edge pieces without duration (the canonical chain's
+    censored likelihood); pytorch-crf cannot; models saved before the option load uncensored."""
+    from genotool_gencode.models import SegmentationModel, make_model_config
+
+    base = dict(encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1, censor_edges=True)
+    assert make_model_config(model="pytorch-crf", **base)["censor_edges"] is False
+    cfg = make_model_config(model="semicrf", **base)
+    m = SegmentationModel(cfg)
+    x, y, lengths = torch.randint(0, 4, (2, 20)), torch.randint(0, 21, (2, 20)), torch.tensor([20, 15])
+    _, em = m.encode(x, lengths)
+    h = m.head
+    censored = canonical_nll(em, h.transition, h.duration_bias, y, lengths, censor_edges=True)
+    assert torch.allclose(h.nll(em, y, lengths), censored)
+    assert not torch.allclose(censored, canonical_nll(em, h.transition, h.duration_bias, y, lengths))
+    lin = SegmentationModel(make_model_config(model="linear", **base))
+    assert lin.head.chain == "canonical" and lin.head.censor_edges
+    old = {k: v for k, v in cfg.items() if k != "censor_edges"}
+    assert SegmentationModel(old).head.censor_edges is False
+

@@ -210,6 +210,109 @@ def test_canonical_boundary_scores_match_brute_force(T, K, C):
     assert vsegs[0] == list(best)
 
 
+@pytest.mark.parametrize("bounds", [False, True])
+@pytest.mark.parametrize("T,K,C", [(5, 2, 2), (5, 3, 2), (4, 1, 3), (6, 2, 2), (4, 4, 2)])
+def test_canonical_censored_edges_match_brute_force(T, K, C, bounds):
+    """Censored edges (the first and last piece score no duration): log Z, every labelling's NLL
+    (summing to 1) and Viterbi against enumeration, with and without boundary scores."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    e, tr, du = _params(T, K, C, seed=5 + T * K, scale=1.5)
+    g = torch.Generator().manual_seed(T * C)
+    st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) * 2 if bounds else None for _ in range(2))
+    E, TR, DU = e[0].tolist(), tr.tolist(), du.tolist()
+    ST, EN = (st[0].tolist(), en[0].tolist()) if bounds else (None, None)
+    segs = ref.canonical_segmentations(T, K, C)
+    scores = {ref.labelling_of(z, T): ref.canonical_score(z, E, TR, DU, ST, EN, censor_edges=True) for z in segs}
+    logz = ref._lse(scores.values())
+    assert logz != pytest.approx(ref._lse(ref.canonical_score(z, E, TR, DU, ST, EN) for z in segs), abs=1e-3)
+    assert canonical_log_partition(e, tr, du, None, st, en, censor_edges=True).item() == pytest.approx(logz, abs=1e-9)
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    n = len(labs)
+    big = (lambda x: None if x is None else x.expand(n, T, C))
+    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, big(st), big(en), censor_edges=True)
+    for lab, v in zip(labs.tolist(), nll.tolist()):
+        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
+    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
+    score, vsegs = canonical_viterbi(e, tr, du, None, st, en, censor_edges=True)
+    best = max(segs, key=lambda z: ref.canonical_score(z, E, TR, DU, ST, EN, censor_edges=True))
+    assert score.item() == pytest.approx(ref.canonical_score(best, E, TR, DU, ST, EN, censor_edges=True), abs=1e-9)
+    assert vsegs[0] == list(best)
+
+
+def test_canonical_censored_edges_ragged_and_gradcheck():
+    """With censored edges a padded sequence scores as its unpadded self (the right edge is its
+    own length, not the batch's), and the analytic gradients of all five inputs are right."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    T, K, C = 9, 3, 3
+    e, tr, du = _params(T, K, C, B=2, seed=13)
+    g = torch.Generator().manual_seed(2)
+    st, en = (torch.randn(2, T, C, generator=g, dtype=torch.float64) for _ in range(2))
+    lengths = torch.tensor([9, 6])
+    z = canonical_log_partition(e, tr, du, lengths, st, en, censor_edges=True)
+    z6 = canonical_log_partition(e[1:, :6], tr, du, None, st[1:, :6], en[1:, :6], censor_edges=True)
+    assert z[1].item() == pytest.approx(z6.item(), abs=1e-9)
+    _, segs = canonical_viterbi(e, tr, du, lengths, st, en, censor_edges=True)
+    _, segs6 = canonical_viterbi(e[1:, :6], tr, du, None, st[1:, :6], en[1:, :6], censor_edges=True)
+    assert segs[1] == segs6[0]
+    labels = torch.tensor([[0, 0, 0, 0, 1, 1, 2, 2, 2], [2, 2, 1, 1, 1, 1, 1, 0, 0]])
+    args = tuple(t.requires_grad_() for t in (e, tr, du, st, en))
+    assert torch.autograd.gradcheck(
+        lambda a, b, c, s, x: canonical_nll(a, b, c, labels, lengths, s, x, censor_edges=True), args)
+
+
+@pytest.mark.parametrize("censor", [False, True])
+@pytest.mark.parametrize("T,K,C", [(5, 2, 2), (5, 3, 2), (4, 1, 3), (6, 2, 2), (4, 4, 2), (6, 3, 2)])
+def test_canonical_tail_matches_brute_force(T, K, C, censor):
+    """Geometric tails beyond K (with boundary scores, with and without censored edges): log Z,
+    every labelling's NLL (summing to 1) and Viterbi (one segment per run) against enumeration."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    e, tr, du = _params(T, K, C, seed=17 + T * K + C, scale=1.5)
+    g = torch.Generator().manual_seed(T * K)
+    st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) * 2 for _ in range(2))
+    E, TR, DU, ST, EN = e[0].tolist(), tr.tolist(), du.tolist(), st[0].tolist(), en[0].tolist()
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    scores = {tuple(lab): ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor) for lab in labs.tolist()}
+    logz = ref._lse(scores.values())
+    kw = dict(censor_edges=censor, tail=True)
+    assert canonical_log_partition(e, tr, du, None, st, en, **kw).item() == pytest.approx(logz, abs=1e-9)
+    n = len(labs)
+    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C), **kw)
+    for lab, v in zip(labs.tolist(), nll.tolist()):
+        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
+    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
+    score, vsegs = canonical_viterbi(e, tr, du, None, st, en, **kw)
+    best = max(scores, key=scores.get)
+    assert score.item() == pytest.approx(scores[best], abs=1e-9)
+    assert vsegs[0] == ref.labelling_runs(list(best))
+
+
+def test_canonical_tail_ragged_and_gradcheck():
+    """Tails with censored edges and boundary scores: a padded sequence scores as its unpadded
+    self; analytic gradients of all five inputs, with runs far longer than K."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    T, K, C = 10, 3, 3
+    e, tr, du = _params(T, K, C, B=2, seed=19)
+    g = torch.Generator().manual_seed(4)
+    st, en = (torch.randn(2, T, C, generator=g, dtype=torch.float64) for _ in range(2))
+    lengths = torch.tensor([10, 7])
+    kw = dict(censor_edges=True, tail=True)
+    z = canonical_log_partition(e, tr, du, lengths, st, en, **kw)
+    z7 = canonical_log_partition(e[1:, :7], tr, du, None, st[1:, :7], en[1:, :7], **kw)
+    assert z[1].item() == pytest.approx(z7.item(), abs=1e-9)
+    _, segs = canonical_viterbi(e, tr, du, lengths, st, en, **kw)
+    _, segs7 = canonical_viterbi(e[1:, :7], tr, du, None, st[1:, :7], en[1:, :7], **kw)
+    assert segs[1] == segs7[0]
+    labels = torch.tensor([[0, 0, 0, 0, 0, 0, 1, 1, 2, 2], [2, 2, 1, 1, 1, 1, 1, 0, 0, 0]])
+    args = tuple(t.requires_grad_() for t in (e, tr, du, st, en))
+    for censor in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda a, b, c, s, x: canonical_nll(a, b, c, labels, lengths, s, x, censor_edges=censor, tail=True), args)
+
+
 def test_canonical_boundary_gradcheck():
     """Analytic gradients of every input, boundary scores included, ragged lengths, runs longer than K."""
     from genotool_gencode.semicrf import canonical_nll
