@@ -37,10 +37,8 @@ def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, e
             "long_runs": long_runs if model in ("linear", "semicrf") else "pieces"}
 
 
-LONG_RUNS = ("pieces", "tail")
-
-
 DURATIONS = ("smooth", "table")
+LONG_RUNS = ("pieces", "tail")
 
 
 class SemiCRFHead(nn.Module):
@@ -68,10 +66,10 @@ class SemiCRFHead(nn.Module):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
         if durations not in DURATIONS:
             raise ValueError(f"durations must be one of {DURATIONS}, not {durations!r}")
-        # K = 1: both chains are the linear-chain CRF; boundary scores exist only in the canonical recursion
         if long_runs not in LONG_RUNS:
             raise ValueError(f"long_runs must be one of {LONG_RUNS}, not {long_runs!r}")
         self.tail = long_runs == "tail"
+        # K = 1: both chains are the linear-chain CRF; these options exist only in the canonical recursion
         canonical = boundary_scores or censor_edges or self.tail
         self.chain = "canonical" if canonical else chain if max_duration > 1 else "all"
         self.boundary_scores, self.censor_edges = boundary_scores, censor_edges

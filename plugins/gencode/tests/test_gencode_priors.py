@@ -216,3 +216,22 @@ def test_censor_edges_reaches_the_head_and_old_models_stay_uncensored():
     old = {k: v for k, v in cfg.items() if k != "censor_edges"}
     assert SegmentationModel(old).head.censor_edges is False
 
+
+def test_tail_init_is_a_distribution_over_run_lengths():
+    """--long-runs tail, count init: P(n = d) = exp(dur[d-1]) for d < K and exp(dur[K-1]) p^(n-K)
+    beyond (p = exp(trans[c, c])) sums to 1, and the tail's mean excess is the data's."""
+    stats = label_statistics([np.repeat([0, 1, 0, 1, 0, 1, 0], [4, 2, 9, 3, 13, 6, 5])], 2)
+    K = 4
+    trans, dur = canonical_semicrf_init(stats, K, tail=True)
+    p = np.exp(trans[0, 0])                              # label 0: interior runs of 9 and 13 bases
+    total = np.exp(dur[:K - 1, 0]).sum() + np.exp(dur[K - 1, 0]) / (1 - p)
+    assert total == pytest.approx(1.0, abs=1e-9)
+    assert p / (1 - p) == pytest.approx((5 + 9 + 0.1) / (2 + 0.1), rel=1e-6)   # mean excess (9-4, 13-4)
+    from genotool_gencode.models import SegmentationModel, make_model_config
+
+    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+                            long_runs="tail")
+    assert SegmentationModel(cfg).head.tail and cfg["long_runs"] == "tail"
+    old = {k: v for k, v in cfg.items() if k != "long_runs"}
+    assert not SegmentationModel(old).head.tail
+
