@@ -101,7 +101,7 @@ def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
             k = min(K - 1, t)
             if k > 0:
                 w = dur_rev[K - 1 - k:]
-                if lengths is not None and (t == k or t in last_bounds):    # only there is a piece at an edge
+                if lengths is not None and (t == k or t in last_bounds):    # edge pieces exist only here
                     w, _ = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
                 a_s[:, t] = _lse1(Q[:, t - k:t] + w) + S[:, t]
             if t >= K:
