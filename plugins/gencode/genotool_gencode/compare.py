@@ -15,8 +15,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
                 chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
-                durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = False,
-                censor_edges: bool = False, long_runs: str = "pieces",
+                durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = True,
+                censor_edges: bool = True, long_runs: str = "tail",
                 scheduler: str = "cosine",
                 parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
