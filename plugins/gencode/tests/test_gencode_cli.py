@@ -203,7 +203,7 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
     assert res.exit_code == 2 and "--data-dir" in _err_line(res)
     assert _no_output(tmp_path / "x")
     for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear"),
-                     ("--durations", "spline"), ("--linear-warmup-epochs", "-1")):
+                     ("--durations", "spline"), ("--linear-warmup-epochs", "-1"), ("--long-runs", "geometric")):
         res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
         assert res.exit_code == 2 and opt in _err_line(res)
         res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
