@@ -122,9 +122,6 @@ def _check_head_args(states: str, structure_init: str, durations: str = "smooth"
                      linear_warmup_epochs: int = 0, long_runs: str = "tail") -> None:
     from genotool_gencode.models import DURATIONS, LONG_RUNS
 
-    if long_runs not in LONG_RUNS:
-        raise UserError(f"--long-runs must be one of {', '.join(LONG_RUNS)}, not '{long_runs}'")
-
     if states not in ("strand", "labels"):
         raise UserError(f"--states must be 'strand' or 'labels', not '{states}'")
     if structure_init not in ("counts", "random"):
@@ -133,6 +130,8 @@ def _check_head_args(states: str, structure_init: str, durations: str = "smooth"
         raise UserError(f"--durations must be one of {', '.join(DURATIONS)}, not '{durations}'")
     if linear_warmup_epochs < 0:
         raise UserError(f"--linear-warmup-epochs must be >= 0, not {linear_warmup_epochs}")
+    if long_runs not in LONG_RUNS:
+        raise UserError(f"--long-runs must be one of {', '.join(LONG_RUNS)}, not '{long_runs}'")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -16,8 +16,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
                 chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
                 durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = True,
-                censor_edges: bool = True, long_runs: str = "tail",
-                scheduler: str = "cosine",
+                censor_edges: bool = True, long_runs: str = "tail", scheduler: str = "cosine",
                 parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
@@ -43,9 +42,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                       expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
                       linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                      censor_edges=censor_edges, long_runs=long_runs, epochs=epochs,
-                      batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every,
-                      seed=seed,
+                      censor_edges=censor_edges, long_runs=long_runs, epochs=epochs, batch_size=batch_size,
+                      lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
                       crop_length=crop_length, scheduler=scheduler)

@@ -245,6 +245,9 @@ class SegmentationModel(nn.Module):
         # boundary scores (linear / semicrf): 2n more outputs, zero at start so the model begins
         # as the one without them (and its structure init is unchanged); see SemiCRFHead
         self.boundary_scores = bool(c.get("boundary_scores", False))   # older models: none
+        # older models: uncensored, long runs as K pieces
+        head_options = dict(boundary_scores=self.boundary_scores, censor_edges=bool(c.get("censor_edges", False)),
+                            long_runs=c.get("long_runs", "pieces"))
         self.projection = nn.Linear(c["hidden_dim"], n * (3 if self.boundary_scores else 1))
         if self.boundary_scores:
             with torch.no_grad():
@@ -258,16 +261,11 @@ class SegmentationModel(nn.Module):
             # models saved before smooth durations have no "durations" key: a free table
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
-                                    durations=c.get("durations", "table"), boundary_scores=self.boundary_scores,
-                                    censor_edges=bool(c.get("censor_edges", False)),   # older models: uncensored
-                                    long_runs=c.get("long_runs", "pieces"))
+                                    durations=c.get("durations", "table"), **head_options)
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
         self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
-        self.warmup_head = (SemiCRFHead(n, 1, boundary_scores=self.boundary_scores,
-                                        censor_edges=bool(c.get("censor_edges", False)),
-                                        long_runs=c.get("long_runs", "pieces"))
-                            if self.warmup_epochs > 0 else None)
+        self.warmup_head = SemiCRFHead(n, 1, **head_options) if self.warmup_epochs > 0 else None
 
     def encode(self, x, lengths=None):
         """(B, T) int -> (hidden (B, T, H), emissions (B, T, C), or (B, T, 3C) with boundary scores)."""

@@ -31,7 +31,8 @@ runs only and the lengths beyond K follow a geometric tail, as in GHMM gene find
 functions): a piece that starts at base 0 or ends at the sequence's last base scores no duration.
 Training chunks are cut out of longer sequence, so the runs at their edges are truncated; scored
 as whole segments they teach the duration model the lengths of the cuts, not of the segments (in
-the default simulation's 1 kb training crops, 66% of the runs touch an edge: 2.4 runs a crop). A memoryless linear chain is unaffected.
+the default simulation's 1 kb training crops, 66% of the runs touch an edge: 2.4 runs a crop). A
+memoryless linear chain is unaffected.
 
 The backward pass mirrors the recursion (``R = gamma + S`` per state kind) and forms gradients
 from segment and switch marginals. Tested against the 2C-state form and brute-force enumeration.
@@ -79,6 +80,22 @@ def _censored(dur_win, starts, ends, L):
     return torch.where(edge, torch.zeros_like(dur_win), dur_win), edge
 
 
+def _end_durations(dur_rev, dur_full, t: int, ar, lengths, last_bounds):
+    """Duration scores of the pieces ending at boundary t (forward and Viterbi): the short window
+    (k, C) or (B, k, C), k = min(K-1, t), slots ascending in start, and the full piece (C,) or
+    (B, C) (None before t = K); censored where ``lengths`` is given and an edge piece ends here."""
+    K = dur_rev.shape[0] + 1
+    k = min(K - 1, t)
+    w = dur_rev[K - 1 - k:]
+    wf = dur_full if t >= K else None
+    if lengths is not None:            # edge pieces exist only after the start and at an end
+        if k > 0 and (t == k or t in last_bounds):
+            w, _ = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
+        if wf is not None and (t == K or t in last_bounds):
+            wf = _censored(wf.unsqueeze(0), ar[t - K:t - K + 1], ar[t:t + 1], lengths)[0][:, 0]
+    return w, wf
+
+
 def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
     """-> (alpha_short, alpha_full, Q), each (B, T+1, C) float64; ``lengths`` (B,) given: censored
     edges; ``tail``: runs of K or more bases are a K piece and a geometric tail (module docstring),
@@ -99,15 +116,10 @@ def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
     for t in range(T + 1):
         if t > 0:
             k = min(K - 1, t)
+            w, wf = _end_durations(dur_rev, dur[K - 1], t, ar, lengths, last_bounds)
             if k > 0:
-                w = dur_rev[K - 1 - k:]
-                if lengths is not None and (t == k or t in last_bounds):    # edge pieces exist only here
-                    w, _ = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
                 a_s[:, t] = _lse1(Q[:, t - k:t] + w) + S[:, t]
-            if t >= K:
-                wf = dur[K - 1]
-                if lengths is not None and (t == K or t in last_bounds):
-                    wf = _censored(wf.unsqueeze(0), ar[t - K:t - K + 1], ar[t:t + 1], lengths)[0][:, 0]
+            if wf is not None:
                 a_f[:, t] = Q[:, t - K] + wf + S[:, t]
             if tail:         # one more base of a run already >= K long
                 a_f[:, t] = torch.logaddexp(a_f[:, t], a_f[:, t - 1] + diag + S[:, t] - S[:, t - 1])
@@ -152,10 +164,9 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
         if censor and (s == 0 or any(s < n <= s + k for n in last_bounds)):   # edge pieces score no duration
             dw, edge = _censored(dw, tvec[s].expand(k), tvec[s + 1:s + k + 1], lengths)     # and get no gradient
             keep = (~edge).to(S.dtype)
-        if censor and (s == 0 or s + K in last_bounds):
-            if s + K <= T:
-                df, edge_f = _censored(df.unsqueeze(0), tvec[s:s + 1], tvec[s + K:s + K + 1], lengths)
-                df, keep_f = df[:, 0], (~edge_f[:, 0]).to(S.dtype)
+        if censor and s + K <= T and (s == 0 or s + K in last_bounds):
+            df, edge_f = _censored(df.unsqueeze(0), tvec[s:s + 1], tvec[s + K:s + K + 1], lengths)
+            df, keep_f = df[:, 0], (~edge_f[:, 0]).to(S.dtype)
         win = R_s[:, s + 1:s + k + 1] + dw if k > 0 else None            # (B, k, C), d = 1..k
         wf = R_f[:, s + K] + df if s + K <= T else ninf_bc               # (B, C), d = K
         m = wf if win is None else torch.maximum(win.max(1).values, wf)
@@ -296,17 +307,12 @@ def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts
     with _single_thread(S.device):
         for t in range(1, T + 1):
             k = min(K - 1, t)
+            w, wf = _end_durations(dur_rev, du[K - 1], t, ar, lengths if censor_edges else None, last_bounds)
             if k > 0:
-                w = dur_rev[K - 1 - k:]
-                if censor_edges and (t == k or t in last_bounds):
-                    w, _ = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
                 v, j = (Q[:, t - k:t] + w).max(dim=1)
                 a_s[:, t] = v + S[:, t]
                 bp_d[:, t] = k - j
-            if t >= K:
-                wf = du[K - 1]
-                if censor_edges and (t == K or t in last_bounds):
-                    wf = _censored(wf.unsqueeze(0), ar[t - K:t - K + 1], ar[t:t + 1], lengths)[0][:, 0]
+            if wf is not None:
                 a_f[:, t] = Q[:, t - K] + wf + S[:, t]
             if tail:
                 step = a_f[:, t - 1] + torch.diagonal(tr) + S[:, t] - S[:, t - 1]
@@ -323,8 +329,8 @@ def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts
             v, i = torch.cat([from_s, from_f], 1).max(dim=1)
             Q[:, t] = v - S[:, t]
             bp_src[:, t] = i
-    ar = torch.arange(B, device=S.device)
-    final = torch.cat([a_s[ar, lengths], a_f[ar, lengths]], -1)
+    rows = torch.arange(B, device=S.device)
+    final = torch.cat([a_s[rows, lengths], a_f[rows, lengths]], -1)
     scores, best = final.max(dim=-1)
     bp_d, bp_src, bp_tail = bp_d.cpu().numpy(), bp_src.cpu().numpy(), bp_tail.cpu().numpy()
 
