@@ -65,6 +65,10 @@ LongRuns = Annotated[str, typer.Option("--long-runs", help="linear and semicrf: 
                        "'tail' (a K piece, then one score per extra base: a geometric tail, as in GHMM gene "
                        "finders) or 'pieces' (full K pieces and a shorter last one, which shares its duration "
                        "score with runs of that length).")]
+OrfScores = Annotated[bool, typer.Option("--orf-scores/--no-orf-scores", help="semicrf (with --long-runs tail "
+                        "and strand states): a first or last exon holding a stop codon in the reading frame its "
+                        "start or stop codon fixes scores a learned penalty (a segment-level feature; a linear "
+                        "chain cannot express it).")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0 over "
                                         "the run), onecycle or plateau (the engine's schedulers).")]
 MaxSteps = Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")]
@@ -93,7 +97,7 @@ def _check_model_args(model: str, encoder: str, max_duration: int, backend: str,
 def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                   d_state, d_conv, expand, chain="canonical", states="strand", structure_init="counts",
                   durations="smooth", linear_warmup_epochs=0, boundary_scores=True, censor_edges=True,
-                  long_runs="tail") -> dict:
+                  long_runs="tail", orf_scores=True) -> dict:
     if chain not in ("canonical", "all"):
         raise UserError(f"--chain must be 'canonical' or 'all', not '{chain}'")
     _check_head_args(states, structure_init, durations, linear_warmup_epochs, long_runs)
@@ -108,7 +112,7 @@ def _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission
                              no_triton=no_triton, d_state=d_state, d_conv=d_conv, expand=expand, chain=chain,
                              states=states, structure_init=structure_init, durations=durations,
                              linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                             censor_edges=censor_edges, long_runs=long_runs)
+                             censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores)
 
 
 def _check_scheduler(scheduler: str) -> None:
@@ -242,6 +246,7 @@ def train(
     boundary_scores: BoundaryScores = True,
     censor_edges: CensorEdges = True,
     long_runs: LongRuns = "tail",
+    orf_scores: OrfScores = True,
     scheduler: Scheduler = "none",
     threads: Threads = None,
     device: Device = None,
@@ -260,7 +265,7 @@ def train(
     _check_scheduler(scheduler)
     cfg = _model_config(model, encoder, max_duration, hidden_dim, num_layers, emission_clamp, backend, no_triton,
                         d_state, d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs,
-                        boundary_scores, censor_edges, long_runs)
+                        boundary_scores, censor_edges, long_runs, orf_scores)
     plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
                      cpu_threads=threads)
     apply_torch(plan)
@@ -315,6 +320,7 @@ def compare(
     boundary_scores: BoundaryScores = True,
     censor_edges: CensorEdges = True,
     long_runs: LongRuns = "tail",
+    orf_scores: OrfScores = True,
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
@@ -342,7 +348,7 @@ def compare(
                 precision=precision, seed=seed, force=force, crop_length=crop_length, threads=threads, chain=chain,
                 states=states, structure_init=structure_init, durations=durations,
                 linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                censor_edges=censor_edges, long_runs=long_runs, scheduler=scheduler,
+                censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores, scheduler=scheduler,
                 parallel=parallel, log=_log)
 
 

@@ -16,7 +16,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                 device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
                 chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
                 durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = True,
-                censor_edges: bool = True, long_runs: str = "tail", scheduler: str = "cosine",
+                censor_edges: bool = True, long_runs: str = "tail", orf_scores: bool = True,
+                scheduler: str = "cosine",
                 parallel: bool = False) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
@@ -32,7 +33,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
               "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
               "durations": durations, "linear_warmup_epochs": linear_warmup_epochs,
               "boundary_scores": boundary_scores, "censor_edges": censor_edges,
-              "long_runs": long_runs, "scheduler": scheduler,
+              "long_runs": long_runs, "orf_scores": orf_scores, "scheduler": scheduler,
               "parallel": parallel}
     t_all = time.perf_counter()
     rows = []
@@ -42,7 +43,8 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
                       num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                       expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
                       linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                      censor_edges=censor_edges, long_runs=long_runs, epochs=epochs, batch_size=batch_size,
+                      censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores, epochs=epochs,
+                      batch_size=batch_size,
                       lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
                       max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
                       max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
@@ -93,7 +95,7 @@ def print_table(rows, log) -> None:
 
 def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
                     d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs, boundary_scores,
-                    censor_edges, long_runs,
+                    censor_edges, long_runs, orf_scores,
                     epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks,
                     max_test_chunks, max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None,
                     device=None, precision=None, threads=None, prefix="") -> dict:
@@ -118,7 +120,7 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                             d_conv=d_conv, expand=expand, chain=chain, states=states,
                             structure_init=structure_init, durations=durations,
                             linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                            censor_edges=censor_edges, long_runs=long_runs)
+                            censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores)
     sub.mkdir(exist_ok=True)
     res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
                        batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,

@@ -25,7 +25,7 @@ def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, e
                       backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
                       states="strand", structure_init="counts", durations="smooth",
                       linear_warmup_epochs=0, boundary_scores=False, censor_edges=False,
-                      long_runs="pieces") -> dict:
+                      long_runs="pieces", orf_scores=False) -> dict:
     """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
     return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
             "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
@@ -34,7 +34,9 @@ def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, e
             "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0,
             "boundary_scores": bool(boundary_scores) and model in ("linear", "semicrf"),
             "censor_edges": bool(censor_edges) and model in ("linear", "semicrf"),
-            "long_runs": long_runs if model in ("linear", "semicrf") else "pieces"}
+            "long_runs": long_runs if model in ("linear", "semicrf") else "pieces",
+            # segment-level: a linear chain's one-base pieces hold no codon
+            "orf_scores": bool(orf_scores) and model == "semicrf" and states == "strand" and long_runs == "tail"}
 
 
 DURATIONS = ("smooth", "table")
@@ -60,7 +62,8 @@ class SemiCRFHead(nn.Module):
 
     def __init__(self, num_classes: int, max_duration: int, init_scale: float = 0.1, backend: str = "streaming",
                  use_triton: bool = True, chain: str = "all", durations: str = "table",
-                 boundary_scores: bool = False, censor_edges: bool = False, long_runs: str = "pieces"):
+                 boundary_scores: bool = False, censor_edges: bool = False, long_runs: str = "pieces",
+                 orf_scores: bool = False):
         super().__init__()
         if chain not in ("all", "canonical"):
             raise ValueError(f"chain must be 'all' or 'canonical', not {chain!r}")
@@ -84,6 +87,16 @@ class SemiCRFHead(nn.Module):
             self.duration_table = nn.Parameter(torch.randn(max_duration, num_classes) * init_scale)
         self.backend = backend
         self.use_triton = use_triton
+        self.orf_scores = orf_scores
+        if orf_scores:
+            from genotool_gencode.orf import state_anchors
+
+            if not (self.tail and max_duration > 1 and num_classes == len(state_anchors())):
+                raise ValueError("ORF scores need a semi-CRF (K > 1) on strand-aware states with geometric tails")
+            self.register_buffer("orf_anchors", state_anchors(), persistent=False)
+            # a first/last exon holding a stop in its frame: about 1 in 60 annotated ones does
+            # (non-coding transcripts); start near that log-odds and learn it
+            self.orf_weight = nn.Parameter(torch.where(self.orf_anchors > 0, -4.0, 0.0))
 
     @property
     def duration_bias(self) -> torch.Tensor:
@@ -106,18 +119,24 @@ class SemiCRFHead(nn.Module):
         return semicrf_log_partition(emissions, self.transition, self.duration_bias, lengths, max_dur)
 
     def split(self, emissions):
-        """(B, T, C) or (B, T, 3C) -> (emissions, starts, ends), the last two None without boundary scores."""
-        if not self.boundary_scores:
-            return emissions, None, None
-        return emissions.split(self.num_classes, dim=-1)
+        """(B, T, C), (B, T, 3C) with boundary scores, + 2 stop-codon channels with ORF scores ->
+        (emissions, starts, ends, orf): starts and ends None without boundary scores, orf the
+        (stops (B, T, 2), anchors, weight) of :func:`canonical_log_partition`, or None."""
+        C = self.num_classes
+        e = emissions[..., :C]
+        st, en = (emissions[..., C:2 * C], emissions[..., 2 * C:3 * C]) if self.boundary_scores else (None, None)
+        orf = None
+        if self.orf_scores:
+            orf = (emissions[..., -2:], self.orf_anchors, self.orf_weight.to(emissions.dtype))
+        return e, st, en, orf
 
     def nll(self, emissions, labels, lengths):
         """(B,) exact NLL of the labelling (marginalised over segmentations; one segmentation
         per labelling with ``chain='canonical'``)."""
         if self.chain == "canonical":
-            e, st, en = self.split(emissions)
+            e, st, en, orf = self.split(emissions)
             return canonical_nll(e, self.transition, self.duration_bias, labels, lengths, st, en,
-                                 self.censor_edges, self.tail)
+                                 self.censor_edges, self.tail, orf)
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
         md = gold_max_durations(labels, lengths, self.num_classes)
@@ -125,9 +144,9 @@ class SemiCRFHead(nn.Module):
 
     def decode(self, emissions, lengths):
         if self.chain == "canonical":
-            e, st, en = self.split(emissions.float())
+            e, st, en, orf = self.split(emissions.float())
             _, segs = canonical_viterbi(e, self.transition.float(), self.duration_bias.float(), lengths, st, en,
-                                        self.censor_edges, self.tail)
+                                        self.censor_edges, self.tail, orf)
             return [segments_to_labels(s, int(n)) for s, n in zip(segs, lengths.tolist())], segs
         if self.backend == "flash":
             emissions = _centre(emissions, lengths)
@@ -261,19 +280,28 @@ class SegmentationModel(nn.Module):
             # models saved before smooth durations have no "durations" key: a free table
             self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
                                     use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
-                                    durations=c.get("durations", "table"), **head_options)
+                                    durations=c.get("durations", "table"), orf_scores=c.get("orf_scores", False),
+                                    **head_options)
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
         self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
         self.warmup_head = SemiCRFHead(n, 1, **head_options) if self.warmup_epochs > 0 else None
+        self.orf_scores = bool(getattr(self.head, "orf_scores", False))
 
     def encode(self, x, lengths=None):
-        """(B, T) int -> (hidden (B, T, H), emissions (B, T, C), or (B, T, 3C) with boundary scores)."""
+        """(B, T) int -> (hidden (B, T, H), emissions (B, T, C), or (B, T, 3C) with boundary
+        scores); with ORF scores two more channels, the sequence's stop-codon tracks (orf.py):
+        the head's inputs travel together through evaluation, prediction and DDP."""
         h = self.encoder(x, lengths)
         if self.emission_clamp > 0:
             # bounds encoder outputs (the NaN guard of the design note for very long inputs)
             h = h.clamp(-self.emission_clamp, self.emission_clamp)
-        return h, self.projection(h)
+        em = self.projection(h)
+        if self.orf_scores:
+            from genotool_gencode.orf import stop_codon_tracks
+
+            em = torch.cat([em, stop_codon_tracks(x).to(em.dtype)], dim=-1)
+        return h, em
 
     def forward(self, x, y, lengths, crf_reg: float = 0.0, warmup: bool = False):
         """Training loss (through ``__call__`` so DistributedDataParallel sees the forward)."""

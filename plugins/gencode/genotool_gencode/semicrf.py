@@ -555,29 +555,31 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
 
 
 def canonical_log_partition(emissions, transition, duration, lengths=None, starts=None, ends=None,
-                            censor_edges=False, tail=False):
+                            censor_edges=False, tail=False, orf=None):
     """(B,) log Z of the canonical chain; the specialised recursion of semicrf_canonical.py
     (half the window work of running :func:`canonical_expand` through the generic one).
     ``starts``/``ends`` (B, T, C): optional boundary scores; ``censor_edges``: pieces at the
     sequence's edges score no duration; ``tail``: runs of K or more bases are a K piece and a
-    geometric tail (all three in semicrf_canonical.py)."""
+    geometric tail; ``orf``: optional ORF scores, (stops (B, T, 2), anchors (C,), weight (C,))
+    (all four in semicrf_canonical.py)."""
     from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
 
-    return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)
+    return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
+                                        *(orf or ()))
 
 
 def canonical_nll(emissions, transition, duration, labels, lengths=None, starts=None, ends=None,
-                  censor_edges=False, tail=False):
+                  censor_edges=False, tail=False, orf=None):
     """(B,) exact NLL of labellings under the canonical-chain semi-CRF (one segmentation each)."""
     lengths = _check(emissions, transition, duration, lengths)
     labels = labels.to(emissions.device)
-    return (canonical_log_partition(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)
+    return (canonical_log_partition(emissions, transition, duration, lengths, starts, ends, censor_edges, tail, orf)
             - canonical_gold_score(emissions, transition, duration, labels, lengths, starts, ends, censor_edges,
-                                   tail))
+                                   tail, orf))
 
 
 def canonical_gold_score(emissions, transition, duration, labels, lengths, starts=None, ends=None,
-                         censor_edges=False, tail=False):
+                         censor_edges=False, tail=False, orf=None):
     """(B,) score of the one canonical segmentation of ``labels``: a run of n bases of label c is
     q = (n - 1) // K full pieces and a last piece of r = n - qK, scoring
     ``q * (dur[K-1, c] + trans[c, c]) + dur[r-1, c]``; plus ``trans[prev, c]`` (and the boundary
@@ -585,7 +587,9 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
     :func:`canonical_expand`; ``censor_edges``: without the durations of the first piece (of the
     first run) and the last piece (of the last run); ``tail``: a run of n >= K bases scores
     ``dur[K-1, c] + (n - K) * trans[c, c]`` (a K piece and n - K one-base tail steps) and the
-    start term has no 'full' sources. Closed form (no recursion), differentiable."""
+    start term has no 'full' sources; ``orf``: a run of fewer than K bases (not at a censored
+    edge) adds ``weight[c]`` if it holds a stop codon in its anchored frame. Closed form (no
+    recursion), differentiable."""
     B, T, C = emissions.shape
     K = duration.shape[0]
     dev = emissions.device
@@ -615,6 +619,16 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
         one_piece = (q == 0) if not tail else run <= K
         seg = (seg - first_piece * first_run - last_piece * last_run
                + last_piece * (first_run & last_run & one_piece))     # one piece: censored once
+    if orf is not None:
+        from genotool_gencode.semicrf_canonical import OrfScores
+
+        scores = OrfScores(*orf)
+        hit = scores.hits((tvec + 1 - run).clamp(min=0), (tvec + 1).expand(B, T))        # (B, T, A) bool
+        scored = run < K
+        if censor_edges:
+            scored = scored & ~first_run & ~last_run
+        weight = orf[2][scores.cols]                                                   # differentiable
+        seg = seg + scored * (hit * (y.unsqueeze(-1) == scores.cols) * weight).sum(-1)
     segs = (seg * is_end).sum(1)
     prev_diff = torch.zeros_like(valid)
     prev_diff[:, 1:] = y[:, 1:] != y[:, :-1]
@@ -631,10 +645,11 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
 
 
 def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None, ends=None, censor_edges=False,
-                      tail=False):
+                      tail=False, orf=None):
     """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in
     0..C-1, full pieces of one run listed separately); the max-product form of the recursion in
     semicrf_canonical.py, so it scores exactly what the likelihood scores."""
     from genotool_gencode.semicrf_canonical import canonical_viterbi_fast
 
-    return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail)
+    return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
+                                  *(orf or ()))

@@ -34,6 +34,15 @@ as whole segments they teach the duration model the lengths of the cuts, not of 
 the default simulation's 1 kb training crops, 66% of the runs touch an edge: 2.4 runs a crop). A
 memoryless linear chain is unaffected.
 
+*ORF scores* (``orf``): a segment-level feature a linear chain cannot express. A coding exon is
+an open reading frame, and for the first and last exon of a gene its frame is fixed by one of its
+ends (the base after the start codon, the base before the stop codon). ``stops`` (B, T, 2) marks
+where a stop codon of the plus (TAA/TAG/TGA) and of the minus strand (TTA/CTA/TCA) begins, and
+``anchors`` (C,) says per state which strand and end fix its frame (ORF_* codes below); a short
+piece of an anchored state that holds a stop codon in that frame scores ``weight[c]`` (learned,
+negative). Only short pieces (fewer than K bases) are scored, and like durations not at censored
+edges: a K piece's end, and a cut piece's frame, are unknown.
+
 The backward pass mirrors the recursion (``R = gamma + S`` per state kind) and forms gradients
 from segment and switch marginals. Tested against the 2C-state form and brute-force enumeration.
 """
@@ -66,6 +75,74 @@ def boundary_tables(starts, ends, T: int, like: torch.Tensor):
     return SB, EB
 
 
+# ORF anchor codes per state: which strand's stop codons, and which end of the piece fixes the frame
+ORF_NONE, ORF_PLUS_START, ORF_PLUS_END, ORF_MINUS_START, ORF_MINUS_END = range(5)
+
+
+class OrfScores:
+    """ORF scores of one batch: lookups built once per call, O(1) per piece afterwards.
+
+    ``stops`` (B, T, 2) marks stop-codon starts (plus, minus strand); ``anchors`` (C,) holds the
+    ORF_* code of each state; ``weight`` (C,) the score of a hit. Only the A anchored states
+    (``cols``) are ever scored. ``nxt[b, u, s]`` is the first stop of strand s at or after base u
+    in u's frame (p >= u, p = u mod 3; T + 3 if none) and ``prv[b, t, s]`` the last one at or
+    before t - 3 in t's frame (-1 if none), so a piece [u, t) holds a stop in the frame of its
+    start iff ``nxt[u] <= t - 3`` and in the frame of its end iff ``prv[t] >= u``. Hits come as
+    four kinds (plus start, minus start, plus end, minus end) and ``sel`` picks each anchored
+    state's kind (not needed when there is one state per kind: ``cols`` then follow the kinds)."""
+
+    def __init__(self, stops: torch.Tensor, anchors: torch.Tensor, weight: torch.Tensor):
+        B, T, _ = stops.shape
+        dev = stops.device
+        hit = stops.detach() > 0.5                                                  # (B, T, 2)
+        pos = torch.arange(T, device=dev).view(1, T, 1)
+        self.nxt = torch.full((B, T + 1, 2), T + 3, dtype=torch.int64, device=dev)
+        last = torch.full((B, T + 1, 2), -1, dtype=torch.int64, device=dev)        # last stop at <= u, u's frame
+        for r in range(3):                     # scans along each frame's own bases
+            h, p = hit[:, r::3], pos[:, r::3]
+            self.nxt[:, r:T:3] = torch.flip(torch.cummin(torch.flip(torch.where(h, p, T + 3), [1]), 1).values, [1])
+            last[:, r:T:3] = torch.cummax(torch.where(h, p, -1), 1).values
+        self.prv = torch.full_like(last, -1)
+        self.prv[:, 3:] = last[:, :T - 2]
+        anchored = [(self.KINDS.index(c), col) for col, c in enumerate(anchors.tolist()) if c > 0]
+        if sorted(kind for kind, _ in anchored) == [0, 1, 2, 3]:
+            anchored.sort()                    # one state per kind: columns in kind order, no selection
+        kinds = [kind for kind, _ in anchored]
+        self.sel = None if kinds == [0, 1, 2, 3] else torch.tensor(kinds, dtype=torch.long, device=dev)
+        self.cols = torch.tensor([col for _, col in anchored], dtype=torch.long, device=dev)    # (A,)
+        self.weight = weight.detach().to(torch.float64)[self.cols]                  # (A,)
+
+    KINDS = (ORF_PLUS_START, ORF_MINUS_START, ORF_PLUS_END, ORF_MINUS_END)
+
+    def _pick(self, at_start, at_end):
+        """(B, k, 2) start-frame and end-frame hits -> (B, k, A) bool, one column per anchored state."""
+        h = torch.cat([at_start, at_end], -1)
+        return h if self.sel is None else h[..., self.sel]
+
+    def hits(self, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
+        """Pieces [starts, ends), each (B, k) -> (B, k, A): 1 where the piece, read as anchored
+        state ``cols[a]``, holds a stop codon in its anchored frame."""
+        nxt = self.nxt.gather(1, starts.unsqueeze(-1).expand(-1, -1, 2))
+        prv = self.prv.gather(1, ends.unsqueeze(-1).expand(-1, -1, 2))
+        return self._pick(nxt <= (ends - 3).unsqueeze(-1), prv >= starts.unsqueeze(-1))
+
+    def ending_at(self, t: int, k: int, ar) -> torch.Tensor:
+        """Hits (B, k, A) of the pieces [t - k, t), ..., [t - 1, t) (forward, Viterbi)."""
+        return self._pick(self.nxt[:, t - k:t] <= t - 3, self.prv[:, t:t + 1] >= ar[t - k:t].view(1, k, 1))
+
+    def starting_at(self, s: int, k: int, ar) -> torch.Tensor:
+        """Hits (B, k, A) of the pieces [s, s + 1), ..., [s, s + k) (backward)."""
+        ends = ar[s + 1:s + k + 1]
+        return self._pick(self.nxt[:, s:s + 1] <= (ends - 3).view(1, k, 1), self.prv[:, s + 1:s + k + 1] >= s)
+
+    def add(self, win: torch.Tensor, h: torch.Tensor, keep=None) -> torch.Tensor:
+        """Add the scores of the hits ``h`` (B, k, A) to the window ``win`` (B, k, C) in place,
+        except where ``keep`` (B, k, 1) is 0 (censored edge pieces); -> h."""
+        sc = torch.where(h, self.weight, 0.0)
+        win.index_add_(2, self.cols, sc if keep is None else sc * keep)
+        return h
+
+
 def _switch_sources(a_s, a_f, EB_t):
     """(B, C) log-sum of every way a run of c' can end at t (short or full piece), + its end score."""
     A = torch.logaddexp(a_s, a_f)
@@ -80,26 +157,34 @@ def _censored(dur_win, starts, ends, L):
     return torch.where(edge, torch.zeros_like(dur_win), dur_win), edge
 
 
-def _end_durations(dur_rev, dur_full, t: int, ar, lengths, last_bounds):
-    """Duration scores of the pieces ending at boundary t (forward and Viterbi): the short window
-    (k, C) or (B, k, C), k = min(K-1, t), slots ascending in start, and the full piece (C,) or
-    (B, C) (None before t = K); censored where ``lengths`` is given and an edge piece ends here."""
+def _short_window(Q, dur_rev, dur_full, t: int, ar, lengths, last_bounds, orf=None):
+    """Scores of the pieces ending at boundary t (forward and Viterbi): the short window
+    ``Q[:, t-k:t] + durations (+ ORF scores)`` (B, k, C), k = min(K-1, t) (None if 0), slots
+    ascending in start, and the full piece's duration (C,) or (B, C) (None before t = K); censored where
+    ``lengths`` is given and an edge piece ends here (no duration, no ORF score)."""
     K = dur_rev.shape[0] + 1
     k = min(K - 1, t)
     w = dur_rev[K - 1 - k:]
     wf = dur_full if t >= K else None
+    keep = None
     if lengths is not None:            # edge pieces exist only after the start and at an end
         if k > 0 and (t == k or t in last_bounds):
-            w, _ = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
+            w, edge = _censored(w, ar[t - k:t], ar[t].expand(k), lengths)
+            keep = (~edge).to(w.dtype)
         if wf is not None and (t == K or t in last_bounds):
             wf = _censored(wf.unsqueeze(0), ar[t - K:t - K + 1], ar[t:t + 1], lengths)[0][:, 0]
-    return w, wf
+    if k == 0:
+        return None, wf
+    win = Q[:, t - k:t] + w
+    if orf is not None:
+        orf.add(win, orf.ending_at(t, k, ar), keep)
+    return win, wf
 
 
-def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
+def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False, orf=None):
     """-> (alpha_short, alpha_full, Q), each (B, T+1, C) float64; ``lengths`` (B,) given: censored
     edges; ``tail``: runs of K or more bases are a K piece and a geometric tail (module docstring),
-    and alpha_full is the state 'in a run of at least K bases'."""
+    and alpha_full is the state 'in a run of at least K bases'; ``orf``: an :class:`OrfScores`."""
     B, T1, C = S.shape
     T, K = T1 - 1, dur.shape[0]
     off = off_diagonal(trans)
@@ -115,10 +200,9 @@ def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
     last_bounds = set(lengths.tolist()) if lengths is not None else set()
     for t in range(T + 1):
         if t > 0:
-            k = min(K - 1, t)
-            w, wf = _end_durations(dur_rev, dur[K - 1], t, ar, lengths, last_bounds)
-            if k > 0:
-                a_s[:, t] = _lse1(Q[:, t - k:t] + w) + S[:, t]
+            win, wf = _short_window(Q, dur_rev, dur[K - 1], t, ar, lengths, last_bounds, orf)
+            if win is not None:
+                a_s[:, t] = _lse1(win) + S[:, t]
             if wf is not None:
                 a_f[:, t] = Q[:, t - K] + wf + S[:, t]
             if tail:         # one more base of a run already >= K long
@@ -132,10 +216,12 @@ def _forward(S, trans, dur, SB=None, EB=None, lengths=None, tail=False):
     return a_s, a_f, Q
 
 
-def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None, censor=False, tail=False):
-    """Gradients of sum_b gout[b] * logZ[b]: emissions (B, T, C), trans (C, C), dur (K, C), and
-    the per-boundary tables (B, T+1, C) of SB and EB (None without boundary scores); ``censor``:
-    the forward ran with censored edges; ``tail``: with geometric tails."""
+def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None, censor=False, tail=False,
+              orf=None):
+    """Gradients of sum_b gout[b] * logZ[b]: emissions (B, T, C), trans (C, C), dur (K, C), the
+    per-boundary tables (B, T+1, C) of SB and EB (None without boundary scores) and the ORF
+    weights (C,) (None without ``orf``); ``censor``: the forward ran with censored edges;
+    ``tail``: with geometric tails."""
     B, T1, C = S.shape
     T, K = T1 - 1, dur.shape[0]
     dev = S.device
@@ -152,6 +238,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
     R_s[:, T] = last
     R_f[:, T] = last
     gdur = torch.zeros_like(dur)
+    gorf = None if orf is None else torch.zeros(C, dtype=S.dtype, device=dev)
     w = gout.to(S.dtype).view(B, 1, 1)
     lz = logZ.view(B, 1, 1)
     zeros_bc = torch.zeros((B, C), dtype=S.dtype, device=dev)
@@ -168,6 +255,9 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
             df, edge_f = _censored(df.unsqueeze(0), tvec[s:s + 1], tvec[s + K:s + K + 1], lengths)
             df, keep_f = df[:, 0], (~edge_f[:, 0]).to(S.dtype)
         win = R_s[:, s + 1:s + k + 1] + dw if k > 0 else None            # (B, k, C), d = 1..k
+        if orf is not None and k > 0:
+            hit = orf.add(win, orf.starting_at(s, k, tvec), keep if torch.is_tensor(keep) else None)
+            # (the segment marginals below are 0 at censored pieces: no mask needed for the gradient)
         wf = R_f[:, s + K] + df if s + K <= T else ninf_bc               # (B, C), d = K
         m = wf if win is None else torch.maximum(win.max(1).values, wf)
         m = torch.where(torch.isfinite(m), m, zeros_bc)
@@ -177,7 +267,10 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
         if win is not None:
             ew = torch.exp(win - m.unsqueeze(1))
             tot += ew.sum(1)
-            gdur[:k] += (ew * scale.unsqueeze(1) * keep).sum(0)
+            seg = ew * scale.unsqueeze(1) * keep                      # segment marginals (B, k, C)
+            gdur[:k] += seg.sum(0)
+            if orf is not None:
+                gorf[orf.cols] += (seg[..., orf.cols] * hit).sum((0, 1))
         gdur[K - 1] += (ef * scale * keep_f).sum(0)
         d_s = torch.log(tot) + m - S[:, s]
         delta[:, s] = d_s
@@ -224,26 +317,28 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
         gEB = torch.zeros_like(S)
         gSB[:, :T] = right * torch.einsum("bsi,ij->bsj", left, eoff)
         gEB[:, :T] = left * torch.einsum("bsj,ij->bsi", right, eoff)
-    return ge, gtr, gdur, gSB, gEB
+    return ge, gtr, gdur, gSB, gEB, gorf
 
 
 class _CanonicalLogPartition(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, emissions, transition, duration, lengths, starts, ends, censor, tail):
+    def forward(ctx, emissions, transition, duration, lengths, starts, ends, censor, tail, stops, anchors,
+                orf_weight):
         S = _cumsum(emissions.detach())
         tr = transition.detach().to(torch.float64)
         du = duration.detach().to(torch.float64)
         SB, EB = boundary_tables(starts, ends, S.shape[1] - 1, S)
+        orf = _orf_args(stops, anchors, orf_weight)
         with _single_thread(S.device):
-            a_s, a_f, Q = _forward(S, tr, du, SB, EB, lengths.long() if censor else None, tail)
+            a_s, a_f, Q = _forward(S, tr, du, SB, EB, lengths.long() if censor else None, tail, orf)
         idx = torch.arange(S.shape[0], device=S.device)
         Ln = lengths.long()
         logZ = torch.logsumexp(torch.cat([a_s[idx, Ln], a_f[idx, Ln]], -1), dim=-1)
         ctx.save_for_backward(S, tr, du, a_s, a_f, Q, lengths, logZ)
-        ctx.bounds = (SB, EB)
+        ctx.bounds, ctx.orf = (SB, EB), orf
         ctx.censor, ctx.tail = censor, tail
         ctx.dtypes = (emissions.dtype, transition.dtype, duration.dtype,
-                      None if starts is None else starts.dtype)
+                      None if starts is None else starts.dtype, None if orf_weight is None else orf_weight.dtype)
         return logZ.to(torch.promote_types(emissions.dtype, torch.float32))
 
     @staticmethod
@@ -251,9 +346,9 @@ class _CanonicalLogPartition(torch.autograd.Function):
         S, tr, du, a_s, a_f, Q, lengths, logZ = ctx.saved_tensors
         SB, EB = ctx.bounds
         with _single_thread(S.device):
-            ge, gt, gd, gSB, gEB = _backward(S, tr, du, a_s, a_f, Q, lengths.long(), logZ, gout, SB, EB,
-                                              ctx.censor, ctx.tail)
-        de, dt, dd, db = ctx.dtypes
+            ge, gt, gd, gSB, gEB, gorf = _backward(S, tr, du, a_s, a_f, Q, lengths.long(), logZ, gout, SB, EB,
+                                                    ctx.censor, ctx.tail, ctx.orf)
+        de, dt, dd, db, dw = ctx.dtypes
         gst = gen = None
         if gSB is not None:
             T = S.shape[1] - 1
@@ -261,30 +356,54 @@ class _CanonicalLogPartition(torch.autograd.Function):
             gst[:, 1:] = gSB[:, 1:T]          # a run cannot start a switch at base 0
             gen = gEB[:, 1:T + 1]             # boundary t scores the end of base t - 1
             gst, gen = gst.to(db), gen.to(db)
-        return ge.to(de), gt.to(dt), gd.to(dd), None, gst, gen, None, None
+        gw = None if gorf is None else gorf.to(dw)
+        return ge.to(de), gt.to(dt), gd.to(dd), None, gst, gen, None, None, None, None, gw
+
+
+def _orf_args(stops, anchors, weight):
+    """The :class:`OrfScores` of the recursions, or None without ORF scores."""
+    return None if stops is None else OrfScores(stops, anchors.long(), weight)
+
+
+def check_orf(emissions, stops, anchors, orf_weight, tail: bool) -> None:
+    """ORF scores need all three inputs, shaped (B, T, 2), (C,), (C,), and geometric tails."""
+    given = [v is not None for v in (stops, anchors, orf_weight)]
+    if not any(given):
+        return
+    if not all(given):
+        raise ValueError("ORF scores need stops, anchors and orf_weight")
+    B, T, C = emissions.shape
+    if stops.shape != (B, T, 2) or anchors.shape != (C,) or orf_weight.shape != (C,):
+        raise ValueError(f"ORF scores: stops must be (B, T, 2) = {(B, T, 2)}, anchors and orf_weight ({C},)")
+    if not tail:
+        raise ValueError("ORF scores need geometric tails (tail=True): a piece of a longer run has no anchored frame")
 
 
 def canonical_log_partition_fast(emissions, transition, duration, lengths=None, starts=None, ends=None,
-                                 censor_edges=False, tail=False):
+                                 censor_edges=False, tail=False, stops=None, anchors=None, orf_weight=None):
     """(B,) log Z of the canonical-chain semi-CRF (same value as the 2C-state form without
-    ``censor_edges`` and ``tail``); ``starts`` and ``ends`` (B, T, C) are optional boundary
-    scores; all three as in the module docstring."""
+    ``censor_edges``, ``tail`` and ORF scores); ``starts`` and ``ends`` (B, T, C) are optional
+    boundary scores; ``stops`` (B, T, 2), ``anchors`` (C,) and ``orf_weight`` (C,) the optional
+    ORF scores; all as in the module docstring."""
     lengths = _check(emissions, transition, duration, lengths)
     if (starts is None) != (ends is None):
         raise ValueError("boundary scores need both starts and ends")
     if starts is not None and (starts.shape != emissions.shape or ends.shape != emissions.shape):
         raise ValueError(f"starts and ends must be (B, T, C) = {tuple(emissions.shape)}")
+    check_orf(emissions, stops, anchors, orf_weight, tail)
     return _CanonicalLogPartition.apply(emissions, transition, duration, lengths, starts, ends, bool(censor_edges),
-                                        bool(tail))
+                                        bool(tail), stops, anchors, orf_weight)
 
 
 @torch.no_grad()
 def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts=None, ends=None,
-                           censor_edges=False, tail=False):
+                           censor_edges=False, tail=False, stops=None, anchors=None, orf_weight=None):
     """Max-product form of :func:`_forward`, with back-pointers to the piece length and the
     source (label, short or full piece); see :func:`genotool_gencode.semicrf.canonical_viterbi`.
     With ``tail`` a run of K or more bases comes back as one segment."""
     lengths = _check(emissions, transition, duration, lengths)
+    check_orf(emissions, stops, anchors, orf_weight, tail)
+    orf = _orf_args(stops, anchors, orf_weight)
     S = _cumsum(emissions)
     tr = transition.to(torch.float64)
     du = duration.to(torch.float64)
@@ -307,9 +426,10 @@ def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts
     with _single_thread(S.device):
         for t in range(1, T + 1):
             k = min(K - 1, t)
-            w, wf = _end_durations(dur_rev, du[K - 1], t, ar, lengths if censor_edges else None, last_bounds)
+            win, wf = _short_window(Q, dur_rev, du[K - 1], t, ar, lengths if censor_edges else None, last_bounds,
+                                    orf)
             if k > 0:
-                v, j = (Q[:, t - k:t] + w).max(dim=1)
+                v, j = win.max(dim=1)
                 a_s[:, t] = v + S[:, t]
                 bp_d[:, t] = k - j
             if wf is not None:

@@ -133,12 +133,23 @@ def canonical_segmentations(T, K, C):
     return [z for z in enumerate_segmentations(T, K, C) if is_canonical(z, K)]
 
 
-def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_edges=False) -> float:
+def has_anchored_stop(stops, s: int, t: int, anchor: int) -> bool:
+    """Does the piece [s, t) hold a stop codon (beginning at p, s <= p <= t - 3) in the frame its
+    ``anchor`` code fixes (semicrf_canonical.ORF_*)? ``stops[p]`` = (plus, minus) 0/1 at base p."""
+    if anchor == 0:
+        return False
+    strand, frame = (anchor - 1) // 2, (s if anchor % 2 == 1 else t) % 3
+    return any(stops[p][strand] for p in range(s, t - 2) if p % 3 == frame)
+
+
+def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_edges=False, orf=None) -> float:
     """Score of a labelling under the canonical chain with geometric tails: a run of n < K bases
     scores ``dur[n-1][c]``, one of n >= K bases ``dur[K-1][c] + (n - K) * trans[c][c]``; a switch
     ``trans[prev][c]`` (+ boundary scores); the start term is the logsumexp of the switches into
     the first label. ``censor_edges``: the first run's first piece (the whole run, or its K
-    piece) and the last run's last piece (unless a tail step) score no duration."""
+    piece) and the last run's last piece (unless a tail step) score no duration. ``orf`` =
+    (stops, anchors, weight): a run of n < K bases of state c, not censored, adds ``weight[c]``
+    if it holds a stop codon in the frame of ``anchors[c]``."""
     C, K = len(trans), len(dur)
     runs = labelling_runs(labels)
     total = _lse(trans[i][runs[0][2]] for i in range(C) if i != runs[0][2])
@@ -146,6 +157,9 @@ def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_e
         n = t - s
         total += sum(e[u][c] for u in range(s, t))
         total += dur[n - 1][c] if n < K else dur[K - 1][c] + (n - K) * trans[c][c]
+        censored = censor_edges and j in (0, len(runs) - 1)
+        if orf is not None and n < K and not censored and has_anchored_stop(orf[0], s, t, orf[1][c]):
+            total += orf[2][c]
         if j > 0:
             p = runs[j - 1][2]
             total += trans[p][c]

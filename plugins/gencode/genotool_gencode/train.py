@@ -93,6 +93,7 @@ def first_batch_diagnostics(model, x, lengths, log) -> dict:
     raw = getattr(model, "module", model)
     with torch.no_grad():
         h, em = raw.encode(x, lengths)
+    em = em[..., :raw.projection.out_features]          # the learned scores, not the stop-codon tracks
     log(f"Encoder output stats (first batch): {_stats(h)}")
     log(f"Emission scores (after projection): {_stats(em)}")
     crf_scale = 0.0

@@ -145,7 +145,7 @@ def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_p
     assert "Memory estimate" in res.stderr and "Encoder output stats" in res.stderr
     assert (m / "model.pt").exists() and (m / "checkpoints" / "best.pt").exists()
     cfg = json.loads((m / "model_config.json").read_text())
-    assert cfg["boundary_scores"] is True and cfg["censor_edges"] is True   # the defaults
+    assert cfg["boundary_scores"] is True and cfg["censor_edges"] is True and cfg["orf_scores"] is True  # defaults
     v = tmp_path / "v"
     res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(m), "-o", str(v),
                        "--max-chunks", "2", "--threads", "1")
@@ -174,6 +174,8 @@ def test_compare_and_mamba_train(genotool_cli, tiny_data, tmp_path):
     rows = json.loads(js.read_text())["rows"]
     assert [r["model"] for r in rows] == ["pytorch-crf", "linear", "semicrf"]
     assert all(0.0 <= r["segment_f1"] <= 1.0 and r["duration_kl"] >= 0 for r in rows)
+    assert [json.loads((out / r / "model_config.json").read_text())["orf_scores"] for r in
+            ("pytorch-crf", "linear", "semicrf")] == [False, False, True]
     m = tmp_path / "mamba"
     res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "linear",
                        "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", "--no-censor-edges", *TRAIN[:8],

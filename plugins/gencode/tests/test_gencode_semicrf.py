@@ -313,6 +313,98 @@ def test_canonical_tail_ragged_and_gradcheck():
             lambda a, b, c, s, x: canonical_nll(a, b, c, labels, lengths, s, x, censor_edges=censor, tail=True), args)
 
 
+def _orf_inputs(B, T, C, anchors, seed):
+    """Dense random stop tracks (B, T, 2) so that pieces of a few bases hold stops in some
+    frames and not in others; anchors (C,); weights (C,) of either sign."""
+    g = torch.Generator().manual_seed(seed)
+    stops = (torch.rand(B, T, 2, generator=g) < 0.6).to(torch.float64)
+    weight = torch.randn(len(anchors), generator=g, dtype=torch.float64) * 3
+    return stops, torch.tensor(anchors), weight
+
+
+def test_orf_indicators_match_reference():
+    """Every piece [s, t) and anchor: the prefix-count lookup equals the direct scan."""
+    from genotool_gencode.semicrf_canonical import OrfScores
+
+    T = 14
+    stops, anchors, w = _orf_inputs(2, T, 5, [0, 1, 2, 3, 4], seed=3)
+    orf = OrfScores(stops, anchors, w)
+    assert sorted(orf.cols.tolist()) == [1, 2, 3, 4]
+    n_hits = 0
+    for s in range(T):
+        ends = torch.arange(s + 1, T + 1)
+        hit = orf.hits(torch.full((2, len(ends)), s), ends.expand(2, -1))     # (B, k, A)
+        assert torch.equal(hit, orf.starting_at(s, len(ends), torch.arange(T + 1)))    # the recursions' forms
+        t = s + 1
+        assert torch.equal(orf.hits(torch.arange(t).expand(2, -1), torch.full((2, t), t)),
+                           orf.ending_at(t, t, torch.arange(T + 1)))
+        for b in range(2):
+            for j, t in enumerate(ends.tolist()):
+                for a, c in enumerate(orf.cols.tolist()):
+                    assert bool(hit[b, j, a]) == ref.has_anchored_stop(stops[b].tolist(), s, t, int(anchors[c]))
+        n_hits += int(hit.sum())
+    assert 0 < n_hits < 2 * 4 * T * (T + 1) // 2
+
+
+@pytest.mark.parametrize("censor", [False, True])
+@pytest.mark.parametrize("T,K,C,anchors", [(8, 5, 3, [1, 2, 0]), (8, 6, 3, [3, 4, 1]), (7, 7, 2, [2, 3]),
+                                           (7, 4, 3, [4, 0, 1])])
+def test_canonical_orf_matches_brute_force(T, K, C, anchors, censor):
+    """ORF scores (with tails, boundary scores, censored edges on and off): log Z, every
+    labelling's NLL (summing to 1) and Viterbi against enumeration."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    e, tr, du = _params(T, K, C, seed=23 + T * K + C)
+    g = torch.Generator().manual_seed(T + K)
+    st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) for _ in range(2))
+    stops, anc, w = _orf_inputs(1, T, C, anchors, seed=K * C)
+    orf = (stops, anc, w)
+    E, TR, DU, ST, EN = e[0].tolist(), tr.tolist(), du.tolist(), st[0].tolist(), en[0].tolist()
+    ORF = (stops[0].tolist(), anchors, w.tolist())
+    labs = torch.tensor(list(ref.all_labellings(T, C)))
+    scores = {tuple(lab): ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor, ORF) for lab in labs.tolist()}
+    plain = {lab: ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor) for lab in scores}
+    assert sum(scores[lab] != plain[lab] for lab in scores) > len(scores) // 100    # the feature is exercised
+    logz = ref._lse(scores.values())
+    kw = dict(censor_edges=censor, tail=True, orf=orf)
+    assert canonical_log_partition(e, tr, du, None, st, en, **kw).item() == pytest.approx(logz, abs=1e-9)
+    n = len(labs)
+    nkw = dict(kw, orf=(stops.expand(n, T, 2), anc, w))
+    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C), **nkw)
+    for lab, v in zip(labs.tolist(), nll.tolist()):
+        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
+    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
+    score, vsegs = canonical_viterbi(e, tr, du, None, st, en, **kw)
+    best = max(scores, key=scores.get)
+    assert score.item() == pytest.approx(scores[best], abs=1e-9)
+    assert vsegs[0] == ref.labelling_runs(list(best))
+
+
+def test_canonical_orf_ragged_and_gradcheck():
+    """ORF scores: a padded sequence scores as its unpadded self; analytic gradients of all six
+    inputs (the ORF weights included), ragged lengths, runs longer than K; without tails an error."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll
+
+    T, K, C = 11, 5, 3
+    e, tr, du = _params(T, K, C, B=2, seed=29)
+    g = torch.Generator().manual_seed(6)
+    st, en = (torch.randn(2, T, C, generator=g, dtype=torch.float64) for _ in range(2))
+    stops, anc, w = _orf_inputs(2, T, C, [1, 4, 2], seed=8)
+    lengths = torch.tensor([11, 8])
+    kw = dict(censor_edges=True, tail=True)
+    z = canonical_log_partition(e, tr, du, lengths, st, en, orf=(stops, anc, w), **kw)
+    z8 = canonical_log_partition(e[1:, :8], tr, du, None, st[1:, :8], en[1:, :8], orf=(stops[1:, :8], anc, w), **kw)
+    assert z[1].item() == pytest.approx(z8.item(), abs=1e-9)
+    labels = torch.tensor([[0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2], [2, 2, 1, 1, 1, 1, 0, 0, 0, 0, 0]])
+    args = tuple(t.requires_grad_() for t in (e, tr, du, st, en, w))
+    for censor in (False, True):
+        assert torch.autograd.gradcheck(
+            lambda a, b, c, s, x, v: canonical_nll(a, b, c, labels, lengths, s, x, censor_edges=censor, tail=True,
+                                                   orf=(stops, anc, v)), args)
+    with pytest.raises(ValueError, match="tails"):
+        canonical_log_partition(e, tr, du, lengths, st, en, orf=(stops, anc, w))
+
+
 def test_canonical_boundary_gradcheck():
     """Analytic gradients of every input, boundary scores included, ragged lengths, runs longer than K."""
     from genotool_gencode.semicrf import canonical_nll
