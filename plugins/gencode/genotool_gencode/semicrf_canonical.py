@@ -80,67 +80,77 @@ ORF_NONE, ORF_PLUS_START, ORF_PLUS_END, ORF_MINUS_START, ORF_MINUS_END = range(5
 
 
 class OrfScores:
-    """ORF scores of one batch: lookups built once per call, O(1) per piece afterwards.
+    """ORF scores of one batch: two lookup tables built once per call, one comparison per window.
 
     ``stops`` (B, T, 2) marks stop-codon starts (plus, minus strand); ``anchors`` (C,) holds the
     ORF_* code of each state; ``weight`` (C,) the score of a hit. Only the A anchored states
-    (``cols``) are ever scored. ``nxt[b, u, s]`` is the first stop of strand s at or after base u
-    in u's frame (p >= u, p = u mod 3; T + 3 if none) and ``prv[b, t, s]`` the last one at or
-    before t - 3 in t's frame (-1 if none), so a piece [u, t) holds a stop in the frame of its
-    start iff ``nxt[u] <= t - 3`` and in the frame of its end iff ``prv[t] >= u``. Hits come as
-    four kinds (plus start, minus start, plus end, minus end) and ``sel`` picks each anchored
-    state's kind (not needed when there is one state per kind: ``cols`` then follow the kinds)."""
+    (``cols``) are ever scored. With ``nxt[u]`` the first stop of a strand at or after base u in
+    u's frame (p >= u, p = u mod 3) and ``prv[t]`` the last one at or before t - 3 in t's frame, a
+    piece [u, t) holds a stop in the frame of its start iff ``nxt[u] <= t - 3`` and in the frame
+    of its end iff ``u <= prv[t]``. Both are ``lo[u, a] <= hi[t, a]``, with ``lo`` = (nxt, u) and
+    ``hi`` = (t - 3, prv) per anchored state's kind, so a whole window of pieces ending at t (or
+    starting at u) is one comparison of a slice against a row. ``K``: the recursions' duration
+    window (short pieces: 1..K-1 bases)."""
 
-    def __init__(self, stops: torch.Tensor, anchors: torch.Tensor, weight: torch.Tensor):
+    KINDS = (ORF_PLUS_START, ORF_MINUS_START, ORF_PLUS_END, ORF_MINUS_END)
+
+    def __init__(self, stops: torch.Tensor, anchors: torch.Tensor, weight: torch.Tensor, K: int = 2):
         B, T, _ = stops.shape
         dev = stops.device
         hit = stops.detach() > 0.5                                                  # (B, T, 2)
         pos = torch.arange(T, device=dev).view(1, T, 1)
-        self.nxt = torch.full((B, T + 1, 2), T + 3, dtype=torch.int64, device=dev)
-        last = torch.full((B, T + 1, 2), -1, dtype=torch.int64, device=dev)        # last stop at <= u, u's frame
+        nxt = torch.full((B, T + 1, 2), T + 3, dtype=torch.int64, device=dev)      # T + 3: none
+        last = torch.full((B, T + 1, 2), -1, dtype=torch.int64, device=dev)       # last stop at <= u, u's frame
         for r in range(3):                     # scans along each frame's own bases
             h, p = hit[:, r::3], pos[:, r::3]
-            self.nxt[:, r:T:3] = torch.flip(torch.cummin(torch.flip(torch.where(h, p, T + 3), [1]), 1).values, [1])
+            nxt[:, r:T:3] = torch.flip(torch.cummin(torch.flip(torch.where(h, p, T + 3), [1]), 1).values, [1])
             last[:, r:T:3] = torch.cummax(torch.where(h, p, -1), 1).values
-        self.prv = torch.full_like(last, -1)
-        self.prv[:, 3:] = last[:, :T - 2]
-        anchored = [(self.KINDS.index(c), col) for col, c in enumerate(anchors.tolist()) if c > 0]
-        if sorted(kind for kind, _ in anchored) == [0, 1, 2, 3]:
-            anchored.sort()                    # one state per kind: columns in kind order, no selection
-        kinds = [kind for kind, _ in anchored]
-        self.sel = None if kinds == [0, 1, 2, 3] else torch.tensor(kinds, dtype=torch.long, device=dev)
-        self.cols = torch.tensor([col for _, col in anchored], dtype=torch.long, device=dev)    # (A,)
+        prv = torch.full_like(last, -1)
+        prv[:, 3:] = last[:, :T - 2]
+        u = torch.arange(T + 1, device=dev).view(1, T + 1, 1).expand(B, T + 1, 2)
+        lo = torch.cat([nxt, u], -1)                                                # (B, T+1, 4) by KINDS
+        hi = torch.cat([u - 3, prv], -1)
+        anchored = [(col, self.KINDS.index(c)) for col, c in enumerate(anchors.tolist()) if c > 0]
+        kinds = torch.tensor([kind for _, kind in anchored], dtype=torch.long, device=dev)
+        self.lo, self.hi = lo[..., kinds].contiguous(), hi[..., kinds].contiguous()  # (B, T+1, A)
+        self.cols = torch.tensor([col for col, _ in anchored], dtype=torch.long, device=dev)    # (A,)
         self.weight = weight.detach().to(torch.float64)[self.cols]                  # (A,)
-
-    KINDS = (ORF_PLUS_START, ORF_MINUS_START, ORF_PLUS_END, ORF_MINUS_END)
-
-    def _pick(self, at_start, at_end):
-        """(B, k, 2) start-frame and end-frame hits -> (B, k, A) bool, one column per anchored state."""
-        h = torch.cat([at_start, at_end], -1)
-        return h if self.sel is None else h[..., self.sel]
+        self._acc = torch.zeros((B, max(K - 1, 0), len(anchored)), dtype=torch.float64, device=dev)
 
     def hits(self, starts: torch.Tensor, ends: torch.Tensor) -> torch.Tensor:
-        """Pieces [starts, ends), each (B, k) -> (B, k, A): 1 where the piece, read as anchored
-        state ``cols[a]``, holds a stop codon in its anchored frame."""
-        nxt = self.nxt.gather(1, starts.unsqueeze(-1).expand(-1, -1, 2))
-        prv = self.prv.gather(1, ends.unsqueeze(-1).expand(-1, -1, 2))
-        return self._pick(nxt <= (ends - 3).unsqueeze(-1), prv >= starts.unsqueeze(-1))
+        """Pieces [starts, ends), each (B, k) -> (B, k, A) bool: the piece, read as anchored state
+        ``cols[a]``, holds a stop codon in its anchored frame."""
+        A = len(self.cols)
+        return self.lo.gather(1, starts.unsqueeze(-1).expand(-1, -1, A)) <= \
+            self.hi.gather(1, ends.unsqueeze(-1).expand(-1, -1, A))
 
-    def ending_at(self, t: int, k: int, ar) -> torch.Tensor:
-        """Hits (B, k, A) of the pieces [t - k, t), ..., [t - 1, t) (forward, Viterbi)."""
-        return self._pick(self.nxt[:, t - k:t] <= t - 3, self.prv[:, t:t + 1] >= ar[t - k:t].view(1, k, 1))
+    def add_ending(self, win: torch.Tensor, t: int, keep=None) -> None:
+        """Add to ``win`` (B, k, C), the pieces [t - k, t) ... [t - 1, t) (forward, Viterbi),
+        their ORF scores, in place, except where ``keep`` (B, k, 1) is 0 (censored edge pieces)."""
+        k = win.shape[1]
+        sc = torch.where(self.lo[:, t - k:t] <= self.hi[:, t:t + 1], self.weight, 0.0)
+        win.index_add_(2, self.cols, sc if keep is None else sc * keep)
 
-    def starting_at(self, s: int, k: int, ar) -> torch.Tensor:
-        """Hits (B, k, A) of the pieces [s, s + 1), ..., [s, s + k) (backward)."""
-        ends = ar[s + 1:s + k + 1]
-        return self._pick(self.nxt[:, s:s + 1] <= (ends - 3).view(1, k, 1), self.prv[:, s + 1:s + k + 1] >= s)
-
-    def add(self, win: torch.Tensor, h: torch.Tensor, keep=None) -> torch.Tensor:
-        """Add the scores of the hits ``h`` (B, k, A) to the window ``win`` (B, k, C) in place,
-        except where ``keep`` (B, k, 1) is 0 (censored edge pieces); -> h."""
-        sc = torch.where(h, self.weight, 0.0)
+    def add_starting(self, win: torch.Tensor, s: int, keep=None) -> torch.Tensor:
+        """As :meth:`add_ending`, for the pieces [s, s + 1) ... [s, s + k) (backward); -> their
+        hits (B, k, A) float64 for :meth:`accumulate`."""
+        k = win.shape[1]
+        h = (self.lo[:, s:s + 1] <= self.hi[:, s + 1:s + k + 1]).to(torch.float64)
+        sc = h * self.weight
         win.index_add_(2, self.cols, sc if keep is None else sc * keep)
         return h
+
+    def accumulate(self, seg: torch.Tensor, h: torch.Tensor) -> None:
+        """Add the segment marginals ``seg`` (B, k, C) of a window where they hit ``h`` (the
+        weight's gradient; censored pieces have marginal 0, so ``h`` needs no mask)."""
+        self._acc[:, :seg.shape[1]].addcmul_(seg.index_select(2, self.cols), h)
+
+    def weight_grad(self, C: int) -> torch.Tensor:
+        """(C,) gradient of the weights from the accumulated marginals (0 off the anchored states)."""
+        g = torch.zeros(C, dtype=torch.float64, device=self._acc.device)
+        g[self.cols] = self._acc.sum((0, 1))
+        self._acc.zero_()                      # a second backward starts afresh
+        return g
 
 
 def _switch_sources(a_s, a_f, EB_t):
@@ -177,7 +187,7 @@ def _short_window(Q, dur_rev, dur_full, t: int, ar, lengths, last_bounds, orf=No
         return None, wf
     win = Q[:, t - k:t] + w
     if orf is not None:
-        orf.add(win, orf.ending_at(t, k, ar), keep)
+        orf.add_ending(win, t, keep)
     return win, wf
 
 
@@ -238,7 +248,6 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
     R_s[:, T] = last
     R_f[:, T] = last
     gdur = torch.zeros_like(dur)
-    gorf = None if orf is None else torch.zeros(C, dtype=S.dtype, device=dev)
     w = gout.to(S.dtype).view(B, 1, 1)
     lz = logZ.view(B, 1, 1)
     zeros_bc = torch.zeros((B, C), dtype=S.dtype, device=dev)
@@ -256,8 +265,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
             df, keep_f = df[:, 0], (~edge_f[:, 0]).to(S.dtype)
         win = R_s[:, s + 1:s + k + 1] + dw if k > 0 else None            # (B, k, C), d = 1..k
         if orf is not None and k > 0:
-            hit = orf.add(win, orf.starting_at(s, k, tvec), keep if torch.is_tensor(keep) else None)
-            # (the segment marginals below are 0 at censored pieces: no mask needed for the gradient)
+            hit = orf.add_starting(win, s, keep if torch.is_tensor(keep) else None)
         wf = R_f[:, s + K] + df if s + K <= T else ninf_bc               # (B, C), d = K
         m = wf if win is None else torch.maximum(win.max(1).values, wf)
         m = torch.where(torch.isfinite(m), m, zeros_bc)
@@ -270,7 +278,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
             seg = ew * scale.unsqueeze(1) * keep                      # segment marginals (B, k, C)
             gdur[:k] += seg.sum(0)
             if orf is not None:
-                gorf[orf.cols] += (seg[..., orf.cols] * hit).sum((0, 1))
+                orf.accumulate(seg, hit)
         gdur[K - 1] += (ef * scale * keep_f).sum(0)
         d_s = torch.log(tot) + m - S[:, s]
         delta[:, s] = d_s
@@ -317,7 +325,7 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
         gEB = torch.zeros_like(S)
         gSB[:, :T] = right * torch.einsum("bsi,ij->bsj", left, eoff)
         gEB[:, :T] = left * torch.einsum("bsj,ij->bsi", right, eoff)
-    return ge, gtr, gdur, gSB, gEB, gorf
+    return ge, gtr, gdur, gSB, gEB, None if orf is None else orf.weight_grad(C)
 
 
 class _CanonicalLogPartition(torch.autograd.Function):
@@ -328,7 +336,7 @@ class _CanonicalLogPartition(torch.autograd.Function):
         tr = transition.detach().to(torch.float64)
         du = duration.detach().to(torch.float64)
         SB, EB = boundary_tables(starts, ends, S.shape[1] - 1, S)
-        orf = _orf_args(stops, anchors, orf_weight)
+        orf = _orf_args(stops, anchors, orf_weight, du.shape[0])
         with _single_thread(S.device):
             a_s, a_f, Q = _forward(S, tr, du, SB, EB, lengths.long() if censor else None, tail, orf)
         idx = torch.arange(S.shape[0], device=S.device)
@@ -360,9 +368,9 @@ class _CanonicalLogPartition(torch.autograd.Function):
         return ge.to(de), gt.to(dt), gd.to(dd), None, gst, gen, None, None, None, None, gw
 
 
-def _orf_args(stops, anchors, weight):
+def _orf_args(stops, anchors, weight, K):
     """The :class:`OrfScores` of the recursions, or None without ORF scores."""
-    return None if stops is None else OrfScores(stops, anchors.long(), weight)
+    return None if stops is None else OrfScores(stops, anchors.long(), weight, K)
 
 
 def check_orf(emissions, stops, anchors, orf_weight, tail: bool) -> None:
@@ -403,7 +411,7 @@ def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts
     With ``tail`` a run of K or more bases comes back as one segment."""
     lengths = _check(emissions, transition, duration, lengths)
     check_orf(emissions, stops, anchors, orf_weight, tail)
-    orf = _orf_args(stops, anchors, orf_weight)
+    orf = _orf_args(stops, anchors, orf_weight, duration.shape[0])
     S = _cumsum(emissions)
     tr = transition.to(torch.float64)
     du = duration.to(torch.float64)

@@ -328,16 +328,20 @@ def test_orf_indicators_match_reference():
 
     T = 14
     stops, anchors, w = _orf_inputs(2, T, 5, [0, 1, 2, 3, 4], seed=3)
-    orf = OrfScores(stops, anchors, w)
-    assert sorted(orf.cols.tolist()) == [1, 2, 3, 4]
+    orf = OrfScores(stops, anchors, w, K=T + 1)          # a window as wide as the sequence
+    assert orf.cols.tolist() == [1, 2, 3, 4]
     n_hits = 0
     for s in range(T):
         ends = torch.arange(s + 1, T + 1)
         hit = orf.hits(torch.full((2, len(ends)), s), ends.expand(2, -1))     # (B, k, A)
-        assert torch.equal(hit, orf.starting_at(s, len(ends), torch.arange(T + 1)))    # the recursions' forms
+        # the recursions' window forms: pieces starting at s, and pieces ending at t = s + 1
+        k = len(ends)
+        assert torch.equal(hit.double(), orf.add_starting(torch.zeros(2, k, 5, dtype=torch.float64), s))
         t = s + 1
-        assert torch.equal(orf.hits(torch.arange(t).expand(2, -1), torch.full((2, t), t)),
-                           orf.ending_at(t, t, torch.arange(T + 1)))
+        win = torch.zeros(2, t, 5, dtype=torch.float64)
+        orf.add_ending(win, t)
+        want = orf.hits(torch.arange(t).expand(2, -1), torch.full((2, t), t)).double() * w[orf.cols]
+        assert torch.equal(win[..., orf.cols], want) and not win[..., 0].any()
         for b in range(2):
             for j, t in enumerate(ends.tolist()):
                 for a, c in enumerate(orf.cols.tolist()):
