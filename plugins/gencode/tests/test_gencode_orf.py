@@ -64,6 +64,7 @@ def test_orf_option_reaches_the_head_and_old_models_have_none():
     label states, pieces and models saved before the option do not."""
     from genotool_gencode.models import SegmentationModel, make_model_config
 
+    torch.manual_seed(0)
     base = dict(encoder="bilstm", max_duration=8, hidden_dim=8, num_layers=1, boundary_scores=True,
                 censor_edges=True, long_runs="tail", orf_scores=True)
     cfg = make_model_config(model="semicrf", **base)
@@ -82,7 +83,8 @@ def test_orf_option_reaches_the_head_and_old_models_have_none():
     orf = (em[..., -2:], h.orf_anchors, h.orf_weight)
     want = canonical_nll(e, h.transition, h.duration_bias, y, lengths, st, en, True, True, orf)
     assert torch.allclose(h.nll(em, y, lengths), want)
-    assert not torch.allclose(want, canonical_nll(e, h.transition, h.duration_bias, y, lengths, st, en, True, True))
+    without = canonical_nll(e, h.transition, h.duration_bias, y, lengths, st, en, True, True)
+    assert (want - without).abs().min() > 1e-3
     h.nll(em, y, lengths).sum().backward()
     g = h.orf_weight.grad
     assert g[h.orf_anchors > 0].abs().sum() > 0 and g[h.orf_anchors == 0].abs().sum() == 0
