@@ -52,3 +52,29 @@ def pool_kwargs(method: str | None) -> dict:
     import multiprocessing as mp
 
     return {"mp_context": mp.get_context(method), "initializer": exit_with_parent, "initargs": (os.getpid(),)}
+
+
+def core_sets(costs: list[float], cores: list[int] | None = None) -> list[set[int] | None]:
+    """CPU sets for parallel jobs of unequal cost on fewer cores than jobs: the costliest jobs get
+    a core each, the rest share the cores left (longest-processing-time first). On a 2-core
+    machine, three jobs of which one takes twice as long finish when that one does, instead of
+    it sharing both cores with the others for their whole run. None per job where no pinning is
+    needed or possible (enough cores, or a platform without ``os.sched_setaffinity``)."""
+    if cores is None:
+        if not hasattr(os, "sched_getaffinity"):
+            return [None] * len(costs)
+        cores = sorted(os.sched_getaffinity(0))
+    if len(costs) <= len(cores) or len(cores) < 2:
+        return [None] * len(costs)
+    order = sorted(range(len(costs)), key=lambda i: -costs[i])
+    own = len(cores) - 1                     # jobs with a core of their own; one core left to share
+    out: list[set[int] | None] = [None] * len(costs)
+    for rank, i in enumerate(order):
+        out[i] = {cores[rank]} if rank < own else set(cores[own:])
+    return out
+
+
+def pin_to(cpus: set[int] | None) -> None:
+    """Restrict this process to ``cpus`` (no-op for None or where unsupported)."""
+    if cpus and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, cpus)

@@ -1,4 +1,4 @@
-"""Pool workers started with genotool.parallel.pool_kwargs exit when their parent is killed."""
+"""genotool.parallel: pool workers exit when their parent is killed; CPU sets for unequal jobs."""
 
 import os
 import signal
@@ -65,3 +65,15 @@ def test_worker_exits_when_parent_is_terminated(tmp_path, method):
                 os.kill(server, signal.SIGKILL)
             except (TypeError, ProcessLookupError):
                 pass
+
+
+def test_core_sets_give_the_costliest_jobs_their_own_cores():
+    from genotool.parallel import core_sets
+
+    # 3 jobs on 2 cores: the semi-CRF-like job alone on one core, the other two share the other
+    assert core_sets([1.1, 1.0, 2.2], cores=[0, 1]) == [{1}, {1}, {0}]
+    # 4 jobs on 3 cores: the two costliest get a core each, the two cheapest share the third
+    assert core_sets([3.0, 1.0, 2.0, 0.5], cores=[4, 5, 6]) == [{4}, {6}, {5}, {6}]
+    # enough cores, or only one: no pinning
+    assert core_sets([1.0, 2.0], cores=[0, 1]) == [None, None]
+    assert core_sets([1.0, 2.0, 3.0], cores=[0]) == [None, None, None]

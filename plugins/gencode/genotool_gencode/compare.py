@@ -9,6 +9,10 @@ TABLE_COLUMNS = ("segment_f1", "duration_kl", "position_macro_f1", "boundary_f1_
                  "boundary_f1_tol10", "pred_segments", "true_segments", "train_seconds")
 
 
+# measured training time relative to the linear chain (default compare, 2-core VM)
+RELATIVE_COST = {"pytorch-crf": 1.1, "linear": 1.0, "semicrf": 2.2}
+
+
 def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str, max_duration: int,
                 hidden_dim: int, num_layers: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
                 crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
@@ -54,13 +58,16 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
             # three single-threaded trainings share the cores far better than one after the other
             import concurrent.futures as cf
 
-            from genotool.parallel import pool_kwargs
+            from genotool.parallel import core_sets, pool_kwargs
 
+            # the semi-CRF takes about twice as long as either linear head: with fewer cores than
+            # models it gets a core of its own (wall time only; each process has its own threads)
+            cpus = core_sets([RELATIVE_COST.get(n, 1.0) for n in names])
             log(f"training {', '.join(names)} in {len(names)} parallel processes")
             with cf.ProcessPoolExecutor(len(names), **pool_kwargs("spawn")) as ex:
                 futs = [ex.submit(_train_and_eval, name=n, sub=run.path / n, device=device,
-                                  precision=precision, threads=threads or 1, prefix=f"[{n}] ", **common)
-                        for n in names]
+                                  precision=precision, threads=threads or 1, prefix=f"[{n}] ", cpus=c, **common)
+                        for n, c in zip(names, cpus)]
                 rows = [f.result() for f in futs]
         else:
             for name in names:
@@ -98,10 +105,14 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
                     censor_edges, long_runs, orf_scores,
                     epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks,
                     max_test_chunks, max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None,
-                    device=None, precision=None, threads=None, prefix="") -> dict:
-    """Train one head and evaluate it on the test split (in this process or a spawned one)."""
+                    device=None, precision=None, threads=None, prefix="", cpus=None) -> dict:
+    """Train one head and evaluate it on the test split (in this process or a spawned one,
+    pinned to ``cpus`` if given)."""
     import sys
 
+    from genotool.parallel import pin_to
+
+    pin_to(cpus)
     from genotool.outputs import write_json
     from genotool_gencode.models import make_model_config
     from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training
