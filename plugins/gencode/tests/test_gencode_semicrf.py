@@ -267,19 +267,29 @@ def test_canonical_censored_edges_ragged_and_gradcheck():
 def test_canonical_tail_matches_brute_force(T, K, C, censor):
     """Geometric tails beyond K (with boundary scores, with and without censored edges): log Z,
     every labelling's NLL (summing to 1) and Viterbi (one segment per run) against enumeration."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
-
     e, tr, du = _params(T, K, C, seed=17 + T * K + C, scale=1.5)
     g = torch.Generator().manual_seed(T * K)
     st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) * 2 for _ in range(2))
     E, TR, DU, ST, EN = e[0].tolist(), tr.tolist(), du.tolist(), st[0].tolist(), en[0].tolist()
-    labs = torch.tensor(list(ref.all_labellings(T, C)))
-    scores = {tuple(lab): ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor) for lab in labs.tolist()}
+    scores = {lab: ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor) for lab in ref.all_labellings(T, C)}
+    _assert_tail_model_matches(scores, e, tr, du, st, en, censor_edges=censor, tail=True)
+
+
+def _assert_tail_model_matches(scores, e, tr, du, st, en, **kw):
+    """log Z, every labelling's NLL (their probabilities summing to 1) and Viterbi (one segment
+    per run) of the canonical chain against enumerated labelling ``scores``."""
+    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+
+    _, T, C = e.shape
+    labs = torch.tensor(list(scores))
     logz = ref._lse(scores.values())
-    kw = dict(censor_edges=censor, tail=True)
     assert canonical_log_partition(e, tr, du, None, st, en, **kw).item() == pytest.approx(logz, abs=1e-9)
     n = len(labs)
-    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C), **kw)
+    nkw = dict(kw)
+    if kw.get("orf") is not None:
+        stops, anchors, weight = kw["orf"]
+        nkw["orf"] = (stops.expand(n, T, 2), anchors, weight)
+    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C), **nkw)
     for lab, v in zip(labs.tolist(), nll.tolist()):
         assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
     assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
@@ -356,8 +366,6 @@ def test_orf_indicators_match_reference():
 def test_canonical_orf_matches_brute_force(T, K, C, anchors, censor):
     """ORF scores (with tails, boundary scores, censored edges on and off): log Z, every
     labelling's NLL (summing to 1) and Viterbi against enumeration."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
-
     e, tr, du = _params(T, K, C, seed=23 + T * K + C)
     g = torch.Generator().manual_seed(T + K)
     st, en = (torch.randn(1, T, C, generator=g, dtype=torch.float64) for _ in range(2))
@@ -365,23 +373,10 @@ def test_canonical_orf_matches_brute_force(T, K, C, anchors, censor):
     orf = (stops, anc, w)
     E, TR, DU, ST, EN = e[0].tolist(), tr.tolist(), du.tolist(), st[0].tolist(), en[0].tolist()
     ORF = (stops[0].tolist(), anchors, w.tolist())
-    labs = torch.tensor(list(ref.all_labellings(T, C)))
-    scores = {tuple(lab): ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor, ORF) for lab in labs.tolist()}
+    scores = {lab: ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor, ORF) for lab in ref.all_labellings(T, C)}
     plain = {lab: ref.tail_labelling_score(lab, E, TR, DU, ST, EN, censor) for lab in scores}
     assert sum(scores[lab] != plain[lab] for lab in scores) > len(scores) // 100    # the feature is exercised
-    logz = ref._lse(scores.values())
-    kw = dict(censor_edges=censor, tail=True, orf=orf)
-    assert canonical_log_partition(e, tr, du, None, st, en, **kw).item() == pytest.approx(logz, abs=1e-9)
-    n = len(labs)
-    nkw = dict(kw, orf=(stops.expand(n, T, 2), anc, w))
-    nll = canonical_nll(e.expand(n, T, C), tr, du, labs, None, st.expand(n, T, C), en.expand(n, T, C), **nkw)
-    for lab, v in zip(labs.tolist(), nll.tolist()):
-        assert v == pytest.approx(logz - scores[tuple(lab)], abs=1e-9)
-    assert torch.exp(-nll).sum().item() == pytest.approx(1.0, abs=1e-6)
-    score, vsegs = canonical_viterbi(e, tr, du, None, st, en, **kw)
-    best = max(scores, key=scores.get)
-    assert score.item() == pytest.approx(scores[best], abs=1e-9)
-    assert vsegs[0] == ref.labelling_runs(list(best))
+    _assert_tail_model_matches(scores, e, tr, du, st, en, censor_edges=censor, tail=True, orf=orf)
 
 
 def test_canonical_orf_ragged_and_gradcheck():
