@@ -110,12 +110,12 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
     pinned to ``cpus`` if given)."""
     import sys
 
-    from genotool.parallel import pin_to
-
-    pin_to(cpus)
     from genotool.outputs import write_json
+    from genotool.parallel import pin_to
     from genotool_gencode.models import make_model_config
     from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training
+
+    pin_to(cpus)
 
     if plan is None:
         from genotool.probe import apply_torch, make_plan

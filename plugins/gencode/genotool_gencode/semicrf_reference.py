@@ -13,6 +13,8 @@ from __future__ import annotations
 import itertools
 import math
 
+from genotool_gencode.semicrf import labels_to_runs   # plain Python: (start, end, label) per maximal run
+
 
 def _lse(values):
     values = list(values)
@@ -151,7 +153,7 @@ def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_e
     (stops, anchors, weight): a run of n < K bases of state c, not censored, adds ``weight[c]``
     if it holds a stop codon in the frame of ``anchors[c]``."""
     C, K = len(trans), len(dur)
-    runs = labelling_runs(labels)
+    runs = labels_to_runs(labels)
     total = _lse(trans[i][runs[0][2]] for i in range(C) if i != runs[0][2])
     for j, (s, t, c) in enumerate(runs):
         n = t - s
@@ -172,14 +174,3 @@ def tail_labelling_score(labels, e, trans, dur, starts=None, ends=None, censor_e
         if n1 <= K and not (len(runs) == 1):
             total -= dur[n1 - 1][c1]
     return total
-
-
-def labelling_runs(labels):
-    """Runs (start, end exclusive, label) of a labelling."""
-    runs, s = [], 0
-    for u in range(1, len(labels) + 1):
-        if u == len(labels) or labels[u] != labels[s]:
-            runs.append((s, u, labels[s]))
-            s = u
-    return runs
-

@@ -296,7 +296,7 @@ def _assert_tail_model_matches(scores, e, tr, du, st, en, **kw):
     score, vsegs = canonical_viterbi(e, tr, du, None, st, en, **kw)
     best = max(scores, key=scores.get)
     assert score.item() == pytest.approx(scores[best], abs=1e-9)
-    assert vsegs[0] == ref.labelling_runs(list(best))
+    assert vsegs[0] == ref.labels_to_runs(list(best))
 
 
 def test_canonical_tail_ragged_and_gradcheck():
