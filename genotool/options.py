@@ -1,25 +1,130 @@
-"""Typer option types shared by every plugin, so every verb spells them the same way.
+"""The shared option vocabulary: one name, type and default per concept, for every plugin.
 
-Use them as annotations::
+Plugins annotate their verbs with these types instead of declaring their own, so ``--model``
+means a trained model everywhere, ``--data`` a prepared-data folder everywhere, and so on::
 
-    from genotool.options import Output, Device, Precision, BatchSize, Seed, Force
+    from genotool.options import Data, Model, Output, Device, Precision, BatchSize, Threads, Seed, Force
 
     @app.command()
-    def train(data: Annotated[Path, typer.Option(...)], output: Output, device: Device = None, ...):
+    def predict(data: Data, model: Model, output: Output, device: Device = None,
+                precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+                force: Force = False): ...
+
+The vocabulary (see docs/plugins.md for the table):
+
+=====================  ===============================================================
+``--output/-o``        what a verb writes (a folder, or a file for one-file outputs)
+``--data/-d``          a folder written by the plugin's ``preprocess``
+``--model/-m``         a trained model (a folder written by ``train``); only that
+``--architecture``     which model family ``train`` builds (e.g. cnn, gnn)
+``--device``           cpu, cuda, cuda:N, mps (default: the probe's choice)
+``--precision``        fp32, bf16-mixed, fp16-mixed (default: the probe's choice)
+``--batch-size``       samples per step (default: the probe's choice, which the plugin caps)
+``--threads``          torch/XLA intra-op CPU threads (default: the probe's choice)
+``--num-workers``      data-loader worker processes
+``--seed``             int, default 0
+``--force``            replace an existing output (every verb that writes, benches included)
+``--json``             also write a table (compare) as JSON to this file
+``--scheduler``        none, cosine, onecycle, plateau (the engine's schedules)
+``--num-<things>``     how many things a ``simulate`` verb makes (``--num-reads``, ``--num-samples``)
+=====================  ===============================================================
+
+Old spellings keep working as hidden aliases (:data:`HIDDEN_ALIASES`): the core installs
+:class:`AliasedCommand` on every plugin command, which rewrites an alias to its canonical name
+(with a one-line note on stderr) when the command has that canonical option. They are not shown
+in ``--help``.
 """
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand
+
+# Scheduler names of the shared engine (genotool.engine.config imports these: one list).
+SCHEDULERS = ("none", "cosine", "onecycle", "plateau")
+PRECISIONS = ("fp32", "bf16-mixed", "fp16-mixed")
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="Output folder (or file where the verb writes one file).")]
 OptionalOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the result to this file.")]
+Data = Annotated[Path, typer.Option("--data", "-d", help="A folder written by this plugin's `preprocess`.")]
+OptionalData = Annotated[Optional[Path], typer.Option("--data", "-d",
+                                                      help="A folder written by this plugin's `preprocess`.")]
+Model = Annotated[Path, typer.Option("--model", "-m", help="A trained model: a folder written by `train`.")]
+OptionalModel = Annotated[Optional[Path], typer.Option("--model", "-m",
+                                                       help="A trained model: a folder written by `train`.")]
+Architecture = Annotated[str, typer.Option("--architecture", help="Model family to build.")]
 Device = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:N or mps; default: the probe's choice.")]
-Precision = Annotated[Optional[str], typer.Option("--precision", help="fp32, bf16-mixed or fp16-mixed; default: the probe's choice.")]
-BatchSize = Annotated[Optional[int], typer.Option("--batch-size", help="Override the probe's batch size.")]
+Precision = Annotated[Optional[str], typer.Option("--precision",
+                                                  help="fp32, bf16-mixed or fp16-mixed; default: the probe's choice.")]
+BatchSize = Annotated[Optional[int], typer.Option("--batch-size",
+                                                  help="Samples per batch; default: the probe's choice.")]
+Threads = Annotated[Optional[int], typer.Option("--threads", help="torch/XLA intra-op CPU threads; default: the "
+                                                "probe's choice (1 when the machine is oversubscribed).")]
+NumWorkers = Annotated[Optional[int], typer.Option("--num-workers", help="Data-loader worker processes "
+                                                   "(default: the plugin's).")]
+Workers = NumWorkers  # old name of the type
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
-Workers = Annotated[Optional[int], typer.Option("--num-workers", help="Data-loader workers (default: from the probe).")]
+Json = Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON to this file.")]
+Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0), "
+                                        "onecycle or plateau (the engine's schedules).")]
+
+#: Old spelling -> canonical option. Rewritten only in commands that have the canonical option.
+HIDDEN_ALIASES: dict[str, str] = {
+    "--data-dir": "--data",
+    "--model-dir": "--model",
+    "--output-dir": "--output",
+    "--output-json": "--json",
+    "--cpu-threads": "--threads",
+    "--loader-num-workers": "--num-workers",
+    "--n-reads": "--num-reads",
+    "--reads": "--num-reads",
+    "--n": "--num-sequences",
+}
+
+
+def count_option(noun: str, help: str) -> object:
+    """``--num-<noun>``: how many ``<noun>`` a simulate verb makes (the one spelling for counts)."""
+    return typer.Option(f"--num-{noun}", help=help)
+
+
+def check_choice(value: str, choices, option: str) -> str:
+    """Raise a one-line UserError unless ``value`` is one of ``choices``."""
+    from genotool.errors import UserError
+
+    if value not in choices:
+        raise UserError(f"{option} must be one of {', '.join(choices)}, not '{value}'")
+    return value
+
+
+class AliasedCommand(TyperCommand):
+    """A Typer command that accepts the hidden old spellings of :data:`HIDDEN_ALIASES`."""
+
+    def parse_args(self, ctx, args):
+        names = {name for p in self.params for name in getattr(p, "opts", ())}
+        out = []
+        for arg in args:
+            if arg == "--":
+                out.extend(args[len(out):])
+                break
+            key, eq, rest = arg.partition("=")
+            canonical = HIDDEN_ALIASES.get(key)
+            if canonical and canonical in names and key not in names:
+                print(f"note: {key} is now spelled {canonical}", file=sys.stderr)
+                arg = canonical + eq + rest
+            out.append(arg)
+        return super().parse_args(ctx, out)
+
+
+def install_aliases(app) -> None:
+    """Give every command of a Typer app (and of its sub-apps) the :class:`AliasedCommand` class."""
+    for info in getattr(app, "registered_commands", []):
+        if info.cls is None:
+            info.cls = AliasedCommand
+    for group in getattr(app, "registered_groups", []):
+        if group.typer_instance is not None:
+            install_aliases(group.typer_instance)

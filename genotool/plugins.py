@@ -124,6 +124,9 @@ class PluginHost:
             rec.status = "error"
             rec.reason = f"command '{group_name}' lacks required verbs: {', '.join(missing)}"
             return
+        from genotool.options import install_aliases
+
+        install_aliases(app)  # old option spellings keep working, hidden from help
         self.command_owner[group_name] = rec.name
         rec.app = app
         rec.summary = summary

@@ -14,7 +14,7 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 
 OPTIMIZERS = ("adamw", "adam", "sgd")
-SCHEDULERS = ("none", "cosine", "plateau", "onecycle")
+from genotool.options import SCHEDULERS  # noqa: E402,F401 - one list for the CLI and the engine
 MONITOR_MODES = ("min", "max")
 
 # Fields that do not change the trained weights: excluded from the fingerprint.

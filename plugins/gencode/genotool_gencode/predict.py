@@ -64,7 +64,7 @@ def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, batch_siz
 def run_predict(fasta: Path, model_dir: Path, out_dir: Path, *, region, chunk_size, overlap, batch_size, device,
                 log) -> dict:
     from genotool_gencode.metrics import runs
-    from genotool_gencode.preprocess import open_fasta
+    from genotool.genome.fasta import open_fasta
     from genotool_gencode.train import load_model
 
     model, cfg = load_model(model_dir, device)

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
-from genotool_gencode.gtf import iter_chromosomes, pick_one_per_gene
+from genotool.genome.fasta import canonical, open_fasta  # noqa: F401 - open_fasta re-exported
+from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
 from genotool_gencode.labels import LABELS, NUM_LABELS, PRIORITY, transcript_intervals
 
 SPLITS = ("train", "val", "test")
@@ -33,28 +34,11 @@ DEFAULT_SPLITS = {
 HIST_MAX = 5000   # duration histogram range (bp), longer runs go to the last bin
 
 
-def canonical(name: str) -> str:
-    """Chromosome names compare without a leading 'chr' (GENCODE 'chr1' == Ensembl '1')."""
-    return name[3:] if name.lower().startswith("chr") else name
-
-
 def parse_chroms(text: str, option: str) -> list[str]:
     out = [c.strip() for c in text.split(",") if c.strip()]
     if not out:
         raise UserError(f"{option}: no chromosome given")
     return out
-
-
-def open_fasta(path: Path):
-    """Open an indexed FASTA (plain or bgzip); build the .fai if missing; one-line errors."""
-    import pysam
-
-    try:
-        return pysam.FastaFile(str(path))
-    except (OSError, ValueError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UserError(f"{path}: FASTA has no index and cannot be indexed (plain gzip? use bgzip, "
-                        f"or a writable folder for the .fai): {msg}") from None
 
 
 class ChunkPainter:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from genotool_gencode.gtf import write_gtf_line
+from genotool.genome.gtf import write_gtf_line
 from genotool_gencode.labels import (FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, INTERNAL_INTRON,
                                      LAST_EXON, LAST_INTRON, TYPICAL_LENGTH, UTR3, UTR5)
 

@@ -8,7 +8,7 @@ import shutil
 import numpy as np
 import pytest
 
-from genotool_gencode.gtf import iter_chromosomes, pick_one_per_gene
+from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
 from genotool_gencode.labels import (FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, LABELS, LAST_EXON, LAST_INTRON,
                                      START_CODON, STOP_CODON, UTR3, UTR5, transcript_intervals)
 from genotool_gencode.preprocess import ChunkPainter, chunk_starts, preprocess

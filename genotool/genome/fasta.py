@@ -1,0 +1,24 @@
+"""Indexed FASTA access and chromosome-name matching."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from genotool.errors import UserError
+
+
+def canonical(name: str) -> str:
+    """Chromosome names compare without a leading 'chr' (GENCODE 'chr1' == Ensembl '1')."""
+    return name[3:] if name.lower().startswith("chr") else name
+
+
+def open_fasta(path: Path):
+    """Open an indexed FASTA (plain or bgzip); build the .fai if missing; one-line errors."""
+    import pysam
+
+    try:
+        return pysam.FastaFile(str(path))
+    except (OSError, ValueError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UserError(f"{path}: FASTA has no index and cannot be indexed (plain gzip? use bgzip, "
+                        f"or a writable folder for the .fai): {msg}") from None
