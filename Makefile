@@ -27,13 +27,19 @@ $(STAMP): pyproject.toml $(wildcard plugins/*/pyproject.toml) examples/genotool-
 	$(MAKE) --no-print-directory system-deps
 	touch $(STAMP)
 
-# scrappie (ONT's research basecaller, Debian package) for `genotool codec dorado-validate`.
+# Debian tools the plugins compare against (each optional: without it the comparison row says why):
+#   scrappie (ONT research basecaller) for `codec dorado-validate`; augustus (+ etraining) for
+#   `gencode compare --augustus`; plink2 / plink1.9 and r-cran-susier (SuSiE) for `snp validate`.
+SYSTEM_TOOLS := scrappie:scrappie augustus:augustus plink2:plink2 plink1.9:plink1.9 Rscript:r-cran-susier
 system-deps:
-	@if command -v scrappie >/dev/null 2>&1; then echo "scrappie: $$(command -v scrappie)"; \
+	@missing=""; for pair in $(SYSTEM_TOOLS); do tool=$${pair%%:*}; pkg=$${pair#*:}; \
+	  if [ "$$pkg" = r-cran-susier ]; then command -v Rscript >/dev/null 2>&1 && Rscript -e 'library(susieR)' >/dev/null 2>&1 && continue; \
+	  else command -v $$tool >/dev/null 2>&1 && continue; fi; missing="$$missing $$pkg"; done; \
+	if [ -z "$$missing" ]; then echo "system tools: all present"; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q scrappie >/dev/null \
-	  && echo "scrappie installed"; \
-	else echo "warning: scrappie not installed (sudo apt-get install scrappie); codec basecaller checks will be skipped"; fi
+	  apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing >/dev/null \
+	  && echo "installed:$$missing" || echo "warning: could not install$$missing; the comparisons that need them are skipped"; \
+	else echo "warning: not installed:$$missing (sudo apt-get install$$missing); the comparisons that need them are skipped"; fi
 
 demo: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" bash scripts/demo.sh $(DEMO_OUT)
