@@ -17,8 +17,7 @@ from pathlib import Path
 from genotool.provenance import now_iso, package_versions
 
 
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)
+from genotool.log import log  # noqa: E402,F401 - re-exported: bench code logs through the core logger
 
 
 def peak_rss_mb() -> float:
