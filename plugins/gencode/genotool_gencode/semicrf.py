@@ -52,20 +52,14 @@ import math
 
 import torch
 
-NEG_INF = float("-inf")
+from genotool_gencode.semicrf_common import (NEG_INF, _backtrack, _check, _cumsum, _single_thread,  # noqa: F401
+                                            labels_to_runs, off_diagonal, segments_to_labels)
+from genotool_gencode.semicrf_canonical import OrfScores, canonical_log_partition_fast, canonical_viterbi_fast
 
 
 # ---------------------------------------------------------------------------------------------
 # helpers
 # ---------------------------------------------------------------------------------------------
-def _cumsum(emissions: torch.Tensor) -> torch.Tensor:
-    """(B, T, C) -> (B, T+1, C) float64 with S_0 = 0."""
-    B, T, C = emissions.shape
-    S = emissions.new_zeros((B, T + 1, C), dtype=torch.float64)
-    S[:, 1:] = torch.cumsum(emissions.to(torch.float64), dim=1)
-    return S
-
-
 def gold_max_durations(labels: torch.Tensor, lengths: torch.Tensor, num_classes: int) -> torch.Tensor:
     """Per end position and label, the longest segment allowed by a gold labelling.
 
@@ -87,28 +81,6 @@ def gold_max_durations(labels: torch.Tensor, lengths: torch.Tensor, num_classes:
     out = torch.zeros((B, T + 1, num_classes), dtype=torch.int32, device=labels.device)
     out[:, 1:].scatter_(2, y.unsqueeze(-1), run.unsqueeze(-1))
     return out
-
-
-class _single_thread:
-    """Run the recursions with one intra-op thread.
-
-    Each step works on a (B, K, C) tensor (22k elements at B=4, K=500, C=11): far too small for
-    intra-op parallelism to pay, and on a loaded machine the thread-pool barriers of thousands
-    of tiny ops cost 5-10x (measured: B=4, T=10k, K=500 loss forward 10 s with 1 thread vs
-    100 s with 2 threads while other processes ran). CUDA is unaffected.
-    """
-
-    def __init__(self, device):
-        self.active = device.type == "cpu"
-
-    def __enter__(self):
-        if self.active:
-            self.prev = torch.get_num_threads()
-            torch.set_num_threads(1)
-
-    def __exit__(self, *exc):
-        if self.active:
-            torch.set_num_threads(self.prev)
 
 
 def _masked_lse(term: torch.Tensor, mask: torch.Tensor | None, dim: int) -> torch.Tensor:
@@ -351,22 +323,6 @@ class _GoldLogPartition(torch.autograd.Function):
         return ge.to(de), gtr.to(dt), gdur.to(dd), None, None
 
 
-def _check(emissions, transition, duration, lengths):
-    if emissions.dim() != 3:
-        raise ValueError(f"emissions must be (B, T, C), got {tuple(emissions.shape)}")
-    B, T, C = emissions.shape
-    if transition.shape != (C, C):
-        raise ValueError(f"transition must be ({C}, {C}), got {tuple(transition.shape)}")
-    if duration.dim() != 2 or duration.shape[1] != C:
-        raise ValueError(f"duration must be (K, {C}), got {tuple(duration.shape)}")
-    if lengths is None:
-        lengths = torch.full((B,), T, dtype=torch.long, device=emissions.device)
-    lengths = lengths.to(emissions.device).long()
-    if lengths.shape != (B,) or int(lengths.min()) < 1 or int(lengths.max()) > T:
-        raise ValueError("lengths must be (B,) with values in 1..T")
-    return lengths
-
-
 def semicrf_log_partition(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor,
                           lengths: torch.Tensor | None = None,
                           max_dur: torch.Tensor | None = None) -> torch.Tensor:
@@ -451,21 +407,6 @@ def semicrf_viterbi(emissions: torch.Tensor, transition: torch.Tensor, duration:
     return scores, _backtrack(lengths, last, piece)
 
 
-def _backtrack(lengths, final_state, piece):
-    """Segments per sequence from back-pointers, last to first. ``piece(b, t, state)`` gives the
-    segment ending at t in ``state`` as (duration, label, state of the segment before it)."""
-    segs_all = []
-    for b in range(len(final_state)):
-        t, state, segs = int(lengths[b]), int(final_state[b]), []
-        while t > 0:
-            d, c, prev = piece(b, t, state)
-            segs.append((t - d, t, c))
-            t, state = t - d, prev
-        segs.reverse()
-        segs_all.append(segs)
-    return segs_all
-
-
 def _viterbi_loop(S, tr, dur_rev, alpha, Q, bp_d, bp_c):
     """Max-product version of :func:`_forward`, storing back-pointers (in place)."""
     T = S.shape[1] - 1
@@ -479,28 +420,6 @@ def _viterbi_loop(S, tr, dur_rev, alpha, Q, bp_d, bp_c):
         bv, bi = (alpha[:, t].unsqueeze(-1) + tr).max(dim=1)
         Q[:, t] = bv - S[:, t]
         bp_c[:, t] = bi
-
-
-def segments_to_labels(segments, length: int, fill: int = 0):
-    """List of (start, end, label) -> list of ``length`` labels."""
-    out = [fill] * length
-    for s, e, c in segments:
-        out[s:e] = [c] * (e - s)
-    return out
-
-
-def labels_to_runs(labels) -> list[tuple[int, int, int]]:
-    """Labelling -> maximal runs (start, end_exclusive, label)."""
-    runs = []
-    n = len(labels)
-    i = 0
-    while i < n:
-        j = i + 1
-        while j < n and labels[j] == labels[i]:
-            j += 1
-        runs.append((i, j, int(labels[i])))
-        i = j
-    return runs
 
 
 def estimate_memory_bytes(B: int, T: int, K: int, C: int) -> dict:
@@ -525,12 +444,6 @@ __all__ = ["semicrf_log_partition", "semicrf_gold_log_partition", "semicrf_nll",
 # ---------------------------------------------------------------------------------------------
 # canonical chains: labellings and segmentations one-to-one
 # ---------------------------------------------------------------------------------------------
-def off_diagonal(transition: torch.Tensor) -> torch.Tensor:
-    """(C, C) transitions with the same-label diagonal at -inf (a switch to another label)."""
-    eye = torch.eye(transition.shape[0], dtype=torch.bool, device=transition.device)
-    return transition.masked_fill(eye, NEG_INF)
-
-
 def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration: torch.Tensor):
     """The canonical-chain semi-CRF as an ordinary semi-CRF on 2C states.
 
@@ -562,7 +475,6 @@ def canonical_log_partition(emissions, transition, duration, lengths=None, start
     sequence's edges score no duration; ``tail``: runs of K or more bases are a K piece and a
     geometric tail; ``orf``: optional ORF scores, (stops (B, T, 2), anchors (C,), weight (C,))
     (all four in semicrf_canonical.py)."""
-    from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
 
     return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
                                         *(orf or ()))
@@ -620,7 +532,6 @@ def canonical_gold_score(emissions, transition, duration, labels, lengths, start
         seg = (seg - first_piece * first_run - last_piece * last_run
                + last_piece * (first_run & last_run & one_piece))     # one piece: censored once
     if orf is not None:
-        from genotool_gencode.semicrf_canonical import OrfScores
 
         scores = OrfScores(*orf)
         hit = scores.hits((tvec + 1 - run).clamp(min=0), (tvec + 1).expand(B, T))        # (B, T, A) bool
@@ -649,7 +560,6 @@ def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None
     """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in
     0..C-1, full pieces of one run listed separately); the max-product form of the recursion in
     semicrf_canonical.py, so it scores exactly what the likelihood scores."""
-    from genotool_gencode.semicrf_canonical import canonical_viterbi_fast
 
     return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
                                   *(orf or ()))

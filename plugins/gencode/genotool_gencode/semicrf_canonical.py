@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import torch
 
-from genotool_gencode.semicrf import NEG_INF, _backtrack, _check, _cumsum, _single_thread, off_diagonal
+from genotool_gencode.semicrf_common import NEG_INF, _backtrack, _check, _cumsum, _single_thread, off_diagonal
 
 
 def _lse1(x: torch.Tensor) -> torch.Tensor:
