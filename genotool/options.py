@@ -123,7 +123,7 @@ class AliasedCommand(TyperCommand):
 def install_aliases(app) -> None:
     """Give every command of a Typer app (and of its sub-apps) the :class:`AliasedCommand` class."""
     for info in getattr(app, "registered_commands", []):
-        if info.cls is None:
+        if info.cls is None or info.cls is TyperCommand:   # typer >= 0.12 fills in TyperCommand itself
             info.cls = AliasedCommand
     for group in getattr(app, "registered_groups", []):
         if group.typer_instance is not None:
