@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from genotool_gencode.config import ModelConfig, TrainSettings, default_batch_size
+
 TABLE_COLUMNS = ("segment_f1", "duration_kl", "position_macro_f1", "boundary_f1_tol0", "boundary_f1_tol2",
                  "boundary_f1_tol10", "pred_segments", "true_segments", "train_seconds")
 
@@ -13,46 +15,29 @@ TABLE_COLUMNS = ("segment_f1", "duration_kl", "position_macro_f1", "boundary_f1_
 RELATIVE_COST = {"pytorch-crf": 1.1, "linear": 1.0, "semicrf": 2.2}
 
 
-def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str, max_duration: int,
-                hidden_dim: int, num_layers: int, epochs: int, batch_size: int, lr: float, weight_decay: float,
-                crf_reg: float, emission_clamp: float, log_every: int, d_state: int, d_conv: int, expand: int,
-                max_train_chunks, max_val_chunks, max_test_chunks, max_steps_per_epoch, output_json,
-                device, precision, seed: int, force: bool, log, crop_length=None, threads=None,
-                chain: str = "canonical", states: str = "strand", structure_init: str = "counts",
-                durations: str = "smooth", linear_warmup_epochs: int = 0, boundary_scores: bool = True,
-                censor_edges: bool = True, long_runs: str = "tail", orf_scores: bool = True,
-                scheduler: str = "cosine",
-                parallel: bool = False) -> dict:
+def run_compare(*, data_dir: Path, output: Path, names: list[str], model_config: ModelConfig,
+                settings: TrainSettings, max_test_chunks: int | None = None, json_path: Path | None = None,
+                device=None, precision=None, threads=None, force: bool = False, parallel: bool = False,
+                log=print) -> dict:
+    """Train each head in ``names`` from the same ``model_config`` and ``settings``; evaluate on
+    the test split; write ``compare.json`` (and ``json_path``) and print the table."""
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+    model_config.check(tuple(names))
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=settings.batch_size,
                      cpu_threads=threads)
+    settings = default_batch_size(plan, settings, 16)
     apply_torch(plan)
-    params = {"models": names, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
-              "num_layers": num_layers, "epochs": epochs, "batch_size": batch_size, "lr": lr,
-              "weight_decay": weight_decay, "crf_reg": crf_reg, "emission_clamp": emission_clamp, "seed": seed,
-              "max_train_chunks": max_train_chunks, "max_val_chunks": max_val_chunks,
-              "max_test_chunks": max_test_chunks, "max_steps_per_epoch": max_steps_per_epoch,
-              "crop_length": crop_length, "chain": chain, "states": states, "structure_init": structure_init,
-              "durations": durations, "linear_warmup_epochs": linear_warmup_epochs,
-              "boundary_scores": boundary_scores, "censor_edges": censor_edges,
-              "long_runs": long_runs, "orf_scores": orf_scores, "scheduler": scheduler,
+    params = {"models": names, **model_config.to_json(), **settings.to_json(), "max_test_chunks": max_test_chunks,
               "parallel": parallel}
+    params.pop("head")
     t_all = time.perf_counter()
     rows = []
     with run_output(output, command="gencode compare", parameters=params, inputs=[data_dir], force=force) as run:
         run.plan = plan.to_dict()
-        common = dict(data_dir=data_dir, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
-                      num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
-                      expand=expand, chain=chain, states=states, structure_init=structure_init, durations=durations,
-                      linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                      censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores, epochs=epochs,
-                      batch_size=batch_size,
-                      lr=lr, weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
-                      max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
-                      max_test_chunks=max_test_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                      crop_length=crop_length, scheduler=scheduler)
+        common = dict(data_dir=data_dir, model_config=model_config, settings=settings,
+                      max_test_chunks=max_test_chunks)
         if parallel and len(names) > 1:
             # one process per model, each with `threads` (default 1) intra-op threads: on a small CPU
             # three single-threaded trainings share the cores far better than one after the other
@@ -76,13 +61,13 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], encoder: str,
         for row in rows:
             log(f"{row['model']}: segment F1 {row['segment_f1']:.4f}, duration KL {row['duration_kl']:.4f}, "
                 f"position macro-F1 {row['position_macro_f1']:.4f}")
-        result = {"data_dir": str(data_dir), "encoder": encoder, "budget": params,
+        result = {"data_dir": str(data_dir), "encoder": model_config.encoder, "budget": params,
                   "test_chunks": rows[0]["test_chunks"] if rows else 0, "rows": rows,
                   "wall_seconds": round(time.perf_counter() - t_all, 1)}
         write_json(run.path / "compare.json", result)
         run.runtime.update({"wall_seconds_total": result["wall_seconds"]})
-    if output_json is not None:
-        write_json(output_json, result)
+    if json_path is not None:
+        write_json(json_path, result)
     print_table(rows, log)
     return result
 
@@ -100,19 +85,14 @@ def print_table(rows, log) -> None:
     Console(stderr=True, width=200).print(table)   # wide enough for every column when not a TTY
 
 
-def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, num_layers, emission_clamp, d_state,
-                    d_conv, expand, chain, states, structure_init, durations, linear_warmup_epochs, boundary_scores,
-                    censor_edges, long_runs, orf_scores,
-                    epochs, batch_size, lr, weight_decay, crf_reg, log_every, seed, max_train_chunks, max_val_chunks,
-                    max_test_chunks, max_steps_per_epoch, crop_length, scheduler="cosine", plan=None, log=None,
-                    device=None, precision=None, threads=None, prefix="", cpus=None) -> dict:
+def _train_and_eval(*, name, sub, data_dir, model_config: ModelConfig, settings: TrainSettings,
+                    max_test_chunks=None, plan=None, log=None, device=None, precision=None, threads=None,
+                    prefix="", cpus=None) -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one,
     pinned to ``cpus`` if given)."""
-    import sys
-
+    from genotool.log import log as log_line
     from genotool.outputs import write_json
     from genotool.parallel import pin_to
-    from genotool_gencode.models import make_model_config
     from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training
 
     pin_to(cpus)
@@ -120,30 +100,22 @@ def _train_and_eval(*, name, sub, data_dir, encoder, max_duration, hidden_dim, n
     if plan is None:
         from genotool.probe import apply_torch, make_plan
 
-        plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+        plan = make_plan(backend="torch", device=device, precision=precision, batch_size=settings.batch_size,
                          cpu_threads=threads)
         apply_torch(plan)
     if log is None:
         def log(msg):
-            print(prefix + str(msg), file=sys.stderr, flush=True)
-    cfg = make_model_config(model=name, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
-                            num_layers=num_layers, emission_clamp=emission_clamp, no_triton=True, d_state=d_state,
-                            d_conv=d_conv, expand=expand, chain=chain, states=states,
-                            structure_init=structure_init, durations=durations,
-                            linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                            censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores)
+            log_line(prefix + str(msg))
+    cfg = model_config.for_head(name)
     sub.mkdir(exist_ok=True)
-    res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, plan=plan, epochs=epochs,
-                       batch_size=batch_size, lr=lr, weight_decay=weight_decay, crf_reg=crf_reg,
-                       log_every=log_every, seed=seed, max_train_chunks=max_train_chunks,
-                       max_val_chunks=max_val_chunks, max_steps_per_epoch=max_steps_per_epoch,
-                       crop_length=crop_length, scheduler=scheduler, log=log, progress_label=prefix)
+    res = run_training(data_dir=data_dir, out_dir=sub, model_config=cfg, settings=settings, plan=plan, log=log,
+                       progress_label=prefix)
     model, _ = load_model(sub, plan.device)
     test_ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks, states=model.strand_states)
     t0 = time.perf_counter()
-    metrics, nll, _ = evaluate(model, test_ds, plan.device, batch_size)
+    metrics, nll, _ = evaluate(model, test_ds, plan, settings.batch_size)
     summary = metrics.summary()
-    row = {"model": name, "K": 1 if name != "semicrf" else max_duration,
+    row = {"model": name, "K": cfg.K,
            **{k: summary[k] for k in TABLE_COLUMNS if k in summary},
            "test_nll_per_bp": nll, "train_seconds": res["train_seconds"],
            "eval_seconds": round(time.perf_counter() - t0, 2), "epochs_run": res["epochs_run"],

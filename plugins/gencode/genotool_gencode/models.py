@@ -17,30 +17,9 @@ from genotool_gencode.labels import NUM_LABELS, NUM_STATES, STATE_LABEL
 from genotool_gencode.semicrf import (canonical_nll, canonical_viterbi, gold_max_durations,
                                       semicrf_log_partition, semicrf_viterbi, segments_to_labels)
 
-MODELS = ("pytorch-crf", "linear", "semicrf")
-BACKENDS = ("auto", "streaming", "exact", "flash")
+from genotool_gencode.config import BACKENDS, DURATIONS, HEADS, LONG_RUNS, ModelConfig  # noqa: F401
 
-
-def make_model_config(*, model, encoder, max_duration, hidden_dim, num_layers, emission_clamp=0.0,
-                      backend="streaming", no_triton=False, d_state=16, d_conv=4, expand=2, chain="canonical",
-                      states="strand", structure_init="counts", durations="smooth",
-                      linear_warmup_epochs=0, boundary_scores=False, censor_edges=False,
-                      long_runs="pieces", orf_scores=False) -> dict:
-    """The ``model_config.json`` dict a :class:`SegmentationModel` is built from (train and compare)."""
-    return {"model": model, "encoder": encoder, "max_duration": max_duration, "hidden_dim": hidden_dim,
-            "num_layers": num_layers, "emission_clamp": emission_clamp, "backend": backend,
-            "no_triton": no_triton, "d_state": d_state, "d_conv": d_conv, "expand": expand, "chain": chain,
-            "states": states, "structure_init": structure_init, "durations": durations,
-            "linear_warmup_epochs": linear_warmup_epochs if model == "semicrf" else 0,
-            "boundary_scores": bool(boundary_scores) and model in ("linear", "semicrf"),
-            "censor_edges": bool(censor_edges) and model in ("linear", "semicrf"),
-            "long_runs": long_runs if model in ("linear", "semicrf") else "pieces",
-            # segment-level: a linear chain's one-base pieces hold no codon
-            "orf_scores": bool(orf_scores) and model == "semicrf" and states == "strand" and long_runs == "tail"}
-
-
-DURATIONS = ("smooth", "table")
-LONG_RUNS = ("pieces", "tail")
+MODELS = HEADS
 
 
 class SemiCRFHead(nn.Module):
@@ -221,7 +200,7 @@ class TorchCRFHead(nn.Module):
         return -self.crf(emissions.float(), tags, mask=mask, reduction="none")
 
     def decode(self, emissions, lengths):
-        from genotool_gencode.semicrf import labels_to_runs
+        from genotool_gencode.semicrf_common import labels_to_runs
 
         paths = self.crf.decode(emissions.float(), mask=self._mask(lengths, emissions.shape[1]))
         return paths, [labels_to_runs(p) for p in paths]
@@ -250,41 +229,34 @@ class SegmentationModel(nn.Module):
     C is 21 strand-aware states (``states: strand``, labels.py) or the 11 labels; decoding
     always returns labels."""
 
-    def __init__(self, config: dict):
+    def __init__(self, config: ModelConfig | dict, device_type: str = "cpu"):
         super().__init__()
-        self.config = dict(config)
-        c = self.config
-        self.encoder = build_encoder(c["encoder"], hidden_dim=c["hidden_dim"], num_layers=c["num_layers"],
-                                     d_state=c.get("d_state", 16), d_conv=c.get("d_conv", 4),
-                                     expand=c.get("expand", 2), device_type=c.get("device_type", "cpu"))
-        # models saved before strand-aware states have no "states" key: 11 label states
-        self.strand_states = c.get("states", "labels") == "strand"
+        # a dict is a saved config (model_config.json): upgraded, older models keep their behaviour
+        c = self.config = config if isinstance(config, ModelConfig) else ModelConfig.from_json(config)
+        self.encoder = build_encoder(c.encoder, hidden_dim=c.hidden_dim, num_layers=c.num_layers,
+                                     d_state=c.d_state, d_conv=c.d_conv, expand=c.expand, device_type=device_type)
+        self.strand_states = c.states == "strand"
         n = NUM_STATES if self.strand_states else NUM_LABELS
         self._state_label = torch.tensor(STATE_LABEL if self.strand_states else list(range(NUM_LABELS)))
         # boundary scores (linear / semicrf): 2n more outputs, zero at start so the model begins
         # as the one without them (and its structure init is unchanged); see SemiCRFHead
-        self.boundary_scores = bool(c.get("boundary_scores", False))   # older models: none
-        # older models: uncensored, long runs as K pieces
-        head_options = dict(boundary_scores=self.boundary_scores, censor_edges=bool(c.get("censor_edges", False)),
-                            long_runs=c.get("long_runs", "pieces"))
-        self.projection = nn.Linear(c["hidden_dim"], n * (3 if self.boundary_scores else 1))
+        self.boundary_scores = bool(c.boundary_scores)
+        head_options = dict(boundary_scores=self.boundary_scores, censor_edges=bool(c.censor_edges),
+                            long_runs=c.long_runs)
+        self.projection = nn.Linear(c.hidden_dim, n * (3 if self.boundary_scores else 1))
         if self.boundary_scores:
             with torch.no_grad():
                 self.projection.weight[n:].zero_()
                 self.projection.bias[n:].zero_()
-        self.emission_clamp = float(c.get("emission_clamp", 0.0))
-        if c["model"] == "pytorch-crf":
+        self.emission_clamp = float(c.emission_clamp)
+        if c.head == "pytorch-crf":
             self.head = TorchCRFHead(n)
         else:
-            K = 1 if c["model"] == "linear" else int(c["max_duration"])
-            # models saved before smooth durations have no "durations" key: a free table
-            self.head = SemiCRFHead(n, K, backend=c.get("backend", "streaming"),
-                                    use_triton=not c.get("no_triton", False), chain=c.get("chain", "all"),
-                                    durations=c.get("durations", "table"), orf_scores=c.get("orf_scores", False),
-                                    **head_options)
+            self.head = SemiCRFHead(n, c.K, backend=c.backend, use_triton=not c.no_triton, chain=c.chain,
+                                    durations=c.durations, orf_scores=c.orf_scores, **head_options)
         # semicrf: the first N epochs train the encoder under a linear-chain CRF on the same
         # emissions (cheaper, and it sharpens per-base boundary evidence); then the semi-CRF
-        self.warmup_epochs = int(c.get("linear_warmup_epochs", 0))   # make_model_config: 0 unless semicrf
+        self.warmup_epochs = int(c.linear_warmup_epochs)   # ModelConfig.for_head: 0 unless semicrf
         self.warmup_head = SemiCRFHead(n, 1, **head_options) if self.warmup_epochs > 0 else None
         self.orf_scores = bool(getattr(self.head, "orf_scores", False))
 

@@ -35,8 +35,12 @@ def parse_region(region: str | None, lengths: dict[str, int]):
     return [(chrom, s - 1, e)]
 
 
-def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, batch_size, device) -> np.ndarray:
+def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, plan) -> np.ndarray:
+    """Labels (hi - lo,) uint8 of one interval, decoded in windows by the engine's predict loop
+    (eval mode, no_grad, the plan's autocast, ``plan.batch_size`` windows a batch)."""
     import torch
+
+    from genotool.engine import predict_loop
 
     from genotool_gencode.encoders import encode_sequence
     from genotool_gencode.preprocess import chunk_starts
@@ -46,14 +50,20 @@ def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, batch_siz
     starts = chunk_starts(n, chunk_size, overlap)
     out = np.zeros(n, dtype=np.uint8)
     windows = [(s, min(n, s + chunk_size)) for s in starts]
-    for i in range(0, len(windows), batch_size):
-        batch = windows[i:i + batch_size]
-        items = [(encode_sequence(fa.fetch(chrom, lo + s, lo + e)), torch.zeros(e - s, dtype=torch.uint8))
-                 for s, e in batch]
-        x, _, lengths = collate(items)
-        labs, _ = model.decode(x.to(device), lengths.to(device))
+    batch_size = int(plan.batch_size or 4)
+    groups = [windows[i:i + batch_size] for i in range(0, len(windows), batch_size)]
+
+    def batches():
+        for batch in groups:
+            items = [(encode_sequence(fa.fetch(chrom, lo + s, lo + e)), torch.zeros(e - s, dtype=torch.uint8))
+                     for s, e in batch]
+            x, _, lengths = collate(items)
+            yield x, lengths
+
+    decoded = predict_loop(model, batches(), lambda m, b: m.decode(*b)[0], plan=plan)
+    for i, (batch, labs) in enumerate(zip(groups, decoded)):
         for j, (s, e) in enumerate(batch):
-            k = i + j
+            k = i * batch_size + j
             keep_lo = s if k == 0 else (s + windows[k - 1][1]) // 2 if windows[k - 1][1] > s else s
             keep_hi = e if k == len(windows) - 1 else (windows[k + 1][0] + e) // 2 if windows[k + 1][0] < e else e
             lab = np.asarray(labs[j][:e - s], dtype=np.uint8)
@@ -61,30 +71,29 @@ def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, batch_siz
     return out
 
 
-def run_predict(fasta: Path, model_dir: Path, out_dir: Path, *, region, chunk_size, overlap, batch_size, device,
-                log) -> dict:
+def run_predict(fasta: Path, model_dir: Path, out_dir: Path, *, region, chunk_size, overlap, plan, log) -> dict:
     from genotool_gencode.metrics import runs
     from genotool.genome.fasta import open_fasta
     from genotool_gencode.train import load_model
 
-    model, cfg = load_model(model_dir, device)
+    model, cfg = load_model(model_dir, plan.device)
     fa = open_fasta(fasta)
     try:
         intervals = parse_region(region, dict(zip(fa.references, fa.lengths)))
         n_seg = 0
         with open(out_dir / "predictions.bed", "w") as bed, open(out_dir / "predictions.gtf", "w") as gtf:
-            bed.write(f'track name="gencode {cfg["model"]}" description="genotool gencode predicted segments"\n')
+            bed.write(f'track name="gencode {cfg.head}" description="genotool gencode predicted segments"\n')
             for chrom, lo, hi in intervals:
                 log(f"predicting {chrom}:{lo + 1}-{hi} ...")
                 lab = predict_interval(model, fa, chrom, lo, hi, chunk_size=chunk_size, overlap=overlap,
-                                       batch_size=batch_size, device=device)
+                                       plan=plan)
                 for s, e, c in zip(*runs(lab)):
                     if c == 0:
                         continue   # intergenic is the background: not written
                     name = LABELS[int(c)]
                     bed.write(f"{chrom}\t{lo + s}\t{lo + e}\t{name}\t0\t.\n")
                     gtf.write(f'{chrom}\tgenotool-gencode\t{name}\t{lo + s + 1}\t{lo + e}\t.\t.\t.\t'
-                              f'label "{name}"; model "{cfg["model"]}";\n')
+                              f'label "{name}"; model "{cfg.head}";\n')
                     n_seg += 1
     finally:
         fa.close()

@@ -9,6 +9,7 @@ from pathlib import Path
 import torch
 
 from genotool.errors import UserError
+from genotool_gencode.config import ModelConfig, TrainSettings
 from genotool_gencode.encoders import encode_sequence
 from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES, to_states
 from genotool_gencode.metrics import SegmentationMetrics
@@ -27,7 +28,7 @@ class ChunkDataset(torch.utils.data.Dataset):
         self.missing_strand = 0
         self.crop = crop if crop and crop > 0 else None
         if not path.is_file():
-            raise UserError(f"--data-dir: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
+            raise UserError(f"--data: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
         with open(path) as fh:
             for n, line in enumerate(fh, 1):
                 if max_chunks is not None and len(self.xs) >= max_chunks:
@@ -51,7 +52,7 @@ class ChunkDataset(torch.utils.data.Dataset):
                 self.ys.append(to_states(y, minus) if states else y)
                 self.meta.append((rec.get("chrom", "?"), int(rec.get("start", 0)), int(rec.get("end", len(x)))))
         if not self.xs:
-            raise UserError(f"--data-dir: {path} has no chunks (empty split)")
+            raise UserError(f"--data: {path} has no chunks (empty split)")
 
     def __len__(self):
         return len(self.xs)
@@ -90,7 +91,9 @@ def _stats(t: torch.Tensor) -> str:
 
 def first_batch_diagnostics(model, x, lengths, log) -> dict:
     """Log encoder/emission/CRF scales and warn when emissions dwarf the CRF parameters."""
-    raw = getattr(model, "module", model)
+    from genotool.engine import unwrap
+
+    raw = unwrap(model)
     with torch.no_grad():
         h, em = raw.encode(x, lengths)
     em = em[..., :raw.projection.out_features]          # the learned scores, not the stop-codon tracks
@@ -125,30 +128,31 @@ def decode_and_score(model, em, y, lengths, metrics: SegmentationMetrics) -> lis
     return out
 
 
-def evaluate(model, dataset, device, batch_size: int, max_chunks: int | None = None, keep=False):
-    """Decode a dataset; return (SegmentationMetrics, mean NLL per position, predictions if keep)."""
-    raw = getattr(model, "module", model)
-    raw.eval()
+def evaluate(model, dataset, plan, batch_size: int, max_chunks: int | None = None, keep=False):
+    """Decode a dataset with the engine's predict loop (eval mode, no_grad, the plan's autocast);
+    return (SegmentationMetrics, mean NLL per position, label lists if keep)."""
+    from genotool.engine import predict_loop, unwrap
+
+    raw = unwrap(model)
     metrics = SegmentationMetrics()
-    nll_sum, n_pos = 0.0, 0
-    preds = []
     n = len(dataset) if max_chunks is None else min(len(dataset), max_chunks)
-    with torch.no_grad():
-        for i in range(0, n, batch_size):
-            x, y, lengths = collate([dataset[j] for j in range(i, min(n, i + batch_size))])
-            x, y, lengths = x.to(device), y.to(device), lengths.to(device)
-            _, em = raw.encode(x, lengths)
-            nll_sum += float(raw.head.nll(em.float(), y, lengths).sum())
-            n_pos += int(lengths.sum())
-            labs = decode_and_score(raw, em, y, lengths, metrics)
-            if keep:
-                preds.extend(labs)
-    return metrics, nll_sum / max(1, n_pos), preds
+    batches = (collate([dataset[j] for j in range(i, min(n, i + batch_size))]) for i in range(0, n, batch_size))
+
+    def step(m, batch):
+        x, y, lengths = batch
+        _, em = m.encode(x, lengths)
+        nll = float(m.head.nll(em.float(), y, lengths).sum())
+        labs = decode_and_score(m, em, y, lengths, metrics)
+        return nll, int(lengths.sum()), labs if keep else []
+
+    outs = predict_loop(raw, batches, step, plan=plan)
+    nll_sum, n_pos = sum(o[0] for o in outs), sum(o[1] for o in outs)
+    return metrics, nll_sum / max(1, n_pos), [lab for o in outs for lab in o[2]]
 
 
 def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_val_chunks: int | None,
               eval_batch_size: int):
-    from genotool.engine import Task, move_to_device
+    from genotool.engine import Task, move_to_device, unwrap
 
     class _Task(Task):
         def __init__(self):
@@ -162,7 +166,7 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
             x, y, lengths = batch
             if self.diagnostics is None:
                 self.diagnostics = first_batch_diagnostics(model, x, lengths, log)
-            raw = getattr(model, "module", model)
+            raw = unwrap(model)
             warmup = raw.warmup_head is not None and self.epoch <= raw.warmup_epochs
             return model(x, y, lengths, crf_reg, warmup)
 
@@ -216,37 +220,34 @@ def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
     return out
 
 
-def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epochs: int, batch_size: int,
-                 lr: float, weight_decay: float, crf_reg: float, log_every: int, seed: int, scheduler: str = "none",
-                 max_train_chunks: int | None = None, max_val_chunks: int | None = None,
-                 max_steps_per_epoch: int | None = None, patience: int | None = None, crop_length: int | None = None,
+def run_training(*, data_dir: Path, out_dir: Path, model_config: ModelConfig, settings: TrainSettings, plan,
                  log=print, progress_label: str = "") -> dict:
-    """Train one model with the engine into ``out_dir``; write model.pt + model_config.json."""
+    """Train one model with the engine into ``out_dir`` and export it (genotool.engine.model_io).
+
+    ``plan.batch_size`` is the batch size (the CLI fills it from --batch-size or the verb's default)."""
     from genotool.engine import TrainConfig, Trainer
 
     from genotool_gencode.models import SegmentationModel
 
-    torch.manual_seed(seed)
-    model_config = {"states": "strand", "structure_init": "counts", **model_config}
-    strand_states = model_config["states"] == "strand"
-    train_ds = ChunkDataset(data_dir / "train.jsonl", max_train_chunks, crop=crop_length, states=strand_states)
-    val_ds = ChunkDataset(data_dir / "val.jsonl", max_val_chunks, states=strand_states)
+    s, cfg = settings, model_config.for_head()
+    batch_size = int(plan.batch_size or s.batch_size or 16)
+    torch.manual_seed(s.seed)
+    strand_states = cfg.states == "strand"
+    train_ds = ChunkDataset(data_dir / "train.jsonl", s.max_train_chunks, crop=s.crop_length, states=strand_states)
+    val_ds = ChunkDataset(data_dir / "val.jsonl", s.max_val_chunks, states=strand_states)
     if strand_states and train_ds.missing_strand:
         log(f"warning: {train_ds.missing_strand} training chunks have no strand track (written by an older "
             "`gencode preprocess`): their genes count as plus strand; re-run preprocess")
     n_states = NUM_STATES if strand_states else NUM_LABELS
-    K = 1 if model_config["model"] != "semicrf" else int(model_config["max_duration"])
-    warnings = (duration_warnings(data_dir / "train_segment_stats.json", K, log)
-                if model_config["model"] == "semicrf" else [])
-    est = memory_estimate(batch_size, train_ds.max_length, K, n_states, model_config["hidden_dim"],
-                          model_config["encoder"], model_config["num_layers"])
+    K = cfg.K
+    warnings = duration_warnings(data_dir / "train_segment_stats.json", K, log) if cfg.head == "semicrf" else []
+    est = memory_estimate(batch_size, train_ds.max_length, K, n_states, cfg.hidden_dim, cfg.encoder, cfg.num_layers)
     log(f"Memory estimate (B={batch_size}, T={train_ds.max_length}, K={K}, C={n_states}): "
         f"semi-CRF (ours, streaming) {format_bytes(est['semicrf_streaming_bytes'])}; "
         f"an edge tensor would need {format_bytes(est['edge_tensor_bytes'])}; "
         f"encoder activations ~{format_bytes(est['encoder_activation_bytes'])}")
-    model_config = {**model_config, "device_type": plan.device.split(":")[0]}
-    model = SegmentationModel(model_config)
-    if model_config["structure_init"] == "counts":
+    model = SegmentationModel(cfg, device_type=plan.device.split(":")[0])
+    if cfg.structure_init == "counts":
         from genotool_gencode.priors import label_statistics
 
         stats = label_statistics((y.numpy() for y in train_ds.ys), n_states)
@@ -256,24 +257,26 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
         log("CRF structure initialised from training-label counts (transitions"
             + (", durations)" if K > 1 else ")"))
     n_params = sum(p.numel() for p in model.parameters())
-    log(f"model {model_config['model']} (K={K}) + {model_config['encoder']} encoder: {n_params:,} parameters; "
+    log(f"model {cfg.head} (K={K}) + {cfg.encoder} encoder: {n_params:,} parameters; "
         f"{len(train_ds)} train / {len(val_ds)} val chunks")
     if model.warmup_head is not None:
         log(f"epochs 1-{model.warmup_epochs}: encoder trained under a linear-chain CRF (warm-up), then the semi-CRF")
-    cfg = TrainConfig(max_epochs=epochs, lr=lr, weight_decay=weight_decay, optimizer="adamw", scheduler=scheduler,
-                      clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min", patience=patience,
-                      batch_size=batch_size, eval_batch_size=batch_size, seed=seed,
-                      max_steps_per_epoch=max_steps_per_epoch, log_every=1, progress_label=progress_label,
-                      ddp_find_unused_parameters=model.warmup_head is not None,   # one head idles per phase
-                      extra={"model_config": model_config, "crf_reg": crf_reg})
-    task = make_task(crf_reg=crf_reg, log_every=log_every, log=log, device_holder={}, max_val_chunks=max_val_chunks,
-                     eval_batch_size=batch_size)
-    trainer = Trainer(cfg, plan=plan, out_dir=out_dir)
+    tcfg = TrainConfig(max_epochs=s.epochs, lr=s.lr, weight_decay=s.weight_decay, optimizer="adamw",
+                       scheduler=s.scheduler, clip_grad_norm=1.0, monitor="val_loss", monitor_mode="min",
+                       patience=s.patience, batch_size=batch_size, eval_batch_size=batch_size, seed=s.seed,
+                       max_steps_per_epoch=s.max_steps_per_epoch, log_every=1, progress_label=progress_label,
+                       ddp_find_unused_parameters=model.warmup_head is not None,   # one head idles per phase
+                       extra={"model_config": {**cfg.to_json(), "device_type": plan.device.split(":")[0]},
+                              "crf_reg": s.crf_reg})
+    task = make_task(crf_reg=s.crf_reg, log_every=s.log_every, log=log, device_holder={},
+                     max_val_chunks=s.max_val_chunks, eval_batch_size=batch_size)
+    trainer = Trainer(tcfg, plan=plan, out_dir=out_dir)
     result = trainer.fit(model, task, train_ds, val_ds, collate_fn=collate)
     if trainer.is_main:
+        from genotool.engine import export_model
+
         trainer.load_best(model)
-        torch.save(model.state_dict(), out_dir / "model.pt")
-        (out_dir / "model_config.json").write_text(json.dumps(model_config, indent=2) + "\n")
+        export_model(model, out_dir, plugin="gencode", config=cfg.to_json())
     hist = result.history
     return {"best_metric": result.best_metric, "epochs_run": len(hist), "history": hist,
             "diagnostics": task.diagnostics, "memory_estimate": est, "warnings": warnings,
@@ -282,17 +285,63 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: dict, plan, epo
             "is_main": trainer.is_main}
 
 
-def load_model(model_dir: Path, device: str = "cpu"):
-    """Rebuild a trained SegmentationModel from ``model_dir`` (model_config.json + model.pt)."""
-    from genotool_gencode.models import SegmentationModel
-
+def _legacy_model(model_dir: Path) -> dict | None:
+    """A model folder written before genotool.engine.model_io: model_config.json + a bare state_dict."""
     cfg_path, w_path = model_dir / "model_config.json", model_dir / "model.pt"
     if not cfg_path.is_file() or not w_path.is_file():
-        raise UserError(f"--model-dir: {model_dir} has no model_config.json/model.pt (a `gencode train` output)")
-    cfg = json.loads(cfg_path.read_text())
-    cfg["device_type"] = device.split(":")[0]
-    model = SegmentationModel(cfg)
-    state = torch.load(w_path, map_location="cpu", weights_only=True)
-    model.load_state_dict(state)
-    return model.to(device).eval(), cfg
+        return None
+    try:
+        return {"config": json.loads(cfg_path.read_text()),
+                "state_dict": torch.load(w_path, map_location="cpu", weights_only=True)}
+    except Exception as exc:  # noqa: BLE001 - a damaged folder is the user's input
+        raise UserError(f"--model: {model_dir} cannot be read as a gencode model ({type(exc).__name__})") from exc
 
+
+def load_model(model_dir: Path, device: str = "cpu"):
+    """Rebuild a trained SegmentationModel from ``model_dir`` -> (model in eval mode, ModelConfig)."""
+    from genotool.engine import load_model as engine_load
+
+    from genotool_gencode.models import SegmentationModel
+
+    device_type = device.split(":")[0]
+    model, payload = engine_load(
+        model_dir, lambda c: SegmentationModel(ModelConfig.from_json(c), device_type=device_type),
+        plugin="gencode", device=device, upgrade=lambda c: ModelConfig.from_json(c).to_json(),
+        legacy=_legacy_model)
+    return model, model.config
+
+
+def inference_plan(device, precision, batch_size, threads, default_batch: int = 4):
+    """The probe's plan for predict/validate: --batch-size or ``default_batch`` (recorded in the
+    plan), --precision honoured by the predict loop's autocast; torch threads applied."""
+    from genotool.probe import apply_torch, make_plan
+
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
+    if plan.batch_size is None:
+        plan.batch_size, plan.batch_size_source = default_batch, "default"
+    apply_torch(plan)
+    return plan
+
+
+def train_command(data: Path, output: Path, model_config: ModelConfig, settings: TrainSettings, *, device,
+                  precision, threads, force: bool, log) -> dict:
+    """The `train` verb's body: plan, run folder (metadata: model config, settings, plan), training."""
+    from genotool.outputs import run_output
+    from genotool.probe import apply_torch, make_plan
+
+    from genotool_gencode.config import default_batch_size
+
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=settings.batch_size,
+                     cpu_threads=threads)
+    settings = default_batch_size(plan, settings, 32)
+    apply_torch(plan)
+    cfg = model_config.for_head()
+    params = {**cfg.to_json(), **settings.to_json(), "threads": threads}
+    with run_output(output, command="gencode train", parameters=params, inputs=[data], force=force) as run:
+        run.plan = plan.to_dict()
+        res = run_training(data_dir=data, out_dir=run.path, model_config=cfg, settings=settings, plan=plan, log=log)
+        res.pop("history")
+        run.runtime.update(res)
+    log(f"trained {cfg.head}: best val_loss {res['best_metric']:.4f} after {res['epochs_run']} epochs -> {output}")
+    return res

@@ -10,23 +10,22 @@ from genotool.outputs import write_json
 from genotool_gencode.labels import LABELS
 
 
-def run_validate(data_dir: Path, model_dir: Path, out_dir: Path, *, split: str, max_chunks, batch_size: int,
-                 device: str, log) -> dict:
+def run_validate(data_dir: Path, model_dir: Path, out_dir: Path, *, split: str, max_chunks, plan, log) -> dict:
     from genotool.report import Report
 
     from genotool_gencode.train import ChunkDataset, evaluate, load_model
 
-    model, cfg = load_model(model_dir, device)
+    model, cfg = load_model(model_dir, plan.device)
     ds = ChunkDataset(data_dir / f"{split}.jsonl", max_chunks, states=model.strand_states)
-    log(f"validating {cfg['model']} ({cfg['encoder']}) on {len(ds)} {split} chunks ...")
-    metrics, nll, _ = evaluate(model, ds, device, batch_size)
+    log(f"validating {cfg.head} ({cfg.encoder}) on {len(ds)} {split} chunks ...")
+    metrics, nll, _ = evaluate(model, ds, plan, int(plan.batch_size))
     summary = metrics.summary()
     summary["nll_per_bp"] = nll
     summary["chunks"] = len(ds)
     per_class = metrics.per_class()
-    write_json(out_dir / "metrics.json", {**summary, "per_class": per_class, "model_config": cfg})
+    write_json(out_dir / "metrics.json", {**summary, "per_class": per_class, "model_config": cfg.to_json()})
 
-    rep = Report(f"gencode validate: {cfg['model']} + {cfg['encoder']} on {split}")
+    rep = Report(f"gencode validate: {cfg.head} + {cfg.encoder} on {split}")
     rep.add_table("Summary", [{"metric": k, "value": v} for k, v in summary.items() if isinstance(v, (int, float))])
     rep.add_table("Per class", per_class)
     n = len(LABELS)

@@ -31,7 +31,7 @@ def test_help_imports_no_torch():
 
 
 def _pre(cli, gtf, fa, out, *extra):
-    return cli("gencode", "preprocess", "--gtf", str(gtf), "--fasta", str(fa), "--output-dir", str(out),
+    return cli("gencode", "preprocess", "--gtf", str(gtf), "--fasta", str(fa), "-o", str(out),
                "--chunk-size", "2000", "--overlap", "100", "--train-chroms", "chr1", "--val-chroms", "chr2",
                "--test-chroms", "chr3", *extra)
 
@@ -136,7 +136,7 @@ TRAIN = ("--hidden-dim", "8", "--num-layers", "1", "--epochs", "1", "--max-steps
 
 def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_path):
     m = tmp_path / "m"
-    res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "semicrf",
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "semicrf",
                        "--max-duration", "2", "--linear-warmup-epochs", "1", *TRAIN[:4], "--epochs", "2",
                        *TRAIN[6:])
     assert res.exit_code == 0, res.stderr
@@ -147,15 +147,36 @@ def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_p
     cfg = json.loads((m / "model_config.json").read_text())
     assert cfg["boundary_scores"] is True and cfg["censor_edges"] is True and cfg["orf_scores"] is True  # defaults
     v = tmp_path / "v"
-    res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(m), "-o", str(v),
+    res = genotool_cli("gencode", "validate", "--data", str(tiny_data), "--model", str(m), "-o", str(v),
                        "--max-chunks", "2", "--threads", "1")
     assert res.exit_code == 0, res.stderr
     met = json.loads((v / "metrics.json").read_text())
     for k in ("position_macro_f1", "boundary_f1_tol0", "boundary_f1_tol10", "segment_f1", "duration_kl"):
         assert k in met
     assert "<img" in (v / "report.html").read_text()
+    # --precision is honoured (the predict loop autocasts) and recorded; --batch-size default in the plan
+    vb = tmp_path / "vb"
+    res = genotool_cli("gencode", "validate", "--data", str(tiny_data), "--model", str(m), "-o", str(vb),
+                       "--max-chunks", "2", "--threads", "1", "--precision", "bf16-mixed")
+    assert res.exit_code == 0, res.stderr
+    plan = json.loads((vb / "metadata.json").read_text())["plan"]
+    assert plan["precision"] == "bf16-mixed" and plan["batch_size"] == 4
+    assert json.loads((vb / "metrics.json").read_text())["nll_per_bp"] != met["nll_per_bp"]
+    # a model folder from before genotool.engine.model_io (bare state_dict, config with "model")
+    # loads through the legacy hook and scores the same; --model-dir is the hidden old spelling
+    import torch
+
+    old = tmp_path / "old"
+    old.mkdir()
+    torch.save(torch.load(m / "model.pt", weights_only=False)["state_dict"], old / "model.pt")
+    cfg_old = {("model" if k == "head" else k): v for k, v in cfg.items()}
+    (old / "model_config.json").write_text(json.dumps({**cfg_old, "device_type": "cpu"}))
+    res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(old), "-o",
+                       str(tmp_path / "v_old"), "--max-chunks", "2", "--threads", "1")
+    assert res.exit_code == 0, res.stderr
+    assert json.loads((tmp_path / "v_old" / "metrics.json").read_text())["segment_f1"] == met["segment_f1"]
     p = tmp_path / "p"
-    res = genotool_cli("gencode", "predict", "--fasta", str(tiny_sim / "genome.fa"), "--model-dir", str(m),
+    res = genotool_cli("gencode", "predict", "--fasta", str(tiny_sim / "genome.fa"), "--model", str(m),
                        "-o", str(p), "--region", "chr3:1001-4000", "--chunk-size", "1000", "--overlap", "100",
                        "--threads", "1")
     assert res.exit_code == 0, res.stderr
@@ -168,8 +189,8 @@ def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_p
 def test_compare_and_mamba_train(genotool_cli, tiny_data, tmp_path):
     out = tmp_path / "c"
     js = tmp_path / "c.json"
-    res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(out), "--max-duration", "8",
-                       "--max-test-chunks", "2", "--output-json", str(js), *TRAIN[:-4])
+    res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(out), "--max-duration", "8",
+                       "--max-test-chunks", "2", "--json", str(js), *TRAIN[:-4])
     assert res.exit_code == 0, res.stderr
     rows = json.loads(js.read_text())["rows"]
     assert [r["model"] for r in rows] == ["pytorch-crf", "linear", "semicrf"]
@@ -177,7 +198,7 @@ def test_compare_and_mamba_train(genotool_cli, tiny_data, tmp_path):
     assert [json.loads((out / r / "model_config.json").read_text())["orf_scores"] for r in
             ("pytorch-crf", "linear", "semicrf")] == [False, False, True]
     m = tmp_path / "mamba"
-    res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "linear",
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "linear",
                        "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", "--no-censor-edges", *TRAIN[:8],
                        "--crop-length", "64",
                        "--batch-size", "1", "--max-val-chunks", "1")
@@ -199,16 +220,16 @@ def test_bench_json_with_reference(genotool_cli, tmp_path):
 
 
 def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
-    res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), "--model", "hmm")
-    assert res.exit_code == 2 and "--model" in _err_line(res)
-    res = genotool_cli("gencode", "train", "--data-dir", str(tmp_path / "nope"), "-o", str(tmp_path / "x"))
-    assert res.exit_code == 2 and "--data-dir" in _err_line(res)
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"), "--head", "hmm")
+    assert res.exit_code == 2 and "--head" in _err_line(res)
+    res = genotool_cli("gencode", "train", "--data", str(tmp_path / "nope"), "-o", str(tmp_path / "x"))
+    assert res.exit_code == 2 and "--data" in _err_line(res)
     assert _no_output(tmp_path / "x")
     for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear"),
                      ("--durations", "spline"), ("--linear-warmup-epochs", "-1"), ("--long-runs", "geometric")):
-        res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
+        res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
         assert res.exit_code == 2 and opt in _err_line(res)
-        res = genotool_cli("gencode", "compare", "--data-dir", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
+        res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
         assert res.exit_code == 2 and opt in _err_line(res)
     assert _no_output(tmp_path / "x")
 
@@ -216,12 +237,12 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
 def test_train_with_label_states_and_random_init(genotool_cli, tiny_data, tmp_path):
     """The 11-label CRF without count priors still trains and validates (older configuration)."""
     m = tmp_path / "m"
-    res = genotool_cli("gencode", "train", "--data-dir", str(tiny_data), "-o", str(m), "--model", "pytorch-crf",
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "pytorch-crf",
                        "--states", "labels", "--structure-init", "random", "--scheduler", "cosine", *TRAIN)
     assert res.exit_code == 0, res.stderr
     assert "initialised from training-label counts" not in res.stderr
     cfg = json.loads((m / "model_config.json").read_text())
     assert cfg["states"] == "labels" and cfg["structure_init"] == "random"
-    res = genotool_cli("gencode", "validate", "--data-dir", str(tiny_data), "--model-dir", str(m), "-o",
+    res = genotool_cli("gencode", "validate", "--data", str(tiny_data), "--model", str(m), "-o",
                        str(tmp_path / "v"), "--max-chunks", "1", "--threads", "1")
     assert res.exit_code == 0, res.stderr

@@ -12,6 +12,17 @@ from genotool_gencode.semicrf import canonical_nll, labels_to_runs
 from genotool_gencode.semicrf_canonical import OrfScores
 
 
+
+def _cfg(**kw) -> dict:
+    """A saved-config dict for ``head`` with the options off unless given (ModelConfig.for_head)."""
+    from genotool_gencode.config import ModelConfig
+
+    if "model" in kw:
+        kw["head"] = kw.pop("model")
+    base = dict(boundary_scores=False, censor_edges=False, long_runs="pieces", orf_scores=False)
+    return ModelConfig(**{**base, **kw}).for_head().to_json()
+
+
 def test_stop_codon_tracks_mark_both_strands():
     seq = "TAACTTAGTGANNTCA"        # TAA at 0, TTA at 4, TAG at 5, TGA at 8, TCA at 13
     tr = stop_codon_tracks(encode_sequence(seq).unsqueeze(0))[0]
@@ -62,16 +73,16 @@ def test_orf_option_reaches_the_head_and_old_models_have_none():
     """semicrf with tails and strand states gets ORF scores (two stop-codon channels after the
     emissions, a learned weight per anchored state, in the likelihood); linear, pytorch-crf,
     label states, pieces and models saved before the option do not."""
-    from genotool_gencode.models import SegmentationModel, make_model_config
+    from genotool_gencode.models import SegmentationModel
 
     torch.manual_seed(0)
     base = dict(encoder="bilstm", max_duration=8, hidden_dim=8, num_layers=1, boundary_scores=True,
                 censor_edges=True, long_runs="tail", orf_scores=True)
-    cfg = make_model_config(model="semicrf", **base)
+    cfg = _cfg(head="semicrf", **base)
     assert cfg["orf_scores"] is True
     for other in (dict(model="linear"), dict(model="pytorch-crf"), dict(model="semicrf", states="labels"),
                   dict(model="semicrf", long_runs="pieces")):
-        assert make_model_config(**{**base, **other})["orf_scores"] is False
+        assert _cfg(**{**base, **other})["orf_scores"] is False
     m = SegmentationModel(cfg)
     x = encode_sequence("ACGATGTAAGGCTAGCCTTAGGATCATGA" * 3).unsqueeze(0).repeat(2, 1)
     lengths = torch.tensor([87, 60])

@@ -8,6 +8,17 @@ from genotool_gencode.priors import (canonical_semicrf_init, label_statistics, l
 from genotool_gencode.semicrf import canonical_nll, semicrf_nll
 
 
+
+def _cfg(**kw) -> dict:
+    """A saved-config dict for ``head`` with the options off unless given (ModelConfig.for_head)."""
+    from genotool_gencode.config import ModelConfig
+
+    if "model" in kw:
+        kw["head"] = kw.pop("model")
+    base = dict(boundary_scores=False, censor_edges=False, long_runs="pieces", orf_scores=False)
+    return ModelConfig(**{**base, **kw}).for_head().to_json()
+
+
 def _labelling(rng, n_runs=12):
     """Alternating runs: label 1 always 3 long (a codon), label 2 ~ 6-9, label 0 ~ 2-12."""
     y = []
@@ -150,9 +161,9 @@ def test_smooth_head_trains_and_loads_old_table_checkpoints():
 def test_linear_warmup_trains_the_encoder_under_the_linear_chain_first():
     """--linear-warmup-epochs: the warm-up loss reaches the encoder and the linear-chain head
     only; afterwards the semi-CRF head; and the linear models ignore the option."""
-    from genotool_gencode.models import SegmentationModel, make_model_config
+    from genotool_gencode.models import SegmentationModel
 
-    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+    cfg = _cfg(head="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
                             linear_warmup_epochs=2)
     m = SegmentationModel(cfg)
     assert m.warmup_epochs == 2 and m.warmup_head.max_duration == 1
@@ -163,18 +174,18 @@ def test_linear_warmup_trains_the_encoder_under_the_linear_chain_first():
         assert trained.transition.grad is not None and trained.transition.grad.abs().sum() > 0
         assert idle.transition.grad is None
         assert m.projection.weight.grad.abs().sum() > 0
-    lin = SegmentationModel(make_model_config(model="linear", encoder="bilstm", max_duration=6, hidden_dim=8,
+    lin = SegmentationModel(_cfg(head="linear", encoder="bilstm", max_duration=6, hidden_dim=8,
                                               num_layers=1, linear_warmup_epochs=2))
-    assert lin.warmup_head is None and lin.config["linear_warmup_epochs"] == 0
+    assert lin.warmup_head is None and lin.config.linear_warmup_epochs == 0
 
 
 def test_boundary_scores_start_neutral_and_reach_both_heads():
     """--boundary-scores: 2C more projection outputs, zero at start (so the model begins as the one
     without them), trained by the semi-CRF and the warm-up head alike; absent from pytorch-crf
     and from models saved before the option."""
-    from genotool_gencode.models import SegmentationModel, make_model_config
+    from genotool_gencode.models import SegmentationModel
 
-    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+    cfg = _cfg(head="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
                             linear_warmup_epochs=1, boundary_scores=True)
     m = SegmentationModel(cfg)
     x, y, lengths = torch.randint(0, 4, (2, 20)), torch.randint(0, 21, (2, 20)), torch.tensor([20, 15])
@@ -189,8 +200,8 @@ def test_boundary_scores_start_neutral_and_reach_both_heads():
     labels, segs = m.decode(x, lengths)
     assert [len(p) for p in labels] == [20, 15] and all(0 <= v < 11 for p in labels for v in p)
     base = dict(encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1, boundary_scores=True)
-    assert make_model_config(model="pytorch-crf", **base)["boundary_scores"] is False
-    lin = SegmentationModel(make_model_config(model="linear", **base))
+    assert _cfg(head="pytorch-crf", **base)["boundary_scores"] is False
+    lin = SegmentationModel(_cfg(head="linear", **base))
     assert lin.head.chain == "canonical" and lin.projection.out_features == 63
     old = {k: v for k, v in cfg.items() if k != "boundary_scores"}
     assert SegmentationModel(old).projection.out_features == 21
@@ -199,11 +210,11 @@ def test_boundary_scores_start_neutral_and_reach_both_heads():
 def test_censor_edges_reaches_the_head_and_old_models_stay_uncensored():
     """--censor-edges: linear and semicrf score edge pieces without duration (the canonical chain's
     censored likelihood); pytorch-crf cannot; models saved before the option load uncensored."""
-    from genotool_gencode.models import SegmentationModel, make_model_config
+    from genotool_gencode.models import SegmentationModel
 
     base = dict(encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1, censor_edges=True)
-    assert make_model_config(model="pytorch-crf", **base)["censor_edges"] is False
-    cfg = make_model_config(model="semicrf", **base)
+    assert _cfg(head="pytorch-crf", **base)["censor_edges"] is False
+    cfg = _cfg(head="semicrf", **base)
     m = SegmentationModel(cfg)
     x, y, lengths = torch.randint(0, 4, (2, 20)), torch.randint(0, 21, (2, 20)), torch.tensor([20, 15])
     _, em = m.encode(x, lengths)
@@ -211,7 +222,7 @@ def test_censor_edges_reaches_the_head_and_old_models_stay_uncensored():
     censored = canonical_nll(em, h.transition, h.duration_bias, y, lengths, censor_edges=True)
     assert torch.allclose(h.nll(em, y, lengths), censored)
     assert not torch.allclose(censored, canonical_nll(em, h.transition, h.duration_bias, y, lengths))
-    lin = SegmentationModel(make_model_config(model="linear", **base))
+    lin = SegmentationModel(_cfg(head="linear", **base))
     assert lin.head.chain == "canonical" and lin.head.censor_edges
     old = {k: v for k, v in cfg.items() if k != "censor_edges"}
     assert SegmentationModel(old).head.censor_edges is False
@@ -227,9 +238,9 @@ def test_tail_init_is_a_distribution_over_run_lengths():
     total = np.exp(dur[:K - 1, 0]).sum() + np.exp(dur[K - 1, 0]) / (1 - p)
     assert total == pytest.approx(1.0, abs=1e-9)
     assert p / (1 - p) == pytest.approx((5 + 9 + 0.1) / (2 + 0.1), rel=1e-6)   # mean excess (9-4, 13-4)
-    from genotool_gencode.models import SegmentationModel, make_model_config
+    from genotool_gencode.models import SegmentationModel
 
-    cfg = make_model_config(model="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
+    cfg = _cfg(head="semicrf", encoder="bilstm", max_duration=6, hidden_dim=8, num_layers=1,
                             long_runs="tail")
     assert SegmentationModel(cfg).head.tail and cfg["long_runs"] == "tail"
     old = {k: v for k, v in cfg.items() if k != "long_runs"}
