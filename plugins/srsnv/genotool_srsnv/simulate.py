@@ -80,166 +80,214 @@ def hmer_with(seq: np.ndarray, i: int, base: int) -> int:
 
 def simulate_reads(rng, ref: dict[str, np.ndarray], names: list[str], n_reads: int, prefix: str,
                    params: dict, tick=None) -> list[dict]:
-    """Simulate ``n_reads`` reads; each dict holds alignment, tags and per-base latent facts."""
+    """Simulate ``n_reads`` reads; each dict holds alignment, tags and per-base latent facts.
+
+    Per read, in this order (the order of the random draws is part of the dataset): alignment
+    (length, soft-clips, indels, start) -> per-base qualities -> read tags -> substitution
+    errors -> tp flags. A read whose alignment does not fit its contig is skipped.
+    """
     lens = np.array([len(ref[c]) for c in names], dtype=float)
     contig_idx = rng.choice(len(names), size=n_reads, p=lens / lens.sum())
     reads = []
-    b0 = params["b0"]
     for r in range(n_reads):
         if tick is not None and r % 1000 == 999:
             tick(1000)
         cname = names[contig_idx[r]]
-        cseq = ref[cname]
-        rl = int(np.clip(round(rng.normal(230, 45)), 60, 420))
-        clip_l = int(rng.integers(4, 31)) if rng.random() < 0.08 else 0
-        clip_r = int(rng.integers(4, 31)) if rng.random() < 0.08 else 0
-        n_aln = rl - clip_l - clip_r
-        n_ind = min(rng.poisson(0.35), 3)
-        events = sorted(set(int(x) for x in rng.integers(12, max(13, n_aln - 12), size=n_ind)))
-        kinds = [(("I" if rng.random() < 0.5 else "D"), 1 if rng.random() < 0.8 else 2) for _ in events]
-        ins_total = sum(k[1] for k in kinds if k[0] == "I")
-        del_total = sum(k[1] for k in kinds if k[0] == "D")
-        span = n_aln - ins_total + del_total
-        if span >= len(cseq) - 2:
+        aln = _align_read(rng, ref[cname])
+        if aln is None:
             continue
-        start = int(rng.integers(0, len(cseq) - span))
-        # build aligned columns: segments of M separated by indels
-        seq_parts, pos_parts, cig = [], [], []
-        if clip_l:
-            seq_parts.append(BASES[rng.integers(0, 4, clip_l)])
-            pos_parts.append(np.full(clip_l, -1))
-            cig.append((4, clip_l))
-        rpos, qdone = start, 0
-        for ev, (kind, ln) in zip(events, kinds):
-            m = ev - qdone
-            if m <= 0:
-                continue
-            seq_parts.append(cseq[rpos:rpos + m])
-            pos_parts.append(np.arange(rpos, rpos + m))
-            cig.append((0, m))
-            rpos += m
-            qdone += m
-            if kind == "I":
-                # hmer-length insertion: repeat the previous base (Ultima-like)
-                seq_parts.append(np.full(ln, cseq[rpos - 1], dtype=np.uint8))
-                pos_parts.append(np.full(ln, -1))
-                cig.append((1, ln))
-                qdone += ln
-            else:
-                cig.append((2, ln))
-                rpos += ln
-        m = n_aln - qdone
+        n = len(aln["true_seq"])
+        rev = bool(rng.random() < 0.5)
+        idx = np.arange(n)
+        seqpos = (n - 1 - idx) if rev else idx          # cycle in sequencing direction
+        base = _base_qualities(rng, aln["true_seq"], seqpos)
+        tags = _read_tags(rng)
+        err, seq = _substitutions(rng, aln, rev, seqpos, base, tags, params)
+        tp, q = _tp_flags(rng, seq, err, base["q"])
+        reads.append(dict(name=f"{prefix}{r:07d}", contig=cname, start=aln["start"], rev=rev, seq=seq,
+                          true_seq=aln["true_seq"], ref_pos=aln["ref_pos"], cigar=aln["cigar"], qual=q, tp=tp,
+                          t0=base["t0"], rq=tags["rq"], tm=tags["tm"], st=tags["st"], et=tags["et"],
+                          mapq=tags["mapq"], err=err, clip_l=aln["clip_l"], clip_r=aln["clip_r"], rl=n))
+    return reads
+
+
+def _align_read(rng, cseq: np.ndarray) -> dict | None:
+    """Read length, soft-clips and hmer-length indels; the read's true bases and reference positions
+    (-1 for clipped/inserted bases) and its CIGAR. None when the span does not fit the contig."""
+    rl = int(np.clip(round(rng.normal(230, 45)), 60, 420))
+    clip_l = int(rng.integers(4, 31)) if rng.random() < 0.08 else 0
+    clip_r = int(rng.integers(4, 31)) if rng.random() < 0.08 else 0
+    n_aln = rl - clip_l - clip_r
+    n_ind = min(rng.poisson(0.35), 3)
+    events = sorted(set(int(x) for x in rng.integers(12, max(13, n_aln - 12), size=n_ind)))
+    kinds = [(("I" if rng.random() < 0.5 else "D"), 1 if rng.random() < 0.8 else 2) for _ in events]
+    ins_total = sum(k[1] for k in kinds if k[0] == "I")
+    del_total = sum(k[1] for k in kinds if k[0] == "D")
+    span = n_aln - ins_total + del_total
+    if span >= len(cseq) - 2:
+        return None
+    start = int(rng.integers(0, len(cseq) - span))
+    # build aligned columns: segments of M separated by indels
+    seq_parts, pos_parts, cig = [], [], []
+    if clip_l:
+        seq_parts.append(BASES[rng.integers(0, 4, clip_l)])
+        pos_parts.append(np.full(clip_l, -1))
+        cig.append((4, clip_l))
+    rpos, qdone = start, 0
+    for ev, (kind, ln) in zip(events, kinds):
+        m = ev - qdone
         if m <= 0:
             continue
         seq_parts.append(cseq[rpos:rpos + m])
         pos_parts.append(np.arange(rpos, rpos + m))
         cig.append((0, m))
         rpos += m
-        if clip_r:
-            seq_parts.append(BASES[rng.integers(0, 4, clip_r)])
-            pos_parts.append(np.full(clip_r, -1))
-            cig.append((4, clip_r))
-        true_seq = np.concatenate(seq_parts).astype(np.uint8)
-        ref_pos = np.concatenate(pos_parts).astype(np.int64)
-        n = len(true_seq)
-        rev = bool(rng.random() < 0.5)
-        idx = np.arange(n)
-        seqpos = (n - 1 - idx) if rev else idx          # cycle in sequencing direction
-        from_end = n - 1 - seqpos
-        rlen = run_lengths(true_seq)
-        long_near = np.zeros(n, dtype=bool)
-        lm = rlen >= 4
-        long_near |= lm
-        long_near[1:] |= lm[:-1]
-        long_near[:-1] |= lm[1:]
-        end_zone = (from_end < 30) | (seqpos < 8)
-        # t0: drop k levels from the top, more near long homopolymers and read ends
-        k = rng.poisson(0.5 + 1.4 * long_near + 1.0 * end_zone)
-        t0_idx = np.clip(7 - k, 0, 7)
-        t0 = T0_LEVELS[t0_idx]
-        # base quality before the hmer (tp) adjustment
-        q = np.full(n, 40.0)
-        q -= np.where(from_end < 25, rng.uniform(0, 12, n), 0)
-        q -= np.where(rlen >= 5, rng.uniform(0, 10, n), 0)
-        dips = rng.random(n) < 0.03
-        q -= np.where(dips, rng.uniform(10, 28, n), 0)
-        q = np.clip(np.round(q), 2, 40)
-        # read-level tags
-        rq = float(rng.beta(8, 2))
-        tm = str(rng.choice(TM_CHOICES[0], p=TM_CHOICES[1]))
-        st = str(rng.choice(ST_CHOICES[0], p=ST_CHOICES[1]))
-        et = str(rng.choice(ST_CHOICES[0], p=ST_CHOICES[1]))
-        mixed = st == "MIXED" or et == "MIXED"
-        mapq = 60 if rng.random() < 0.93 else int(rng.integers(0, 60))
-        # read-only error drivers
-        aligned = ref_pos >= 0
-        near_indel = np.zeros(n, dtype=bool)
-        qcur = 0
-        for op, ln in cig:
-            if op in (1, 2):
-                lo, hi = max(0, qcur - 10), min(n, qcur + ln + 10)
-                near_indel[lo:hi] = True
-            if op in (0, 1, 4):
-                qcur += ln
-        near_clip = np.zeros(n, dtype=bool)
-        if clip_l:
-            near_clip[clip_l:clip_l + 6] = True
-        if clip_r:
-            near_clip[n - clip_r - 6:n - clip_r] = True
-        # long (>=5) reference homopolymer 4..15 bases upstream in sequencing direction
-        long5 = (rlen >= 5).astype(np.int32)
-        c = np.concatenate([[0], np.cumsum(long5)])
-        if not rev:
-            lo, hi = np.clip(idx - 15, 0, n), np.clip(idx - 3, 0, n)
+        qdone += m
+        if kind == "I":
+            # hmer-length insertion: repeat the previous base (Ultima-like)
+            seq_parts.append(np.full(ln, cseq[rpos - 1], dtype=np.uint8))
+            pos_parts.append(np.full(ln, -1))
+            cig.append((1, ln))
+            qdone += ln
         else:
-            lo, hi = np.clip(idx + 4, 0, n), np.clip(idx + 16, 0, n)
-        distal = (c[hi] - c[lo]) > 0
-        burst = np.zeros(n, dtype=bool)
-        for _ in range(rng.poisson(0.25)):
-            s = int(rng.integers(0, n))
-            burst[s:s + 14] = True
-        qn = np.minimum(np.r_[40, 40, q[:-2]], np.r_[q[2:], 40, 40])
-        qn = np.minimum(qn, np.minimum(np.r_[40, q[:-1]], np.r_[q[1:], 40]))
-        # duplex-like reads (both loop ends MIXED, ~16% of reads) are the clean tail: error odds
-        # / 55, so their clean bases reach ~1e-6 (Q60) while the mean raw rate stays ~3e-3
-        duplex = st == "MIXED" and et == "MIXED"
-        logit = (b0 + 0.09 * (40 - q) + 0.45 * k + 0.9 * (rlen >= 4) + 1.0 * (from_end < 20) + 0.5 * (seqpos < 10)
-                 + 0.3 * (not mixed) - 4.0 * duplex + 0.4 * ("A" not in tm) + 2.5 * (0.8 - rq)
-                 + params["w_read"] * (1.2 * near_clip + 1.1 * near_indel + 1.0 * distal + 1.8 * burst
-                                       + 0.6 * (qn < 25)))
-        p_err = 1 / (1 + np.exp(-logit))
-        err = aligned & (rng.random(n) < p_err)
-        err[:clip_l] = False
-        seq = true_seq.copy()
-        for i in np.flatnonzero(err):
-            b = seq[i]
-            if rng.random() < 0.5:
-                seq[i] = _TS[int(b)]
-            else:
-                choices = [x for x in BASES if x != b and x != _TS[int(b)]]
-                seq[i] = choices[int(rng.integers(0, 2))]
-        # tp on the called sequence: symmetric per homopolymer, more often for longer runs
-        tp = np.zeros(n, dtype=np.int8)
-        change = np.flatnonzero(seq[1:] != seq[:-1]) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [n]]) - 1
-        rl_run = ends - starts + 1
-        pn = np.where(rl_run >= 2, np.minimum(0.9, 0.12 * rl_run), 0.04)
-        flag = rng.random(len(starts)) < pn
-        sgn = np.where(rng.random(len(starts)) < 0.5, -1, 1).astype(np.int8)
-        tp[starts[flag]] = sgn[flag]
-        tp[ends[flag]] = sgn[flag]
-        inner = flag & (rl_run >= 4) & (rng.random(len(starts)) < 0.5)
-        tp[starts[inner] + 1] = -sgn[inner]
-        tp[ends[inner] - 1] = -sgn[inner]
-        # the flow caller flags some errors as hmer-length uncertainty
-        fl = err & (rng.random(n) < 0.35)
-        tp[fl] = np.where(rng.random(int(fl.sum())) < 0.5, -1, 1)
-        q = np.where(tp != 0, np.minimum(q, 40 - rng.integers(4, 16, n)), q).astype(np.int64)
-        reads.append(dict(name=f"{prefix}{r:07d}", contig=cname, start=start, rev=rev, seq=seq, true_seq=true_seq,
-                          ref_pos=ref_pos, cigar=cig, qual=q, tp=tp, t0=t0, rq=rq, tm=tm, st=st, et=et,
-                          mapq=mapq, err=err, clip_l=clip_l, clip_r=clip_r, rl=n))
-    return reads
+            cig.append((2, ln))
+            rpos += ln
+    m = n_aln - qdone
+    if m <= 0:
+        return None
+    seq_parts.append(cseq[rpos:rpos + m])
+    pos_parts.append(np.arange(rpos, rpos + m))
+    cig.append((0, m))
+    if clip_r:
+        seq_parts.append(BASES[rng.integers(0, 4, clip_r)])
+        pos_parts.append(np.full(clip_r, -1))
+        cig.append((4, clip_r))
+    return {"true_seq": np.concatenate(seq_parts).astype(np.uint8),
+            "ref_pos": np.concatenate(pos_parts).astype(np.int64), "cigar": cig, "start": start,
+            "clip_l": clip_l, "clip_r": clip_r}
+
+
+def _base_qualities(rng, true_seq: np.ndarray, seqpos: np.ndarray) -> dict:
+    """Per-base facts (all (n,)): run length ``rlen``, t0 level drops ``k``, ``t0``, base quality
+    ``q`` before the tp adjustment, and the read-end distance ``from_end``."""
+    n = len(true_seq)
+    from_end = n - 1 - seqpos
+    rlen = run_lengths(true_seq)
+    long_near = np.zeros(n, dtype=bool)
+    lm = rlen >= 4
+    long_near |= lm
+    long_near[1:] |= lm[:-1]
+    long_near[:-1] |= lm[1:]
+    end_zone = (from_end < 30) | (seqpos < 8)
+    # t0: drop k levels from the top, more near long homopolymers and read ends
+    k = rng.poisson(0.5 + 1.4 * long_near + 1.0 * end_zone)
+    t0 = T0_LEVELS[np.clip(7 - k, 0, 7)]
+    q = np.full(n, 40.0)
+    q -= np.where(from_end < 25, rng.uniform(0, 12, n), 0)
+    q -= np.where(rlen >= 5, rng.uniform(0, 10, n), 0)
+    dips = rng.random(n) < 0.03
+    q -= np.where(dips, rng.uniform(10, 28, n), 0)
+    q = np.clip(np.round(q), 2, 40)
+    return {"rlen": rlen, "k": k, "t0": t0, "q": q, "from_end": from_end}
+
+
+def _read_tags(rng) -> dict:
+    """Read-level tags: rq, tm, st, et, MAPQ."""
+    rq = float(rng.beta(8, 2))
+    tm = str(rng.choice(TM_CHOICES[0], p=TM_CHOICES[1]))
+    st = str(rng.choice(ST_CHOICES[0], p=ST_CHOICES[1]))
+    et = str(rng.choice(ST_CHOICES[0], p=ST_CHOICES[1]))
+    mapq = 60 if rng.random() < 0.93 else int(rng.integers(0, 60))
+    return {"rq": rq, "tm": tm, "st": st, "et": et, "mapq": mapq}
+
+
+def _read_only_drivers(rng, aln: dict, rev: bool, rlen: np.ndarray, q: np.ndarray) -> dict:
+    """Error drivers the FeatureMap does not carry (all (n,) bool): near an indel or a soft-clip
+    boundary, a long homopolymer 4-15 bases upstream, a latent burst, a quality dip nearby."""
+    n = len(aln["true_seq"])
+    idx = np.arange(n)
+    clip_l, clip_r = aln["clip_l"], aln["clip_r"]
+    near_indel = np.zeros(n, dtype=bool)
+    qcur = 0
+    for op, ln in aln["cigar"]:
+        if op in (1, 2):
+            lo, hi = max(0, qcur - 10), min(n, qcur + ln + 10)
+            near_indel[lo:hi] = True
+        if op in (0, 1, 4):
+            qcur += ln
+    near_clip = np.zeros(n, dtype=bool)
+    if clip_l:
+        near_clip[clip_l:clip_l + 6] = True
+    if clip_r:
+        near_clip[n - clip_r - 6:n - clip_r] = True
+    # long (>=5) reference homopolymer 4..15 bases upstream in sequencing direction
+    c = np.concatenate([[0], np.cumsum((rlen >= 5).astype(np.int32))])
+    if not rev:
+        lo, hi = np.clip(idx - 15, 0, n), np.clip(idx - 3, 0, n)
+    else:
+        lo, hi = np.clip(idx + 4, 0, n), np.clip(idx + 16, 0, n)
+    distal = (c[hi] - c[lo]) > 0
+    burst = np.zeros(n, dtype=bool)
+    for _ in range(rng.poisson(0.25)):
+        s = int(rng.integers(0, n))
+        burst[s:s + 14] = True
+    qn = np.minimum(np.r_[40, 40, q[:-2]], np.r_[q[2:], 40, 40])
+    qn = np.minimum(qn, np.minimum(np.r_[40, q[:-1]], np.r_[q[1:], 40]))
+    return {"near_clip": near_clip, "near_indel": near_indel, "distal": distal, "burst": burst,
+            "qual_dip": qn < 25}
+
+
+def _substitutions(rng, aln: dict, rev: bool, seqpos: np.ndarray, base: dict, tags: dict,
+                   params: dict) -> tuple[np.ndarray, np.ndarray]:
+    """Substitution errors from the logit-additive model: (err (n,) bool, called bases (n,) uint8)."""
+    true_seq, q, rlen, k = aln["true_seq"], base["q"], base["rlen"], base["k"]
+    n = len(true_seq)
+    mixed = tags["st"] == "MIXED" or tags["et"] == "MIXED"
+    d = _read_only_drivers(rng, aln, rev, rlen, q)
+    # duplex-like reads (both loop ends MIXED, ~16% of reads) are the clean tail: error odds
+    # / 55, so their clean bases reach ~1e-6 (Q60) while the mean raw rate stays ~3e-3
+    duplex = tags["st"] == "MIXED" and tags["et"] == "MIXED"
+    logit = (params["b0"] + 0.09 * (40 - q) + 0.45 * k + 0.9 * (rlen >= 4) + 1.0 * (base["from_end"] < 20)
+             + 0.5 * (seqpos < 10) + 0.3 * (not mixed) - 4.0 * duplex + 0.4 * ("A" not in tags["tm"])
+             + 2.5 * (0.8 - tags["rq"])
+             + params["w_read"] * (1.2 * d["near_clip"] + 1.1 * d["near_indel"] + 1.0 * d["distal"]
+                                   + 1.8 * d["burst"] + 0.6 * d["qual_dip"]))
+    p_err = 1 / (1 + np.exp(-logit))
+    err = (aln["ref_pos"] >= 0) & (rng.random(n) < p_err)
+    err[:aln["clip_l"]] = False
+    seq = true_seq.copy()
+    for i in np.flatnonzero(err):
+        b = seq[i]
+        if rng.random() < 0.5:
+            seq[i] = _TS[int(b)]
+        else:
+            choices = [x for x in BASES if x != b and x != _TS[int(b)]]
+            seq[i] = choices[int(rng.integers(0, 2))]
+    return err, seq
+
+
+def _tp_flags(rng, seq: np.ndarray, err: np.ndarray, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """tp on the called sequence (symmetric per homopolymer, more often for longer runs; some errors
+    flagged as hmer-length uncertainty) and the base qualities lowered where tp is set."""
+    n = len(seq)
+    tp = np.zeros(n, dtype=np.int8)
+    change = np.flatnonzero(seq[1:] != seq[:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]]) - 1
+    rl_run = ends - starts + 1
+    pn = np.where(rl_run >= 2, np.minimum(0.9, 0.12 * rl_run), 0.04)
+    flag = rng.random(len(starts)) < pn
+    sgn = np.where(rng.random(len(starts)) < 0.5, -1, 1).astype(np.int8)
+    tp[starts[flag]] = sgn[flag]
+    tp[ends[flag]] = sgn[flag]
+    inner = flag & (rl_run >= 4) & (rng.random(len(starts)) < 0.5)
+    tp[starts[inner] + 1] = -sgn[inner]
+    tp[ends[inner] - 1] = -sgn[inner]
+    # the flow caller flags some errors as hmer-length uncertainty
+    fl = err & (rng.random(n) < 0.35)
+    tp[fl] = np.where(rng.random(int(fl.sum())) < 0.5, -1, 1)
+    q = np.where(tp != 0, np.minimum(q, 40 - rng.integers(4, 16, n)), q).astype(np.int64)
+    return tp, q
 
 
 def md_tag(read: dict, cseq: np.ndarray) -> tuple[str, int]:
