@@ -37,16 +37,17 @@ in ``--help``.
 
 from __future__ import annotations
 
+import copy
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, get_args
 
 import typer
 from typer.core import TyperCommand
 
 # Scheduler names of the shared engine (genotool.engine.config imports these: one list).
 SCHEDULERS = ("none", "cosine", "onecycle", "plateau")
-PRECISIONS = ("fp32", "bf16-mixed", "fp16-mixed")
+from genotool.probe import PRECISIONS  # noqa: E402,F401 - one list (the probe validates it)
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="Output folder (or file where the verb writes one file).")]
 OptionalOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the result to this file.")]
@@ -85,6 +86,19 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--reads": "--num-reads",
     "--n": "--num-sequences",
 }
+
+
+def described(option_type, help: str):
+    """The vocabulary type ``option_type`` with a verb-specific help text (same flags, same type).
+
+    ``Model`` says "a folder written by `train`"; a verb whose ``--model`` needs a more precise
+    sentence writes ``described(Model, "A `srsnv train` output folder.")`` instead of declaring
+    its own ``--model``.
+    """
+    base, info = get_args(option_type)[:2]
+    info = copy.copy(info)
+    info.help = help
+    return Annotated[base, info]
 
 
 def count_option(noun: str, help: str) -> object:

@@ -41,6 +41,13 @@ def atomic_file(path: str | os.PathLike, *, force: bool = True):
                 tmp.unlink()
 
 
+def refuse_existing(path: str | os.PathLike | None, force: bool, option: str = "--output") -> None:
+    """Fail before any work when ``path`` exists and ``--force`` was not given (one-file outputs,
+    e.g. a bench's ``-o``; folders get the same check from :func:`run_output`)."""
+    if path is not None and Path(path).exists() and not force:
+        raise UserError(f"{option}: {path} already exists (use --force to replace it)")
+
+
 def write_json(path: str | os.PathLike, obj, *, indent: int = 2) -> Path:
     """Write JSON atomically."""
     path = Path(path)

@@ -9,7 +9,27 @@ import tempfile
 import time
 from pathlib import Path
 
-from genotool.bench import emit, log, peak_children_rss_mb
+from dataclasses import dataclass
+
+from genotool.bench import emit, peak_children_rss_mb
+from genotool.log import log
+
+
+@dataclass
+class BenchConfig:
+    """One ``srsnv bench`` command line."""
+
+    data: Path | None = None          # a `srsnv simulate` folder; None: simulate one
+    output: Path | None = None        # also write the JSON here
+    num_reads: int = 20000            # reads per BAM when simulating
+    workers: int = 2                  # N of the N-worker preprocess run
+    train_steps: int = 30
+    batch_size: int | None = None
+    device: str | None = None
+    precision: str | None = None
+    threads: int | None = None
+    seed: int = 0
+    force: bool = False
 
 
 def _cfg(d: Path, cache: Path, workers: int):
@@ -23,9 +43,12 @@ def _cfg(d: Path, cache: Path, workers: int):
                             batch_rows=4096, progress=False)
 
 
-def run_bench(*, data=None, output=None, n_reads=20000, workers=2, train_steps=30, batch_size=None, device=None,
-              precision=None, seed=0) -> dict:
+def run_bench(cfg: BenchConfig) -> dict:
+    from genotool.outputs import refuse_existing
     from genotool_srsnv.preprocess import load_records, preprocess
+
+    refuse_existing(cfg.output, cfg.force)
+    data, n_reads, workers, train_steps, seed = cfg.data, cfg.num_reads, cfg.workers, cfg.train_steps, cfg.seed
 
     tmp = Path(tempfile.mkdtemp(prefix="srsnv-bench-"))
     res: dict = {"workers": workers}
@@ -76,17 +99,18 @@ def run_bench(*, data=None, output=None, n_reads=20000, workers=2, train_steps=3
         from genotool_srsnv.model import RecordBatcher, build_model, encode_records, known_vocab, passthrough
         from genotool_srsnv.train import TrainOptions, make_plan, make_task, predict_probs
 
-        opts = TrainOptions(batch_size=batch_size, device=device, precision=precision)
+        opts = TrainOptions(batch_size=cfg.batch_size, device=cfg.device, precision=cfg.precision,
+                            threads=cfg.threads)
         plan = make_plan(opts)
         vocab = known_vocab()
         enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
         label = rec["rows"]["label"].to_numpy().astype(np.float32)
         rows = np.arange(len(label))
         model = build_model(vocab, opts.channels, opts.dilations, window=opts.window)
-        cfg = TrainConfig(max_epochs=1, lr=1e-3, batch_size=int(plan.batch_size), max_steps_per_epoch=train_steps,
-                          monitor=None, seed=seed, progress=False)
+        tcfg = TrainConfig(max_epochs=1, lr=1e-3, batch_size=int(plan.batch_size), max_steps_per_epoch=train_steps,
+                           monitor=None, seed=seed, progress=False)
         log(f"bench: training {train_steps} batches of {plan.batch_size}")
-        fit = Trainer(cfg, plan=plan, out_dir=tmp / "train").fit(model, make_task(None),
+        fit = Trainer(tcfg, plan=plan, out_dir=tmp / "train").fit(model, make_task(None),
                                                                   RecordBatcher(enc, rows, label, window=opts.window),
                                                                   collate_fn=passthrough)
         h = fit.history[-1]
@@ -104,4 +128,5 @@ def run_bench(*, data=None, output=None, n_reads=20000, workers=2, train_steps=3
         res["peak_children_rss_mb"] = peak_children_rss_mb()
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return emit(res, output, plugin="srsnv")
+    res["plan"] = plan.to_dict()
+    return emit(res, cfg.output, plugin="srsnv")

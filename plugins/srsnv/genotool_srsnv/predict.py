@@ -6,6 +6,7 @@ import json
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -64,58 +65,91 @@ def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, re
     return df, rec
 
 
-def load_models(model_dir: Path):
+@dataclass
+class PredictConfig:
+    """One ``srsnv predict`` command line."""
+
+    bam: Path
+    parquet: Path
+    model: Path
+    output: Path
+    workers: int | None = None           # preprocess shard workers (None: default_workers())
+    batch_size: int | None = None        # None: PREDICT_BATCH_SIZE
+    device: str | None = None
+    precision: str | None = None
+    threads: int | None = None
+    reference: Path | None = None
+    max_missing: float = 0.02
+    force: bool = False
+
+
+PREDICT_BATCH_SIZE = 1024
+
+
+def _legacy_fold(path: Path) -> dict | None:
+    """A ``model_fold<k>.pt`` written before the engine's model format (a plain dict with
+    ``state_dict``, ``model_config``, ``vocab``, ``fold``) as a model_io payload."""
     import torch
 
+    try:
+        ck = torch.load(path, map_location="cpu", weights_only=False)
+    except Exception as exc:  # noqa: BLE001 - a damaged file is the user's input
+        raise UserError(f"--model: {path} cannot be read ({type(exc).__name__})") from exc
+    if not isinstance(ck, dict) or not {"state_dict", "model_config", "vocab"} <= set(ck):
+        return None
+    return {"config": ck["model_config"], "state_dict": ck["state_dict"],
+            "extra": {"vocab": ck["vocab"], "fold": ck.get("fold")}}
+
+
+def load_models(model_dir: Path):
+    """Every fold model of a ``srsnv train`` folder (engine format, or the older plain files),
+    the vocabulary, the feature schema and the SNVQ table."""
+    from genotool.engine.model_io import load_model
     from genotool_srsnv.model import model_from_config
+    from genotool_srsnv.train import MODEL_PLUGIN
 
     paths = sorted(Path(model_dir).glob("model_fold*.pt"))
     if not paths:
         raise UserError(f"--model: no model_fold*.pt in {model_dir} (a `genotool srsnv train` output is expected)")
     models, vocab = [], None
     for p in paths:
-        ck = torch.load(p, map_location="cpu", weights_only=False)
-        m = model_from_config(ck["model_config"])
-        m.load_state_dict(ck["state_dict"])
-        m.eval()
+        m, payload = load_model(model_dir, model_from_config, plugin=MODEL_PLUGIN, name=p.stem,
+                                legacy=lambda _dir, p=p: _legacy_fold(p))
         models.append(m)
-        vocab = ck["vocab"]
+        vocab = payload["extra"]["vocab"]
     schema = json.loads((Path(model_dir) / "feature_schema.json").read_text())
     calib = json.loads((Path(model_dir) / "calibration.json").read_text())
     return models, vocab, schema, calib
 
 
-def run_predict(bam, parquet, model_dir, output, *, workers=None, batch_size=None, device=None, precision=None,
-                reference=None, max_missing=0.02, force=False) -> dict:
+def run_predict(cfg: PredictConfig) -> dict:
     from genotool.outputs import atomic_file
     from genotool_srsnv.preprocess import default_workers
 
-    output = Path(output)
-    if output.exists() and not force:
+    output = Path(cfg.output)
+    if output.exists() and not cfg.force:
         raise UserError(f"output already exists: {output} (use --force to replace it)")
-    models_dir = Path(model_dir)
+    models_dir = Path(cfg.model)
     if not (models_dir / "feature_schema.json").is_file():
         raise UserError(f"--model: {models_dir} is not a `genotool srsnv train` output (feature_schema.json missing)")
     schema = json.loads((models_dir / "feature_schema.json").read_text())
     length = int(schema["tensor_spec"]["length"])
     t0 = time.perf_counter()
-    df, rec = encode_featuremap(bam, parquet, length=length, workers=workers or default_workers(),
-                                reference=reference, max_missing=max_missing)
+    df, rec = encode_featuremap(cfg.bam, cfg.parquet, length=length, workers=cfg.workers or default_workers(),
+                                reference=cfg.reference, max_missing=cfg.max_missing)
     t_enc = time.perf_counter() - t0
     import pandas as pd
 
-    from genotool.probe import apply_torch, make_plan
     from genotool_srsnv.calibration import apply_snvq, mqual
     from genotool_srsnv.model import encode_records
     from genotool_srsnv.train import predict_probs
 
     models, vocab, schema, calib = load_models(models_dir)
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
-    apply_torch(plan)
+    plan = predict_plan(cfg)
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
     t1 = time.perf_counter()
     rows = np.arange(len(rec["row_id"]))
-    prob = np.mean([predict_probs(m, enc, rows, plan, plan.batch_size or 1024) for m in models], axis=0)
+    prob = np.mean([predict_probs(m, enc, rows, plan, plan.batch_size) for m in models], axis=0)
     t_model = time.perf_counter() - t1
     full = np.full(len(df), np.nan)
     full[rec["row_id"]] = prob
@@ -127,4 +161,17 @@ def run_predict(bam, parquet, model_dir, output, *, workers=None, batch_size=Non
         out.to_parquet(tmp, index=False)
     total = time.perf_counter() - t0
     return {"rows": int(len(df)), "scored": int(len(prob)), "seconds": total, "encode_seconds": t_enc,
-            "model_seconds": t_model, "rows_per_second": len(df) / max(total, 1e-9)}
+            "model_seconds": t_model, "rows_per_second": len(df) / max(total, 1e-9), "plan": plan.to_dict()}
+
+
+def predict_plan(cfg: PredictConfig):
+    """The probe's plan with --device/--precision/--threads/--batch-size; without --batch-size the
+    plan records the predict default (inference holds no activations for backward)."""
+    from genotool.probe import apply_torch, make_plan
+
+    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
+                     cpu_threads=cfg.threads or None)
+    if plan.batch_size is None:
+        plan.batch_size, plan.batch_size_source = PREDICT_BATCH_SIZE, "default"
+    apply_torch(plan)
+    return plan

@@ -36,8 +36,9 @@ INDEX_NAME = "index.json"
 ROWS_NAME = "rows.parquet"
 
 
-def warn(msg: str) -> None:
-    print(f"genotool: warning: {msg}", file=sys.stderr, flush=True)
+from genotool.log import warn  # noqa: E402,F401 - the core's stderr logger (re-exported for the modules here)
+
+CACHE_SUFFIX = ".deep_srsnv_cache"
 
 
 @dataclass
@@ -59,6 +60,47 @@ class PreprocessConfig:
     max_missing_fraction: float = 0.02
     progress: bool = True
     extra: dict = field(default_factory=dict)
+
+
+def default_cache_dir(output: Path) -> Path:
+    """Train's cache when ``--preprocess-cache-dir`` is not given: ``<output>.deep_srsnv_cache``,
+    beside the output folder (not inside it) so ``--force`` or a failed run never throws it away."""
+    return Path(str(output) + CACHE_SUFFIX)
+
+
+def preprocess_config(opts: dict, cache_dir: Path) -> PreprocessConfig:
+    """The :class:`PreprocessConfig` of a ``preprocess``/``train`` command line.
+
+    ``opts`` maps the CLI parameter names (``positive_bam``, ``holdout_chromosomes``,
+    ``preprocess_num_workers``, ...) to their values: the CLI hands over its options as they
+    are and every rule about them (split parameters, the manifest file, worker defaults) lives here.
+    """
+    params = splits.manifest_params(
+        single_model=opts["single_model_split"],
+        holdout=[c.strip() for c in opts["holdout_chromosomes"].split(",") if c.strip()],
+        val_fraction=opts["val_fraction"], hash_key=opts["split_hash_key"], seed=opts["seed"],
+        n_folds=opts["num_folds"])
+    man_in = splits.read_manifest(opts["split_manifest_in"]) if opts.get("split_manifest_in") else None
+    return PreprocessConfig(opts["positive_bam"], opts["negative_bam"], opts["positive_parquet"],
+                            opts["negative_parquet"], opts["training_regions"], Path(cache_dir), params, man_in,
+                            num_workers=opts.get("preprocess_num_workers") or default_workers(),
+                            max_ram_gb=opts["preprocess_max_ram_gb"], batch_rows=opts["preprocess_batch_rows"],
+                            storage_mode=opts["preprocess_storage_mode"], length=opts["tensor_length"],
+                            reference=opts.get("reference"), max_missing_fraction=opts["max_missing_reads_fraction"])
+
+
+def preprocess_command_config(opts: dict) -> PreprocessConfig:
+    """``srsnv preprocess``: the cache folder is ``--preprocess-cache-dir``, else ``--output``."""
+    cache = opts.get("preprocess_cache_dir") or opts.get("output")
+    if cache is None:
+        raise UserError("--output/--preprocess-cache-dir: a cache folder is required")
+    return preprocess_config(opts, cache)
+
+
+def cache_summary(res: "CacheResult") -> dict:
+    """What ``srsnv preprocess`` prints: the cache folder, hit or built, seconds, rows, telemetry."""
+    return {"cache": str(res.path), "cache_hit": res.hit, "seconds": round(res.seconds, 4),
+            "rows": res.index.get("rows"), "telemetry": res.index.get("telemetry", {})}
 
 
 def default_workers() -> int:

@@ -21,6 +21,7 @@ featurised as if a random X_ALT were the reference (REF := X_ALT, EDIST/HAMDIST 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -470,3 +471,34 @@ def simulate_dataset(out: Path, *, n_reads: int = 60000, genome_size: int = 2_00
                                          "negative.parquet", "training_regions.interval_list")})
     (out / "simulation.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
+
+
+@dataclass
+class SimulateConfig:
+    """One ``srsnv simulate`` command line."""
+
+    output: Path
+    num_reads: int = 60000
+    genome_size: int = 2_000_000
+    read_only_weight: float = 1.0
+    seed: int = 0
+    force: bool = False
+
+
+def run_simulate(cfg: SimulateConfig) -> dict:
+    """Check the options, then write the dataset into ``cfg.output`` (run folder with metadata)."""
+    from genotool.errors import UserError
+    from genotool.log import log
+    from genotool.outputs import run_output
+
+    if cfg.num_reads < 200:
+        raise UserError(f"--num-reads must be >= 200, not {cfg.num_reads}")
+    if cfg.genome_size < 22 * 5000:
+        raise UserError(f"--genome-size must be >= {22 * 5000}, not {cfg.genome_size}")
+    params = {"n_reads": cfg.num_reads, "genome_size": cfg.genome_size, "seed": cfg.seed,
+              "read_only_weight": cfg.read_only_weight}
+    with run_output(cfg.output, command="srsnv simulate", parameters=params, force=cfg.force) as run:
+        s = simulate_dataset(run.path, n_reads=cfg.num_reads, genome_size=cfg.genome_size, seed=cfg.seed,
+                             read_only_weight=cfg.read_only_weight, progress=lambda m: log(f"simulate: {m}"))
+        run.runtime.update(positive_rows=s["positive_rows"], negative_rows=s["negative_rows"])
+    return s

@@ -25,13 +25,13 @@ class TrainOptions:
     dilations: tuple = DEFAULT_DILATIONS
     window: int = 64
     dropout: float = 0.1
-    batch_size: int | None = None
+    batch_size: int | None = None        # None: the probe's RAM-bound choice (or the autotuned one)
     autotune_batch_size: bool = False
     use_amp: bool = False
     use_tf32: bool = False
     device: str | None = None
     precision: str | None = None
-    loader_num_workers: int = 0
+    num_workers: int | None = None       # DataLoader workers (None: 0, in-process)
     loader_prefetch_factor: int = 2
     loader_pin_memory: bool = False
     max_steps_per_epoch: int | None = None
@@ -39,8 +39,54 @@ class TrainOptions:
     seed: int = 0
     snv_error_prior: float = 1e-3
     basename: str = ""
-    cpu_threads: int = 0                 # 0: auto (1 when the CPU is oversubscribed)
+    threads: int | None = None           # None or 0: auto (1 when the CPU is oversubscribed)
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class TrainJob:
+    """Everything one ``srsnv train`` command line asks for (built once, by :meth:`from_options`)."""
+
+    preprocess: PreprocessConfig
+    options: TrainOptions
+    output: Path
+    force: bool = False
+    manifest_out: Path | None = None
+    dry_run: bool = False
+    parameters: dict = field(default_factory=dict)   # the command line, for metadata.json
+
+    @classmethod
+    def from_options(cls, opts: dict) -> "TrainJob":
+        """``opts``: the CLI parameter names -> values (see ``genotool_srsnv.cli.train``)."""
+        from genotool_srsnv.preprocess import default_cache_dir, preprocess_config
+
+        output = Path(opts["output"])
+        cache = opts.get("preprocess_cache_dir") or default_cache_dir(output)
+        train = TrainOptions(
+            epochs=opts["epochs"], lr=opts["lr"], patience=opts["patience"], channels=opts["channels"],
+            dilations=parse_dilations(opts["dilations"]), window=opts["model_window"],
+            batch_size=opts["batch_size"], autotune_batch_size=opts["autotune_batch_size"],
+            use_amp=opts["use_amp"], use_tf32=opts["use_tf32"], device=opts["device"],
+            precision=opts["precision"], num_workers=opts["num_workers"],
+            loader_prefetch_factor=opts["loader_prefetch_factor"], loader_pin_memory=opts["loader_pin_memory"],
+            max_steps_per_epoch=opts["max_steps_per_epoch"], vocab_source=opts["encoder_vocab_source"],
+            seed=opts["seed"], snv_error_prior=opts["snv_error_prior"], basename=opts["basename"],
+            threads=opts["threads"])
+        params = {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()}
+        return cls(preprocess_config(opts, cache), train, output, force=opts["force"],
+                   manifest_out=opts.get("split_manifest_out"), dry_run=opts["preprocess_dry_run"],
+                   parameters=params)
+
+
+def parse_dilations(text: str) -> tuple:
+    """``--dilations 1,2,4`` -> (1, 2, 4); one residual block per dilation."""
+    try:
+        dil = tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        dil = ()
+    if not dil or min(dil) < 1:
+        raise UserError(f"--dilations must be positive integers separated by commas, not {text!r}")
+    return dil
 
 
 def make_plan(opts: TrainOptions):
@@ -50,7 +96,7 @@ def make_plan(opts: TrainOptions):
 
     precision = opts.precision
     plan = _mp(backend="torch", device=opts.device, precision=precision, batch_size=opts.batch_size,
-               tf32=True if opts.use_tf32 else None, cpu_threads=opts.cpu_threads or None)
+               tf32=True if opts.use_tf32 else None, cpu_threads=opts.threads or None)
     if opts.use_amp and precision is None:
         if plan.device.startswith("cuda"):
             if plan.precision == "fp32":
@@ -201,7 +247,7 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
         cfg = TrainConfig(max_epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, optimizer="adamw",
                           scheduler="onecycle", clip_grad_norm=1.0, monitor="val_auc", monitor_mode="max",
                           patience=opts.patience, batch_size=bs, eval_batch_size=max(bs, 512),
-                          num_workers=opts.loader_num_workers, prefetch_factor=opts.loader_prefetch_factor,
+                          num_workers=opts.num_workers or 0, prefetch_factor=opts.loader_prefetch_factor,
                           pin_memory=opts.loader_pin_memory, seed=opts.seed + k,
                           max_steps_per_epoch=opts.max_steps_per_epoch,
                           extra={"plugin": "srsnv", "fold": k})
@@ -215,8 +261,7 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
         fit_seconds = time.perf_counter() - t0
         trainer.load_best(model)
         model.eval()
-        torch.save({"state_dict": model.state_dict(), "model_config": model.config, "vocab": vocab, "fold": k},
-                   run_path / f"model_fold{k}.pt")
+        export_fold_model(model, run_path, k, vocab)
         # out-of-fold predictions for this fold's validation rows; test rows averaged over folds
         score_rows = np.flatnonzero((split == 2) | np.isin(np.arange(len(rows)), va) |
                                     ((manifest["mode"] == "single_model") & (split == 0)))
@@ -225,16 +270,18 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
         prob_n[score_rows] += 1
         folds.append({"fold": k, "train_rows": int(len(tr)), "val_rows": int(len(va)), "fit_seconds": round(fit_seconds, 2),
                       "best_epoch": res.best_epoch, "best_val_auc": res.best_metric, "stopped_early": res.stopped_early,
-                      "epochs_run": res.epochs_run, "history": res.history, "runtime": res.runtime})
+                      "epochs_run": res.epochs_run, "history": res.history, "runtime": res.runtime,
+                      "model_config": model.config})
     prob = np.where(prob_n > 0, prob_sum / np.maximum(prob_n, 1), np.nan)
     return prob, folds
 
 
-def run_train(pcfg: PreprocessConfig, opts: TrainOptions, output: Path, *, force: bool, manifest_out: Path | None,
-              parameters: dict, dry_run: bool = False) -> dict | None:
+def run_train(job: TrainJob) -> dict | None:
+    """Preprocess (or open the cache), train every fold, write the run folder; None on a dry run."""
     from genotool.outputs import run_output, write_json
 
-    if dry_run:
+    pcfg, opts, output, manifest_out = job.preprocess, job.options, job.output, job.manifest_out
+    if job.dry_run:
         from genotool_srsnv.preprocess import preprocess
 
         res = preprocess(pcfg, dry_run=True)
@@ -242,7 +289,7 @@ def run_train(pcfg: PreprocessConfig, opts: TrainOptions, output: Path, *, force
         return None
     inputs = [pcfg.positive_bam, pcfg.negative_bam, pcfg.positive_parquet, pcfg.negative_parquet, pcfg.training_regions]
     base = opts.basename
-    with run_output(output, command="srsnv train", parameters=parameters, inputs=inputs, force=force) as run:
+    with run_output(output, command="srsnv train", parameters=job.parameters, inputs=inputs, force=job.force) as run:
         t_pre = time.perf_counter()
         cres, rec = open_or_rebuild(pcfg)
         pre_seconds = time.perf_counter() - t_pre
@@ -279,8 +326,7 @@ def run_train(pcfg: PreprocessConfig, opts: TrainOptions, output: Path, *, force
         write_json(run.path / "split_manifest.json", manifest)
         if manifest_out is not None:
             write_json(manifest_out, manifest)
-        schema = {"tensor_spec": cres.index["tensor_spec"], "vocab": vocab, "model_config": folds and
-                  _model_config(run.path), "n_folds": len(folds), "snv_error_prior": opts.snv_error_prior,
+        schema = {"tensor_spec": cres.index["tensor_spec"], "vocab": vocab, "model_config": folds[0]["model_config"], "n_folds": len(folds), "snv_error_prior": opts.snv_error_prior,
                   "batch_layout": {"idx": "int64 (B,3,L) read/ref/t0 indices", "num": "float (B,5,L) qual/10,tp,focus,"
                                    "softclip,valid", "cnum": "float (B,4) strand,MAPQ/60,rq,mixed",
                                    "ccat": "int64 (B,3) tm,st,et", "focus": "int64 (B,)"}}
@@ -309,8 +355,13 @@ def run_train(pcfg: PreprocessConfig, opts: TrainOptions, output: Path, *, force
     return meta
 
 
-def _model_config(path: Path) -> dict:
-    import torch
+MODEL_PLUGIN = "srsnv"
 
-    ck = torch.load(path / "model_fold0.pt", map_location="cpu", weights_only=False)
-    return ck["model_config"]
+
+def export_fold_model(model, run_path: Path, fold: int, vocab: dict) -> Path:
+    """``model_fold<k>.pt`` in the engine's model format: config = the network's constructor
+    arguments, extra = the encoder vocabulary and the fold."""
+    from genotool.engine.model_io import export_model
+
+    return export_model(model, run_path, plugin=MODEL_PLUGIN, config=model.config, name=f"model_fold{fold}",
+                        extra={"vocab": vocab, "fold": fold})

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -42,9 +43,27 @@ def _calibration_curve(snvq, label, prior, n_pos_tot, n_neg_tot, bins):
     return xs, ys
 
 
-def run_validate(model_dir: Path, positive_parquet: Path, negative_parquet: Path, training_regions: Path,
-                 output: Path, *, xgb_depth: int = 8, xgb_rounds: int = 600, with_xgb: bool = True, seed: int = 0,
-                 force: bool = False) -> dict:
+@dataclass
+class ValidateConfig:
+    """One ``srsnv validate`` command line. The CNN side reads the holdout predictions ``train``
+    wrote (no network runs here); the XGBoost baseline is trained on the same split manifest."""
+
+    model: Path
+    positive_parquet: Path
+    negative_parquet: Path
+    training_regions: Path
+    output: Path
+    xgb_depth: int = 8
+    xgb_rounds: int = 600
+    with_xgb: bool = True
+    seed: int = 0
+    force: bool = False
+
+
+def run_validate(cfg: ValidateConfig) -> dict:
+    model_dir, positive_parquet, negative_parquet = cfg.model, cfg.positive_parquet, cfg.negative_parquet
+    training_regions, output, force = cfg.training_regions, cfg.output, cfg.force
+    xgb_depth, xgb_rounds, with_xgb, seed = cfg.xgb_depth, cfg.xgb_rounds, cfg.with_xgb, cfg.seed
     from genotool.outputs import run_output, write_json
     from genotool_srsnv import splits
     from genotool_srsnv.calibration import apply_snvq, fit_snvq, mqual

@@ -33,7 +33,17 @@ def test_train_help_keeps_design_note_option_names(genotool_cli):
                 "--output", "--split-manifest-in", "--split-manifest-out", "--single-model-split", "--val-fraction",
                 "--split-hash-key", "--preprocess-cache-dir", "--preprocess-num-workers", "--preprocess-max-ram-gb",
                 "--preprocess-batch-rows", "--preprocess-storage-mode", "--preprocess-dry-run",
-                "--encoder-vocab-source", "--loader-num-workers", "--loader-prefetch-factor", "--loader-pin-memory",
+                "--encoder-vocab-source", "--num-workers", "--loader-prefetch-factor", "--loader-pin-memory",
                 "--use-amp", "--use-tf32", "--autotune-batch-size", "--batch-size", "--device", "--precision",
-                "--seed", "--force"):
+                "--threads", "--seed", "--force"):
         assert opt in text, opt
+    # the design note's --loader-num-workers / --cpu-threads are hidden aliases of the core's names
+    assert "--loader-num-workers" not in text and "--cpu-threads" not in text
+
+
+def test_old_spellings_still_parse(genotool_cli, tmp_path):
+    # --n-reads -> --num-reads: a bad value reaches the library check under its new name
+    res = genotool_cli("srsnv", "simulate", "-o", str(tmp_path / "s"), "--n-reads", "10")
+    assert res.exit_code == 2 and "--num-reads must be >= 200" in res.stderr
+    assert "--n-reads is now spelled --num-reads" in res.stderr
+    assert not (tmp_path / "s").exists()

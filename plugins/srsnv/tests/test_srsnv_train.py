@@ -146,3 +146,35 @@ def test_autotune_batch_size_uses_the_engine_search(sim_data, make_cfg, tmp_path
                                measure_on_cpu=True, max_size=64)
     assert 2 <= size <= 64 and plan.batch_size == size
     assert any("measured batch size" in r for r in plan.reasons)
+
+
+def test_models_use_the_engine_format_and_older_folders_still_load(trained, sim_data, tmp_path):
+    import shutil
+
+    import torch
+
+    from genotool.engine.model_io import MODEL_FORMAT, read_model
+    from genotool.testing import invoke
+
+    payload = read_model(trained["out"], plugin="srsnv", name="model_fold0")
+    assert payload["format"] == MODEL_FORMAT and payload["extra"]["fold"] == 0
+    assert set(payload["extra"]["vocab"]) >= {"base", "t0"}
+    # a folder written before the engine format: model_fold0.pt as a plain dict
+    old = tmp_path / "old"
+    shutil.copytree(trained["out"], old)
+    torch.save({"state_dict": payload["state_dict"], "model_config": payload["config"],
+                "vocab": payload["extra"]["vocab"], "fold": 0}, old / "model_fold0.pt")
+    out = tmp_path / "scores.parquet"
+    res = invoke(["srsnv", "predict", "--bam", str(sim_data / "negative.bam"), "--parquet",
+                  str(sim_data / "negative.parquet"), "-m", str(old), "-o", str(out), "--preprocess-num-workers", "1"])
+    assert res.exit_code == 0, res.stderr
+    tr = pd.read_parquet(trained["out"] / "srsnv_dnn_predictions.parquet")
+    j = tr.merge(pd.read_parquet(out), on=["CHROM", "POS", "RN"], suffixes=("_t", "_p"))
+    assert len(j) > 50 and np.allclose(j["prob_t"], j["prob_p"], atol=1e-4)
+    # an unreadable model file is one line, exit 2, and no output
+    (old / "model_fold0.pt").write_bytes(b"\x00" * 64)
+    res = invoke(["srsnv", "predict", "--bam", str(sim_data / "negative.bam"), "--parquet",
+                  str(sim_data / "negative.parquet"), "-m", str(old), "-o", str(tmp_path / "x.parquet"),
+                  "--preprocess-num-workers", "1"])
+    assert res.exit_code == 2 and len(res.stderr.strip().splitlines()) == 1
+    assert "model_fold0.pt" in res.stderr and not (tmp_path / "x.parquet").exists()
