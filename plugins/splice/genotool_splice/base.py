@@ -1,0 +1,172 @@
+"""Base splice models: OpenSpliceAI state dicts (read from a user path) or an ``own`` model
+written by ``splice train-base``; scoring of long sequences in blocks, both strands.
+
+Scores are softmax probabilities with channels (neither, acceptor, donor), averaged over the
+loaded models (1-5 OpenSpliceAI seeds). A sequence is held as uint8 codes 0..3 = A, C, G, T,
+4 = N (one-hot all zeros, as the reference scorer pads).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from genotool.errors import UserError
+from genotool_splice.spliceai_net import ARCHITECTURES, SpliceAINet, build_net
+
+BASE_KINDS = ("openspliceai", "own")
+CODE = np.full(256, 4, dtype=np.uint8)
+for _i, _c in enumerate(b"ACGT"):
+    CODE[_c] = _i
+    CODE[ord(chr(_c).lower())] = _i
+RC_CODE = np.array([3, 2, 1, 0, 4], dtype=np.uint8)
+ONE_HOT = np.vstack([np.eye(4, dtype=np.float32), np.zeros((1, 4), dtype=np.float32)])   # (5, 4)
+
+
+@dataclass
+class BaseSpec:
+    """Which base model: ``kind`` openspliceai (weights = the MANE folder) or own (weights = a
+    ``splice train-base`` output); ``flank`` and ``seeds`` only matter for openspliceai."""
+
+    kind: str = "openspliceai"
+    weights: str = ""
+    flank: int = 400
+    seeds: int = 1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def encode(seq: str | bytes) -> np.ndarray:
+    """Sequence -> uint8 codes (L,), anything but ACGT (either case) -> 4 (N)."""
+    b = seq.encode() if isinstance(seq, str) else seq
+    return CODE[np.frombuffer(b, dtype=np.uint8)]
+
+
+def reverse_complement(codes: np.ndarray) -> np.ndarray:
+    return RC_CODE[codes[::-1]]
+
+
+def _weight_files(folder: Path, flank: int) -> list[Path]:
+    for d in (folder, folder / f"{flank}nt"):
+        files = sorted(d.glob(f"model_{flank}nt_rs*.pt")) if d.is_dir() else []
+        if files:
+            return files
+    return []
+
+
+def check_state_dict(sd: dict, net: SpliceAINet, path: Path) -> None:
+    """Strict key/shape comparison with one line naming the first missing, unexpected or mismatched key."""
+    want = net.state_dict()
+    if not isinstance(sd, dict):
+        raise UserError(f"--base-weights: {path} is not a state dict ({type(sd).__name__})")
+    for k, v in want.items():
+        if k not in sd:
+            raise UserError(f"--base-weights: {path}: missing key '{k}' (not a SpliceAI-{net.flank}nt state dict)")
+        if tuple(sd[k].shape) != tuple(v.shape):
+            raise UserError(f"--base-weights: {path}: key '{k}' has shape {tuple(sd[k].shape)}, the "
+                            f"SpliceAI-{net.flank}nt architecture needs {tuple(v.shape)}")
+    extra = [k for k in sd if k not in want]
+    if extra:
+        raise UserError(f"--base-weights: {path}: unexpected key '{extra[0]}' (not a SpliceAI-{net.flank}nt state dict)")
+
+
+def load_openspliceai(folder: Path, flank: int, seeds: int) -> list[SpliceAINet]:
+    folder = Path(folder)
+    if flank not in ARCHITECTURES:
+        raise UserError(f"--base-flank must be one of {', '.join(map(str, ARCHITECTURES))}, not {flank}")
+    if not 1 <= seeds <= 5:
+        raise UserError(f"--base-seeds must be 1..5, not {seeds}")
+    if not folder.is_dir():
+        raise UserError(f"--base-weights: {folder} is not a folder")
+    files = _weight_files(folder, flank)
+    if len(files) < seeds:
+        raise UserError(f"--base-weights: {folder} has {len(files)} file(s) model_{flank}nt_rs*.pt "
+                        f"(in it or in {flank}nt/), {seeds} needed")
+    nets = []
+    for f in files[:seeds]:
+        try:
+            sd = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - the user's file
+            raise UserError(f"--base-weights: {f} cannot be read as a torch state dict ({type(exc).__name__})") from None
+        net = SpliceAINet(flank)
+        check_state_dict(sd, net, f)
+        net.load_state_dict(sd, strict=True)
+        nets.append(net.eval())
+    return nets
+
+
+def load_own(folder: Path) -> list[SpliceAINet]:
+    from genotool.engine.model_io import load_model
+
+    net, payload = load_model(folder, lambda cfg: build_net(cfg["net"]), plugin="splice", name="base_model",
+                              option="--base-weights")
+    if payload["config"].get("kind") != "base":
+        raise UserError(f"--base-weights: {folder} is not a `splice train-base` output")
+    return [net]
+
+
+class BaseScorer:
+    """Scores long sequences with one or more SpliceAI nets (ensemble mean of softmax).
+
+    ``score(codes)`` -> (L, 3) float32: blocks of ``block`` positions plus ``flank`` context,
+    batches of ``batch_size`` blocks, inference mode.
+    """
+
+    def __init__(self, nets: list[SpliceAINet], spec: BaseSpec, device: str = "cpu", batch_size: int = 32,
+                 block: int = 5000, dtype: torch.dtype | None = None):
+        self.nets = [n.to(device).eval() for n in nets]
+        self.spec = spec
+        self.flank = nets[0].context
+        self.device = device
+        self.batch_size = batch_size
+        self.block = block
+        self.autocast = dtype
+
+    def score(self, codes: np.ndarray) -> np.ndarray:
+        n = len(codes)
+        if n == 0:
+            return np.zeros((0, 3), dtype=np.float32)
+        block = min(self.block, n)
+        nblocks = -(-n // block)
+        half = self.flank // 2
+        padded = np.full(nblocks * block + self.flank, 4, dtype=np.uint8)
+        padded[half:half + n] = codes
+        x = torch.from_numpy(ONE_HOT[padded].T.copy())                    # (4, total)
+        win = x.unfold(1, block + self.flank, block).permute(1, 0, 2)    # (nblocks, 4, block + flank)
+        out = np.empty((nblocks * block, 3), dtype=np.float32)
+        with torch.inference_mode():
+            for i in range(0, nblocks, self.batch_size):
+                xb = win[i:i + self.batch_size].contiguous().to(self.device)
+                with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast,
+                                    enabled=self.autocast is not None):
+                    p = sum(torch.softmax(net(xb).float(), dim=1) for net in self.nets) / len(self.nets)
+                out[i * block:(i + len(xb)) * block] = p.permute(0, 2, 1).reshape(-1, 3).cpu().numpy()
+        return out[:n]
+
+    def score_both(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(plus (L, 3) genomic orientation, minus (L, 3) in reverse-complement orientation)."""
+        return self.score(codes), self.score(reverse_complement(codes))
+
+
+def load_base(spec: BaseSpec, device: str = "cpu", batch_size: int = 32, precision: str = "fp32") -> BaseScorer:
+    if spec.kind not in BASE_KINDS:
+        raise UserError(f"--base-model must be one of {', '.join(BASE_KINDS)}, not '{spec.kind}'")
+    if not spec.weights:
+        raise UserError("--base-weights: a folder is required (OpenSpliceAI MANE weights, or a "
+                        "`splice train-base` output for --base-model own)")
+    nets = load_openspliceai(Path(spec.weights), spec.flank, spec.seeds) if spec.kind == "openspliceai" \
+        else load_own(Path(spec.weights))
+    if spec.kind == "own":
+        spec.flank, spec.seeds = nets[0].context, 1
+    dtype = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(precision)
+    return BaseScorer(nets, spec, device=device, batch_size=batch_size, dtype=dtype)
+
+
+def flank_of_weights_name(name: str) -> int | None:
+    m = re.search(r"model_(\d+)nt_rs", name)
+    return int(m.group(1)) if m else None

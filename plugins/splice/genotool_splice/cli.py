@@ -1,0 +1,243 @@
+"""``genotool splice``: simulate, train-base, preprocess, train, validate, predict, variant, bench.
+
+Light module: ``genotool --help`` imports it, so torch/pysam/pyarrow are imported inside the
+command bodies only. Each verb parses its options into one config dataclass and hands it over.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from genotool.options import (Architecture, BatchSize, Data, Device, Force, Model, Output, Precision, Scheduler,
+                              Seed, Threads, count_option)
+
+app = typer.Typer(name="splice", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Splice sites: a meta-layer over a SpliceAI-style base model (OpenSpliceAI MANE weights "
+                       "or own), variant delta scores.")
+
+Fasta = Annotated[Path, typer.Option("--fasta", help="Genome FASTA (indexed or indexable).")]
+Gtf = Annotated[Path, typer.Option("--annotation", help="GTF with exon lines (GENCODE/Ensembl style).")]
+BaseKind = Annotated[str, typer.Option("--base-model", help="openspliceai (weights from --base-weights) or own "
+                                       "(a `splice train-base` output in --base-weights).")]
+BaseWeights = Annotated[Optional[Path], typer.Option("--base-weights", help="OpenSpliceAI MANE folder (with "
+                                                     "80nt/400nt/10000nt or the model_*nt_rs*.pt files), or a "
+                                                     "`splice train-base` output for --base-model own.")]
+BaseFlank = Annotated[int, typer.Option("--base-flank", help="OpenSpliceAI flank: 80, 400, 2000 or 10000 nt.")]
+BaseSeeds = Annotated[int, typer.Option("--base-seeds", help="OpenSpliceAI models averaged (1-5 seeds).")]
+Window = Annotated[int, typer.Option("--window", help="Sequence window of the meta-layer (odd).")]
+TestChroms = Annotated[str, typer.Option("--test-chromosomes", help="Comma-separated test chromosomes (default: "
+                                         "SpliceAI's 1,3,5,7,9 for human-style names).")]
+ValChroms = Annotated[str, typer.Option("--val-chromosomes", help="Comma-separated validation chromosomes "
+                                        "(default: the two highest-numbered training autosomes).")]
+Epochs = Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs (default: the preset's).")]
+Lr = Annotated[Optional[float], typer.Option("--lr", help="AdamW learning rate (default: the preset's).")]
+Patience = Annotated[Optional[int], typer.Option("--patience", help="Epochs without validation PR-AUC gain "
+                                                 "before stopping (default: the preset's).")]
+MaxMinutes = Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock training budget.")]
+
+
+def _base_spec(kind, weights, flank, seeds):
+    from genotool.options import check_choice
+    from genotool_splice.base import BASE_KINDS, BaseSpec
+
+    check_choice(kind, BASE_KINDS, "--base-model")
+    return BaseSpec(kind=kind, weights=str(weights) if weights else "", flank=flank, seeds=seeds)
+
+
+@app.command()
+def simulate(
+    output: Output,
+    genome_size: Annotated[int, typer.Option("--genome-size", help="Total genome length (bp).")] = 4_000_000,
+    num_chromosomes: Annotated[int, count_option("chromosomes", "Contigs chr1..chrN.")] = 22,
+    num_variants: Annotated[int, count_option("variants", "Rows of the SpliceVarDB-style table.")] = 400,
+    seed: Seed = 0,
+    force: Force = False,
+):
+    """Simulated genome.fa + annotation.gtf (multi-exon genes, both strands, alternative transcripts,
+    decoys) and splicevardb.tsv."""
+    from genotool_splice.run_simulate import SimulateConfig, run_simulate
+
+    s = run_simulate(SimulateConfig(output, genome_size, num_chromosomes, num_variants, seed, force))
+    typer.echo(f"wrote {output}: {s['genes']} genes, {s['transcripts']} transcripts, {s['variants']} variants",
+               err=True)
+
+
+@app.command("train-base")
+def train_base(
+    fasta: Fasta, annotation: Gtf, output: Output,
+    flank: Annotated[int, typer.Option("--flank", help="Context of the own SpliceAI model: 80 or 400 nt.")] = 80,
+    channels: Annotated[int, typer.Option("--channels", help="Convolution channels.")] = 32,
+    block: Annotated[int, typer.Option("--block", help="Positions scored per training block.")] = 1000,
+    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs.")] = 8,
+    lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 2e-3,
+    patience: Annotated[int, typer.Option("--patience", help="Epochs without validation gain before stopping.")] = 3,
+    test_chromosomes: TestChroms = "", val_chromosomes: ValChroms = "",
+    scheduler: Scheduler = "onecycle", max_minutes: MaxMinutes = None,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Train a small SpliceAI-style base model on the training chromosomes (`--base-model own`)."""
+    from genotool_splice.splits import parse_list
+    from genotool_splice.train_base import TrainBaseConfig, run_train_base
+
+    cfg = TrainBaseConfig(fasta=fasta, gtf=annotation, output=output, flank=flank, channels=channels, block=block,
+                          epochs=epochs, lr=lr, patience=patience, test_chromosomes=parse_list(test_chromosomes),
+                          val_chromosomes=parse_list(val_chromosomes), scheduler=scheduler, max_minutes=max_minutes,
+                          device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
+                          force=force)
+    res = run_train_base(cfg)
+    typer.echo(f"base model: validation PR-AUC {res['val_pr_auc']:.4f} after {res['epochs']} epochs; wrote {output}",
+               err=True)
+
+
+@app.command()
+def preprocess(
+    fasta: Fasta, annotation: Gtf, output: Output,
+    base_model: BaseKind = "openspliceai", base_weights: BaseWeights = None, base_flank: BaseFlank = 400,
+    base_seeds: BaseSeeds = 1, window: Window = 501,
+    call_threshold: Annotated[float, typer.Option("--call-threshold", help="Base-model calls at or above this "
+                                                  "donor/acceptor probability become candidates.")] = 0.5,
+    negative_ratio: Annotated[float, typer.Option("--negative-ratio", help="Sampled negatives per true site.")] = 1.2,
+    variants: Annotated[Optional[Path], typer.Option("--variants", help="SpliceVarDB-format table: sample weights "
+                                                     "2.0/1.5/0.5 near splice-altering/normal/low-frequency "
+                                                     "variants.")] = None,
+    test_chromosomes: TestChroms = "", val_chromosomes: ValChroms = "",
+    keep_base_scores: Annotated[bool, typer.Option("--keep-base-scores", help="Keep the per-chromosome base "
+                                                   "scores (base_scores/*.npy) in the output.")] = False,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """GTF + FASTA + base model -> candidates.parquet (43 score features, window, label, split, weight)."""
+    from genotool_splice.preprocess import PreprocessConfig, run_preprocess
+    from genotool_splice.splits import parse_list
+
+    cfg = PreprocessConfig(fasta=fasta, gtf=annotation, output=output,
+                           base=_base_spec(base_model, base_weights, base_flank, base_seeds), window=window,
+                           call_threshold=call_threshold, negative_ratio=negative_ratio, variants=variants,
+                           test_chromosomes=parse_list(test_chromosomes), val_chromosomes=parse_list(val_chromosomes),
+                           seed=seed, device=device, precision=precision, batch_size=batch_size, threads=threads,
+                           keep_base_scores=keep_base_scores, force=force)
+    s = run_preprocess(cfg)
+    typer.echo(f"rows train/val/test {s['rows']['train']}/{s['rows']['val']}/{s['rows']['test']}; wrote {output}",
+               err=True)
+
+
+@app.command()
+def train(
+    data: Data, output: Output,
+    architecture: Architecture = "meta",
+    preset: Annotated[str, typer.Option("--preset", help="lightweight (kernels 3/5/7, 32 filters, hidden 128) or "
+                                        "default (3/5/7/11, 64 filters, hidden 256, lr 1e-4, patience 10).")]
+    = "lightweight",
+    fusion: Annotated[str, typer.Option("--fusion", help="concat, add or cross-attention.")] = "concat",
+    encoder: Annotated[str, typer.Option("--encoder", help="Sequence encoder: cnn (the only one that runs "
+                                         "offline; no silent fallback).")] = "cnn",
+    epochs: Epochs = None, lr: Lr = None, patience: Patience = None,
+    dropout: Annotated[float, typer.Option("--dropout", help="Dropout in the score encoder and head.")] = 0.1,
+    balance_classes: Annotated[bool, typer.Option("--balance-classes/--no-balance-classes",
+                                                  help="Inverse-frequency class weights in the loss.")] = True,
+    scheduler: Scheduler = "none", max_minutes: MaxMinutes = None,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Train the meta-layer (or the score-only ablation) with the shared engine (best/last checkpoints,
+    history, resume, early stopping on validation PR-AUC)."""
+    from genotool_splice.train import TrainConfigCli, run_train
+
+    cfg = TrainConfigCli(data=data, output=output, architecture=architecture, preset=preset, fusion=fusion,
+                         encoder=encoder, epochs=epochs, lr=lr, patience=patience, dropout=dropout,
+                         balance_classes=balance_classes, scheduler=scheduler, max_minutes=max_minutes,
+                         device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
+                         force=force)
+    res = run_train(cfg)
+    typer.echo(f"{architecture}: best validation PR-AUC {res['best_val_pr_auc']:.4f} (epoch {res['best_epoch']}); "
+               f"wrote {output}", err=True)
+
+
+@app.command()
+def validate(
+    data: Data, model: Model, output: Output,
+    score_only_model: Annotated[Optional[Path], typer.Option("--score-only-model", help="A score-only `splice "
+                                                             "train` output, reported beside the meta-layer.")] = None,
+    split: Annotated[str, typer.Option("--split", help="Rows evaluated: test (default) or val.")] = "test",
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    force: Force = False,
+):
+    """Base model vs score-only vs meta-layer on the test chromosomes: PR-AUC/AP per class, top-k, ECE; HTML."""
+    from genotool_splice.validate import ValidateConfig, run_validate
+
+    rep = run_validate(ValidateConfig(data=data, model=model, output=output, score_only_model=score_only_model,
+                                      split=split, device=device, precision=precision, batch_size=batch_size,
+                                      threads=threads, force=force))
+    for row in rep["table"]:
+        typer.echo(f"{row['model']:>10s}  PR-AUC {row['pr_auc_splice']:.4f}  top-k {row['topk_splice']:.4f}  "
+                   f"ECE {row['ece']:.4f}", err=True)
+    typer.echo(f"wrote {output}", err=True)
+
+
+@app.command()
+def predict(
+    fasta: Fasta, model: Model, output: Output,
+    region: Annotated[Optional[str], typer.Option("--region", help="chrom or chrom:start-end (1-based).")] = None,
+    threshold: Annotated[float, typer.Option("--threshold", help="Meta-layer probability for a called site (BED).")]
+    = 0.5,
+    min_score: Annotated[float, typer.Option("--min-score", help="Positions whose base donor/acceptor probability is "
+                                             "below this are not rescored by the meta-layer nor written.")] = 0.01,
+    base_weights: BaseWeights = None,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    force: Force = False,
+):
+    """FASTA (+ region) -> bedGraphs of base and meta donor/acceptor probabilities and a BED of called sites."""
+    from genotool_splice.predict import PredictConfig, run_predict
+
+    res = run_predict(PredictConfig(fasta=fasta, model=model, output=output, region=region, threshold=threshold,
+                                    min_score=min_score, base_weights=base_weights, device=device,
+                                    precision=precision, batch_size=batch_size, threads=threads, force=force))
+    typer.echo(f"{res['called_sites']} sites called over {res['bp']:,} bp; wrote {output}", err=True)
+
+
+@app.command()
+def variant(
+    fasta: Fasta, model: Model, output: Output,
+    variants: Annotated[Path, typer.Option("--variants", help="VCF (.vcf/.vcf.gz) or SpliceVarDB-format table.")],
+    annotation: Annotated[Optional[Path], typer.Option("--annotation", help="GTF: a variant's strand from the gene "
+                                                       "it lies in (else both strands, larger delta).")] = None,
+    distance: Annotated[int, typer.Option("--distance", help="Delta positions searched either side (SpliceAI: 50).")]
+    = 50,
+    base_weights: BaseWeights = None,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    force: Force = False,
+):
+    """SpliceAI-style delta scores (acceptor/donor gain/loss and positions) from the base model and the
+    meta-layer: TSV + VCF INFO; AUC of |delta| when a classification column is present."""
+    from genotool_splice.variant import VariantConfig, run_variant
+
+    res = run_variant(VariantConfig(fasta=fasta, model=model, output=output, variants=variants, gtf=annotation,
+                                    distance=distance, base_weights=base_weights, device=device,
+                                    precision=precision, batch_size=batch_size, threads=threads, force=force))
+    line = f"scored {res['scored']} variants"
+    if res.get("auc"):
+        line += f"; AUC splice-altering vs normal: base {res['auc']['base']:.3f}, meta {res['auc']['meta']:.3f}"
+    typer.echo(line + f"; wrote {output}", err=True)
+
+
+@app.command()
+def bench(
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the JSON here.")] = None,
+    base_weights: BaseWeights = None,
+    flanks: Annotated[str, typer.Option("--flanks", help="Flank sizes timed (comma-separated).")] = "80,400,10000",
+    bases: Annotated[int, typer.Option("--bases", help="Sequence length scored per flank size.")] = 200_000,
+    rows: Annotated[int, typer.Option("--rows", help="Candidate rows for feature/training/prediction timing.")] = 4096,
+    device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """One JSON: base scoring nt/s per flank (one model and the 5-seed ensemble), feature rows/s,
+    meta-layer training samples/s and prediction rows/s, peak memory."""
+    from genotool_splice.bench import BenchConfig, run_bench
+
+    run_bench(BenchConfig(output=output, base_weights=base_weights, flanks=flanks, bases=bases, rows=rows,
+                          device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
+                          force=force))

@@ -1,0 +1,73 @@
+"""Splice sites and gene bodies from a GTF, per chromosome, labelled on the exon side.
+
+Both base models peak on the exon side: the acceptor label sits on the first base of the
+downstream exon, the donor label on the last base of the upstream exon (in transcript
+orientation; on the minus strand the genomic coordinates swap accordingly). Every transcript
+contributes its sites, so alternative transcripts add their alternative sites.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from genotool.genome.gtf import Transcript
+
+DONOR, ACCEPTOR, NEITHER = 0, 1, 2          # meta-layer label order
+LABEL_NAMES = ("donor", "acceptor", "neither")
+
+
+@dataclass
+class ChromSites:
+    """Sites of one chromosome: ``sites[strand]`` maps 0-based genomic position -> (label, gene);
+    ``genes`` holds (start, end, strand, gene_id) spans (0-based half-open)."""
+
+    chrom: str
+    sites: dict = field(default_factory=lambda: {"+": {}, "-": {}})
+    genes: list = field(default_factory=list)
+
+    @property
+    def n_sites(self) -> int:
+        return len(self.sites["+"]) + len(self.sites["-"])
+
+
+def chrom_sites(chrom: str, transcripts: list[Transcript]) -> ChromSites:
+    out = ChromSites(chrom)
+    spans: dict[tuple[str, str], list[int]] = {}
+    for t in transcripts:
+        exons = sorted(t.exons)
+        if not exons:
+            continue
+        key = (t.gene_id, t.strand)
+        sp = spans.setdefault(key, [exons[0][0], exons[-1][1]])
+        sp[0], sp[1] = min(sp[0], exons[0][0]), max(sp[1], exons[-1][1])
+        table = out.sites[t.strand]
+        for k in range(len(exons) - 1):
+            left_end, right_start = exons[k][1] - 1, exons[k + 1][0]      # exon-side bases around the intron
+            if t.strand == "+":
+                table.setdefault(left_end, (DONOR, t.gene_id))
+                table.setdefault(right_start, (ACCEPTOR, t.gene_id))
+            else:
+                table.setdefault(left_end, (ACCEPTOR, t.gene_id))
+                table.setdefault(right_start, (DONOR, t.gene_id))
+    out.genes = sorted((s, e, strand, gid) for (gid, strand), (s, e) in spans.items())
+    return out
+
+
+def gene_mask(genes: list, length: int, strand: str) -> np.ndarray:
+    """(length,) bool: inside a gene body of this strand."""
+    m = np.zeros(length, dtype=bool)
+    for s, e, st, _ in genes:
+        if st == strand:
+            m[max(0, s):min(length, e)] = True
+    return m
+
+
+def gene_index(genes: list, length: int, strand: str) -> np.ndarray:
+    """(length,) int32: index into ``genes`` of a gene covering the position on this strand, -1 outside."""
+    g = np.full(length, -1, dtype=np.int32)
+    for i, (s, e, st, _) in enumerate(genes):
+        if st == strand:
+            g[max(0, s):min(length, e)] = i
+    return g
