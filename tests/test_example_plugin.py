@@ -52,7 +52,7 @@ def test_listed_as_ok(hello_installed):
 
 def test_simulate_train_predict(hello_installed, tmp_path):
     sim, prep, model, pred = (tmp_path / n for n in ("sim", "prep", "model", "pred"))
-    for args in (("simulate", "-o", str(sim), "--n", "200", "--length", "40"),
+    for args in (("simulate", "-o", str(sim), "--num-sequences", "200", "--length", "40"),
                  ("preprocess", "-i", str(sim), "-o", str(prep)),
                  ("train", "--data", str(prep), "-o", str(model), "--epochs", "2", "--channels", "8",
                   "--device", "cpu", "--scheduler", "cosine"),
@@ -76,7 +76,7 @@ def test_simulate_train_predict(hello_installed, tmp_path):
 
 def test_train_under_torchrun_publishes_one_complete_output(hello_installed, tmp_path):
     sim, prep, model = tmp_path / "sim", tmp_path / "prep", tmp_path / "model"
-    assert _genotool("hello", "simulate", "-o", str(sim), "--n", "120", "--length", "30").returncode == 0
+    assert _genotool("hello", "simulate", "-o", str(sim), "--num-sequences", "120", "--length", "30").returncode == 0
     assert _genotool("hello", "preprocess", "-i", str(sim), "-o", str(prep)).returncode == 0
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--standalone",
@@ -86,6 +86,6 @@ def test_train_under_torchrun_publishes_one_complete_output(hello_installed, tmp
     assert proc.returncode == 0, proc.stderr[-3000:]
     meta = json.loads((model / "metadata.json").read_text())
     assert meta["runtime"]["world_size"] == 2
-    for name in ("model.pt", "model.json", "history.csv", "checkpoints/last.pt"):
+    for name in ("model.pt", "model_config.json", "history.csv", "checkpoints/last.pt"):
         assert (model / name).exists(), (name, sorted(p.name for p in tmp_path.rglob("*")))
     assert not (tmp_path / "model.partial").exists()

@@ -13,24 +13,25 @@ from typing import Annotated, Optional
 import typer
 
 from genotool.errors import UserError, require_dir, require_file
-from genotool.options import (BatchSize, Device, Force, OptionalOutput, Output, Precision, Seed,
-                              Workers)
+from genotool.log import log
+from genotool.options import (SCHEDULERS, BatchSize, Data, Device, Force, Model, NumWorkers, OptionalData,
+                              OptionalOutput, Output, Precision, Scheduler, Seed, Threads, check_choice,
+                              count_option, described)
 
 app = typer.Typer(help="Example plugin: find a DNA motif with a small 1D CNN.", no_args_is_help=True,
                   add_completion=False)
 
-DataDir = Annotated[Path, typer.Option("--data", help="A `hello preprocess` output folder.")]
-ModelDir = Annotated[Path, typer.Option("--model", "-m", help="A `hello train` output folder.")]
+# The shared vocabulary (genotool.options), with this plugin's wording where it helps.
+DataDir = described(Data, "A `hello preprocess` output folder.")
+ModelDir = described(Model, "A `hello train` output folder.")
 
 
-def _log(msg: str) -> None:
-    typer.echo(msg, err=True)
-
-
-def _plan(device, precision, batch_size):
+def _plan(device, precision, batch_size, threads=None):
+    """The probe's plan with the user's --device/--precision/--batch-size/--threads applied."""
     from genotool.probe import apply_torch, make_plan
 
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
     return plan
 
@@ -38,7 +39,7 @@ def _plan(device, precision, batch_size):
 @app.command()
 def simulate(
     output: Output,
-    n: Annotated[int, typer.Option("--n", help="Number of sequences.")] = 2000,
+    num_sequences: Annotated[int, count_option("sequences", "Number of sequences.")] = 2000,
     length: Annotated[int, typer.Option("--length", help="Sequence length.")] = 100,
     motif: Annotated[str, typer.Option("--motif", help="Motif planted in positives.")] = "TATAAT",
     positive_fraction: Annotated[float, typer.Option("--positive-fraction")] = 0.5,
@@ -51,18 +52,19 @@ def simulate(
     from genotool_hello.simulate import simulate_records, write_tsv
 
     motif = motif.upper()
+    n = num_sequences
     if n < 10 or length < 1 or not set(motif) <= set("ACGT") or not motif:
-        raise UserError("--n must be >= 10 and --motif a non-empty A/C/G/T string")
+        raise UserError("--num-sequences must be >= 10 and --motif a non-empty A/C/G/T string")
     if len(motif) > length:
         raise UserError(f"--motif ({len(motif)} bp) is longer than --length ({length})")
     if not 0 < positive_fraction < 1 or not 0 < gc < 1:
         raise UserError("--positive-fraction and --gc must be between 0 and 1")
-    params = dict(n=n, length=length, motif=motif, positive_fraction=positive_fraction, gc=gc, seed=seed)
+    params = dict(num_sequences=n, length=length, motif=motif, positive_fraction=positive_fraction, gc=gc, seed=seed)
     with run_output(output, command="hello simulate", parameters=params, force=force, resume=False) as run:
         records = simulate_records(n, length, motif, positive_fraction, gc, seed)
         write_tsv(records, run.path / "sequences.tsv")
         run.runtime.update(n_sequences=n, n_positive=sum(r[2] for r in records))
-    _log(f"simulated {n} sequences -> {output}/sequences.tsv")
+    log(f"simulated {n} sequences -> {output}/sequences.tsv")
 
 
 @app.command()
@@ -97,7 +99,7 @@ def preprocess(
         run.runtime.update(n_sequences=len(seqs), length=length,
                            n_train=int((split == 0).sum()), n_val=int((split == 1).sum()),
                            n_test=int((split == 2).sum()))
-    _log(f"encoded {len(seqs)} sequences of length {length} -> {output}/data.npz")
+    log(f"encoded {len(seqs)} sequences of length {length} -> {output}/data.npz")
 
 
 @app.command()
@@ -109,11 +111,12 @@ def train(
     channels: Annotated[int, typer.Option("--channels")] = 32,
     kernel: Annotated[int, typer.Option("--kernel")] = 9,
     patience: Annotated[int, typer.Option("--patience", help="Early-stopping patience (epochs).")] = 3,
-    scheduler: Annotated[str, typer.Option("--scheduler", help="none, cosine, plateau or onecycle.")] = "onecycle",
+    scheduler: Scheduler = "onecycle",
     device: Device = None,
     precision: Precision = None,
     batch_size: BatchSize = None,
-    num_workers: Workers = None,
+    threads: Threads = None,
+    num_workers: NumWorkers = None,
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs.")] = False,
     seed: Seed = 0,
     force: Force = False,
@@ -127,12 +130,11 @@ def train(
     require_dir(data, "--data")
     if epochs < 1 or channels < 1 or kernel < 1:
         raise UserError("--epochs, --channels and --kernel must be >= 1")
-    if scheduler not in ("none", "cosine", "plateau", "onecycle"):
-        raise UserError(f"--scheduler must be none, cosine, plateau or onecycle, not '{scheduler}'")
+    check_choice(scheduler, SCHEDULERS, "--scheduler")
     arrays = load_npz(data)
     if arrays["codes"].shape[1] < kernel:
         raise UserError(f"--kernel {kernel} is longer than the sequences ({arrays['codes'].shape[1]})")
-    plan = _plan(device, precision, batch_size)
+    plan = _plan(device, precision, batch_size, threads)
     from genotool_hello.train import choose_batch_size
 
     bs = choose_batch_size(plan, channels, kernel, int(arrays["codes"].shape[1]))
@@ -146,22 +148,23 @@ def train(
     with run_output(output, command="hello train", parameters=params, inputs=[data], force=force) as run:
         run.plan = plan.to_dict()
         if run.resumed:
-            _log(f"resuming from {run.path}")
+            log(f"resuming from {run.path}")
         run.runtime.update(run_train(arrays, run.path, cfg, plan, channels, kernel))
         run.extra["train_config"] = cfg.to_dict()
-    _log(f"model -> {output}")
+    log(f"model -> {output}")
 
 
 @app.command()
 def predict(
     model: ModelDir,
     output: Output,
-    data: Annotated[Optional[Path], typer.Option("--data", help="A `hello preprocess` folder.")] = None,
+    data: described(OptionalData, "A `hello preprocess` folder.") = None,
     input: Annotated[Optional[Path], typer.Option("--input", "-i", help="Or a TSV with a 'sequence' column.")] = None,
     split: Annotated[str, typer.Option("--split", help="all, train, val or test (with --data).")] = "all",
     device: Device = None,
     precision: Precision = None,
     batch_size: BatchSize = None,
+    threads: Threads = None,
     force: Force = False,
 ):
     """Motif probabilities for every sequence -> OUTPUT/predictions.tsv (id, probability[, label])."""
@@ -182,18 +185,20 @@ def predict(
     else:
         ids, seqs, labels = read_tsv(require_file(input, "--input"))
         codes = encode(seqs, meta["length"], source=str(input))
-    plan = _plan(device, precision, batch_size)
+    plan = _plan(device, precision, batch_size, threads)
+    if plan.batch_size is None:
+        plan.batch_size, plan.batch_size_source = 256, "default"
     inputs = [model, data if data is not None else input]
     with run_output(output, command="hello predict", parameters=dict(split=split), inputs=inputs,
                     force=force, resume=False) as run:
         run.plan = plan.to_dict()
-        probs = predict_probs(net, codes, plan, plan.batch_size or 256)
+        probs = predict_probs(net, codes, plan, plan.batch_size)
         with open(run.path / "predictions.tsv", "w") as fh:
             fh.write("id\tprobability\tlabel\n")
             for rid, p, y in zip(ids, probs, labels):
                 fh.write(f"{rid}\t{p:.6f}\t{'' if np.isnan(y) else int(y)}\n")
         run.runtime.update(n_predicted=int(len(probs)))
-    _log(f"{len(probs)} predictions -> {output}/predictions.tsv")
+    log(f"{len(probs)} predictions -> {output}/predictions.tsv")
 
 
 @app.command()
@@ -204,6 +209,8 @@ def validate(
     split: Annotated[str, typer.Option("--split", help="Split to score (default: the held-out test split).")] = "test",
     device: Device = None,
     precision: Precision = None,
+    batch_size: BatchSize = None,
+    threads: Threads = None,
     force: Force = False,
 ):
     """Score a split: AUC, accuracy, precision, recall -> OUTPUT/metrics.json + report.html (ROC)."""
@@ -220,11 +227,13 @@ def validate(
     arrays = subset(load_npz(require_dir(data, "--data")), split)
     if len(arrays["labels"]) == 0 or np.isnan(arrays["labels"]).any():
         raise UserError(f"--data: split '{split}' is empty or has no labels")
-    plan = _plan(device, precision, None)
+    plan = _plan(device, precision, batch_size, threads)
+    if plan.batch_size is None:
+        plan.batch_size, plan.batch_size_source = 256, "default"
     with run_output(output, command="hello validate", parameters=dict(split=split), inputs=[model, data],
                     force=force, resume=False) as run:
         run.plan = plan.to_dict()
-        probs = predict_probs(net, arrays["codes"], plan, 256)
+        probs = predict_probs(net, arrays["codes"], plan, plan.batch_size)
         metrics = binary_metrics(probs, arrays["labels"])
         write_json(run.path / "metrics.json", metrics)
         rep = Report("hello: motif detection")
@@ -240,7 +249,7 @@ def validate(
         rep.add_figure("ROC curve", fig, png_path=run.path / "roc.png")
         rep.write(run.path / "report.html")
         run.runtime.update(metrics)
-    _log(f"AUC {metrics['auc']:.4f}, accuracy {metrics['accuracy']:.4f} -> {output}")
+    log(f"AUC {metrics['auc']:.4f}, accuracy {metrics['accuracy']:.4f} -> {output}")
 
 
 @app.command()
@@ -251,13 +260,17 @@ def bench(
     device: Device = None,
     precision: Precision = None,
     batch_size: BatchSize = None,
+    threads: Threads = None,
+    force: Force = False,
 ):
     """Time training steps and inference of the CNN on random sequences; print one JSON object."""
-    from genotool.bench import emit, log
+    from genotool.bench import emit
+    from genotool.outputs import refuse_existing
     from genotool_hello.bench import run_bench
 
     if steps < 1 or length < 9:
         raise UserError("--steps must be >= 1 and --length >= 9")
-    plan = _plan(device, precision, batch_size)
+    refuse_existing(output, force)
+    plan = _plan(device, precision, batch_size, threads)
     log(f"hello bench: {plan.device}, {plan.precision}")
     emit(run_bench(plan, length=length, steps=steps), output, plugin="hello")

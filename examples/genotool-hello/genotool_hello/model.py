@@ -27,18 +27,39 @@ class MotifCNN(nn.Module):
         return self.head(h).squeeze(-1)        # (N,)
 
 
-def load_model(model_dir) -> tuple[MotifCNN, dict]:
-    """Rebuild a trained model from a ``hello train`` output folder (model.json + model.pt)."""
+PLUGIN = "hello"
+
+
+def build(config: dict) -> MotifCNN:
+    """The network a saved config describes (what ``genotool.engine.model_io`` calls)."""
+    return MotifCNN(**config)
+
+
+def export(model: MotifCNN, model_dir, **facts) -> None:
+    """Write ``model.pt`` in genotool's model format; ``facts`` (sequence length, best epoch, ...)
+    travel as the payload's ``extra``."""
+    from genotool.engine.model_io import export_model
+
+    export_model(model, model_dir, plugin=PLUGIN, config=model.config, extra=facts)
+
+
+def _legacy(model_dir) -> dict | None:
+    """Folders from before genotool's model format: model.json + a bare state_dict in model.pt."""
     import json
     from pathlib import Path
 
-    from genotool.errors import UserError
-
-    model_dir = Path(model_dir)
-    cfg_path, weights = model_dir / "model.json", model_dir / "model.pt"
+    cfg_path, weights = Path(model_dir) / "model.json", Path(model_dir) / "model.pt"
     if not cfg_path.is_file() or not weights.is_file():
-        raise UserError(f"--model {model_dir}: not a `genotool hello train` output (model.json/model.pt missing)")
+        return None
     meta = json.loads(cfg_path.read_text())
-    model = MotifCNN(**meta["model"])
-    model.load_state_dict(torch.load(weights, map_location="cpu", weights_only=True))
-    return model, meta
+    return {"config": meta["model"], "state_dict": torch.load(weights, map_location="cpu", weights_only=True),
+            "extra": {k: v for k, v in meta.items() if k != "model"}}
+
+
+def load_model(model_dir) -> tuple[MotifCNN, dict]:
+    """Rebuild a trained model from a ``hello train`` output folder: (model in eval mode, extra facts
+    such as the sequence ``length``). Problems are one-line ``--model`` errors."""
+    from genotool.engine.model_io import load_model as load
+
+    model, payload = load(model_dir, build, plugin=PLUGIN, legacy=_legacy)
+    return model, payload["extra"]

@@ -6,7 +6,6 @@ This is the part a plugin author copies: build datasets, a model and a Task, han
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +14,7 @@ import torch
 from genotool.engine import Task, TrainConfig, Trainer, move_to_device
 from genotool_hello.data import make_dataset, subset
 from genotool_hello.metrics import binary_metrics
-from genotool_hello.model import MotifCNN
+from genotool_hello.model import MotifCNN, export
 
 
 class MotifTask(Task):
@@ -39,7 +38,8 @@ class MotifTask(Task):
 
 
 def train(data: dict, out_dir: Path, cfg: TrainConfig, plan, channels: int, kernel: int) -> dict:
-    """Train on the train split, monitor the validation split; write model.pt + model.json."""
+    """Train on the train split, monitor the validation split; write model.pt (genotool's model
+    format, ``genotool.engine.model_io``) + model_config.json."""
     train_part, val_part = subset(data, "train"), subset(data, "val")
     if len(train_part["labels"]) == 0 or len(val_part["labels"]) == 0:
         from genotool.errors import UserError
@@ -56,11 +56,8 @@ def train(data: dict, out_dir: Path, cfg: TrainConfig, plan, channels: int, kern
                          make_dataset(val_part["codes"], val_part["labels"]))
     trainer.load_best(model)
     if trainer.is_main:
-        torch.save(model.state_dict(), out_dir / "model.pt")
-        (out_dir / "model.json").write_text(json.dumps(
-            {"model": model.config, "length": int(data["codes"].shape[1]),
-             "best_epoch": result.best_epoch, "monitor": result.monitor,
-             "best_metric": result.best_metric}, indent=2))
+        export(model, out_dir, length=int(data["codes"].shape[1]), best_epoch=result.best_epoch,
+               monitor=result.monitor, best_metric=result.best_metric)
     return result.runtime
 
 

@@ -40,7 +40,7 @@ def test_plugin_module_is_light():
 
 def test_end_to_end(hello, genotool_cli, tmp_path):
     sim, prep, model = tmp_path / "sim", tmp_path / "prep", tmp_path / "model"
-    r = genotool_cli("hello", "simulate", "-o", str(sim), "--n", "240", "--length", "40", "--seed", "1")
+    r = genotool_cli("hello", "simulate", "-o", str(sim), "--num-sequences", "240", "--length", "40", "--seed", "1")
     assert r.exit_code == 0, r.stderr
     r = genotool_cli("hello", "preprocess", "-i", str(sim), "-o", str(prep))
     assert r.exit_code == 0, r.stderr
@@ -86,3 +86,39 @@ def test_auc_matches_pairwise_definition():
     pos, neg = scores[labels == 1], scores[labels == 0]
     pairwise = ((pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum())
     assert roc_auc(scores, labels) == pytest.approx(pairwise / (len(pos) * len(neg)))
+
+
+def test_bench_refuses_to_overwrite_without_force(hello, genotool_cli, tmp_path):
+    out = tmp_path / "bench.json"
+    out.write_text("{}\n")
+    r = genotool_cli("hello", "bench", "--steps", "1", "--length", "20", "--batch-size", "8", "-o", str(out))
+    assert r.exit_code == 2 and "--force" in r.stderr and out.read_text() == "{}\n"
+    r = genotool_cli("hello", "bench", "--steps", "1", "--length", "20", "--batch-size", "8", "-o", str(out),
+                     "--force")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(out.read_text())["plugin"] == "hello"
+
+
+def test_model_format_and_older_folders(hello, genotool_cli, tmp_path):
+    import torch
+
+    from genotool.engine.model_io import read_model
+
+    sim, prep, model = tmp_path / "sim", tmp_path / "prep", tmp_path / "model"
+    # the old spelling --n is a hidden alias of --num-sequences
+    r = genotool_cli("hello", "simulate", "-o", str(sim), "--n", "120", "--length", "30")
+    assert r.exit_code == 0 and "--n is now spelled --num-sequences" in r.stderr
+    assert genotool_cli("hello", "preprocess", "-i", str(sim), "-o", str(prep)).exit_code == 0
+    r = genotool_cli("hello", "train", "-d", str(prep), "-o", str(model), "--epochs", "1", "--channels", "8",
+                     "--batch-size", "32", "--device", "cpu")
+    assert r.exit_code == 0, r.stderr
+    payload = read_model(model, plugin="hello")
+    assert payload["config"] == {"channels": 8, "kernel": 9} and payload["extra"]["length"] == 30
+    # a folder from before genotool's model format: model.json + a bare state_dict
+    (model / "model.json").write_text(json.dumps({"model": payload["config"], **payload["extra"]}))
+    torch.save(payload["state_dict"], model / "model.pt")
+    r = genotool_cli("hello", "validate", "-m", str(model), "-d", str(prep), "-o", str(tmp_path / "val"))
+    assert r.exit_code == 0, r.stderr
+    # another plugin's model is one line, exit 2
+    r = genotool_cli("hello", "validate", "-m", str(tmp_path / "val"), "-d", str(prep), "-o", str(tmp_path / "v2"))
+    assert r.exit_code == 2 and len(r.stderr.strip().splitlines()) == 1 and "--model" in r.stderr
