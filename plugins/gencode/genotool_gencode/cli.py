@@ -11,7 +11,7 @@ from typing import Annotated, Optional
 import typer
 
 from genotool.errors import UserError, require_dir, require_file
-from genotool.log import log as _log
+from genotool.log import log
 from genotool.options import (BatchSize, Data, Device, Force, Json, Model, OptionalOutput, Output, Precision,
                               Scheduler, Seed, Threads)
 
@@ -93,56 +93,50 @@ def simulate(
     if chrom_length < 20_000:
         raise UserError(f"--chrom-length must be >= 20000 bp, not {chrom_length}")
     if num_chroms < 22:
-        _log(f"note: only {num_chroms} chromosomes; the default splits expect chr1..chr22 "
+        log(f"note: only {num_chroms} chromosomes; the default splits expect chr1..chr22 "
              "(pass --train-chroms/--val-chroms/--test-chroms to preprocess)")
     params = {"seed": seed, "num_chroms": num_chroms, "chrom_length": chrom_length}
     with run_output(output, command="gencode simulate", parameters=params, force=force, resume=False) as run:
         summary = simulate_genome(run.path, num_chroms=num_chroms, chrom_length=chrom_length, seed=seed)
         run.runtime.update(summary)
-    _log(f"wrote {output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
+    log(f"wrote {output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
          f"(+/- strand) on {num_chroms} chromosomes of {chrom_length:,} bp")
 
 
 @app.command()
 def preprocess(
-    gtf: Annotated[Path, typer.Option("--gtf", help="GTF (plain or .gz; GENCODE/Ensembl or UCSC/RefSeq).")],
-    fasta: Annotated[Path, typer.Option("--fasta", help="Genome FASTA (plain or bgzip; indexed or indexable).")],
     output: Output,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Chunk length (bp).")] = 10_000,
+    gtf: Annotated[Optional[Path], typer.Option("--gtf", help="GTF (plain or .gz; GENCODE/Ensembl or "
+                                                "UCSC/RefSeq); with --fasta.")] = None,
+    fasta: Annotated[Optional[Path], typer.Option("--fasta", help="Genome FASTA (plain or bgzip; indexed or "
+                                                  "indexable).")] = None,
+    genbank: Annotated[Optional[list[Path]], typer.Option("--genbank", help="GenBank file(s) of annotated "
+                       "sequences (AUGUSTUS training sets; CDS join/complement; the stop codon is the 3 bases "
+                       "after the CDS): training records (--val-fraction of them to val). Not with --gtf.")] = None,
+    test_genbank: Annotated[Optional[list[Path]], typer.Option("--test-genbank", help="GenBank file(s) whose "
+                            "records form the test split.")] = None,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="--genbank: every round(1/f)-th "
+                            "training record goes to val.")] = 0.1,
+    split: Annotated[Optional[str], typer.Option("--split", help="Write every input contig/record to this one "
+                     "split (train, val or test), e.g. to evaluate a trained model on one annotated "
+                     "region.")] = None,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Chunk length (bp); a GenBank record up to "
+                                            "this long is one chunk.")] = 10_000,
     overlap: Annotated[int, typer.Option("--overlap", help="Overlap between consecutive chunks (bp).")] = 500,
     train_chroms: Annotated[str, typer.Option("--train-chroms", help="Comma-separated.")] = "",
     val_chroms: Annotated[str, typer.Option("--val-chroms", help="Comma-separated.")] = "",
     test_chroms: Annotated[str, typer.Option("--test-chroms", help="Comma-separated.")] = "",
-    min_genic: Annotated[float, typer.Option("--min-genic", help="Skip chunks with fewer genic bases.")] = 0.10,
+    min_genic: Annotated[float, typer.Option("--min-genic", help="Skip chunks with fewer genic bases "
+                                             "(GTF input).")] = 0.10,
     force: Force = False,
 ):
-    """GTF + FASTA -> 10 kb labelled chunks (train/val/test JSONL) + segment statistics."""
-    import resource
-    import time
+    """GTF + FASTA, or GenBank records -> labelled chunks (train/val/test JSONL) + segment statistics."""
+    from genotool_gencode.preprocess import preprocess_command
 
-    from genotool.outputs import run_output
-
-    from genotool_gencode.preprocess import DEFAULT_SPLITS, parse_chroms, preprocess as run_pre
-
-    require_file(gtf, "--gtf")
-    require_file(fasta, "--fasta")
-    if overlap >= chunk_size:
-        raise UserError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
-    splits = {"train": parse_chroms(train_chroms or DEFAULT_SPLITS["train"], "--train-chroms"),
-              "val": parse_chroms(val_chroms or DEFAULT_SPLITS["val"], "--val-chroms"),
-              "test": parse_chroms(test_chroms or DEFAULT_SPLITS["test"], "--test-chroms")}
-    params = {"chunk_size": chunk_size, "overlap": overlap, "splits": splits, "min_genic": min_genic}
-    t0 = time.perf_counter()
-    with run_output(output, command="gencode preprocess", parameters=params, inputs=[gtf, fasta], force=force,
-                    resume=False) as run:
-        summary = run_pre(gtf, fasta, run.path, chunk_size=chunk_size, overlap=overlap, splits=splits,
-                          min_genic=min_genic, log=_log, progress=lambda c: _log(f"  {c} done"))
-        summary["seconds"] = round(time.perf_counter() - t0, 2)
-        summary["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
-        run.runtime.update(summary)
-    s = summary["splits"]
-    _log(f"chunks: train {s['train']['chunks']}, val {s['val']['chunks']}, test {s['test']['chunks']} "
-         f"({summary['genes']} genes, {summary['seconds']} s, peak RSS {summary['peak_rss_mb']} MB)")
+    preprocess_command(output, gtf=gtf, fasta=fasta, genbank=genbank or [], test_genbank=test_genbank or [],
+                       val_fraction=val_fraction, split=split, chunk_size=chunk_size, overlap=overlap,
+                       chroms={"train": train_chroms, "val": val_chroms, "test": test_chroms},
+                       min_genic=min_genic, force=force, log=log)
 
 
 @app.command()
@@ -205,7 +199,7 @@ def train(
                              max_steps_per_epoch=max_steps_per_epoch, patience=patience,
                              crop_length=crop_length).check()
     train_command(data, output, model, settings, device=device, precision=precision, threads=threads, force=force,
-                  log=_log)
+                  log=log)
 
 
 @app.command()
@@ -272,7 +266,7 @@ def compare(
                              max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length).check()
     run_compare(data_dir=data, output=output, names=names, model_config=model, settings=settings,
                 max_test_chunks=max_test_chunks, json_path=json_path, device=device, precision=precision,
-                threads=threads, force=force, parallel=parallel, log=_log)
+                threads=threads, force=force, parallel=parallel, log=log)
 
 
 @app.command()
@@ -305,9 +299,9 @@ def predict(
                     force=force, resume=False) as run:
         run.plan = plan.to_dict()
         res = run_predict(fasta, model, run.path, region=region, chunk_size=chunk_size, overlap=overlap,
-                          plan=plan, log=_log)
+                          plan=plan, log=log)
         run.runtime.update(res)
-    _log(f"wrote {res['segments']} segments to {output}/predictions.bed and predictions.gtf")
+    log(f"wrote {res['segments']} segments to {output}/predictions.bed and predictions.gtf")
 
 
 @app.command()
@@ -339,9 +333,9 @@ def validate(
     with run_output(output, command="gencode validate", parameters=params, inputs=[data, model],
                     force=force, resume=False) as run:
         run.plan = plan.to_dict()
-        summary = run_validate(data, model, run.path, split=split, max_chunks=max_chunks, plan=plan, log=_log)
+        summary = run_validate(data, model, run.path, split=split, max_chunks=max_chunks, plan=plan, log=log)
         run.runtime.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
-    _log(f"segment F1 {summary['segment_f1']:.4f}, position macro-F1 {summary['position_macro_f1']:.4f}, "
+    log(f"segment F1 {summary['segment_f1']:.4f}, position macro-F1 {summary['position_macro_f1']:.4f}, "
          f"duration KL {summary['duration_kl']:.4f} -> {output}/report.html")
 
 
@@ -375,4 +369,4 @@ def bench(
     apply_torch(plan)
     run_bench(B=batch, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
               skip_encoder=skip_encoder, encoder_length=encoder_length, output=output,
-              device=plan.device, seed=seed, log=_log)
+              device=plan.device, seed=seed, log=log)

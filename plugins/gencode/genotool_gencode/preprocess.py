@@ -137,8 +137,12 @@ def chunk_starts(length: int, chunk: int, overlap: int) -> list[int]:
 
 
 def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_000, overlap: int = 500,
-               splits: dict[str, list[str]], min_genic: float = 0.10, log=print, progress=None) -> dict:
-    """Write ``{split}.jsonl`` and ``{split}_segment_stats.json`` into ``out_dir``; return a summary."""
+               splits: dict[str, list[str]], min_genic: float = 0.10, log=print, progress=None,
+               single_split: str | None = None) -> dict:
+    """Write ``{split}.jsonl`` and ``{split}_segment_stats.json`` into ``out_dir``; return a summary.
+
+    ``single_split``: every contig of the FASTA goes to that one split (evaluation-only data);
+    ``splits`` is then ignored and only that split is written."""
     if chunk_size < 1:
         raise UserError(f"--chunk-size must be positive, not {chunk_size}")
     if overlap < 0 or overlap >= chunk_size:
@@ -146,6 +150,8 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
     fa = open_fasta(fasta)
     fa_names = {canonical(n): n for n in fa.references}
     fa_len = dict(zip(fa.references, fa.lengths))
+    if single_split is not None:
+        splits = {single_split: list(fa.references)}
     split_of = {}
     for split, chroms in splits.items():
         for c in chroms:
@@ -156,11 +162,12 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
         if not any(canonical(c) in fa_names for c in chroms):
             raise UserError(f"--{split}-chroms: none of {','.join(chroms)} is in {fasta}; the {split} split "
                             "would be empty")
-    stats = {s: SegmentStats() for s in SPLITS}
-    counts = {s: {"chunks": 0, "skipped_low_genic": 0, "chromosomes": [], "bases": 0} for s in SPLITS}
+    written = list(splits) if single_split is not None else list(SPLITS)
+    stats = {s: SegmentStats() for s in written}
+    counts = {s: {"chunks": 0, "skipped_low_genic": 0, "chromosomes": [], "bases": 0} for s in written}
     summary = {"genes": 0, "overlapping_gene_pairs": 0, "opposite_strand_overlaps": 0,
                "chromosomes_not_in_splits": []}
-    handles = {s: open(out_dir / f"{s}.jsonl", "w") for s in SPLITS}
+    handles = {s: open(out_dir / f"{s}.jsonl", "w") for s in written}
     try:
         for ci, (chrom, transcripts) in enumerate(iter_chromosomes(gtf)):
             split = split_of.get(canonical(chrom))
@@ -209,11 +216,12 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
         for h in handles.values():
             h.close()
         fa.close()
-    for s in SPLITS:
+    for s in written:
         if counts[s]["chunks"] == 0:
-            raise UserError(f"--{s}-chroms: the {s} split is empty (no chunk with >= {min_genic:.0%} genic bases "
+            where = "--split" if single_split is not None else f"--{s}-chroms"
+            raise UserError(f"{where}: the {s} split is empty (no chunk with >= {min_genic:.0%} genic bases "
                             f"on {','.join(splits[s])})")
-    for s in SPLITS:
+    for s in written:
         (out_dir / f"{s}_segment_stats.json").write_text(json.dumps(stats[s].to_dict(), indent=1) + "\n")
     if summary["overlapping_gene_pairs"]:
         log(f"warning: {summary['overlapping_gene_pairs']} overlapping gene pairs "
@@ -232,3 +240,56 @@ def _count_overlaps(chosen, summary) -> None:
             if a.strand != t.strand:
                 summary["opposite_strand_overlaps"] += 1
         active.append(t)
+
+
+def preprocess_command(output: Path, *, gtf, fasta, genbank: list[Path], test_genbank: list[Path],
+                       val_fraction: float, split: str | None, chunk_size: int, overlap: int, chroms: dict,
+                       min_genic: float, force: bool, log) -> dict:
+    """The `preprocess` verb's body: check the input mode, write the run folder, log a summary."""
+    import resource
+    import time
+
+    from genotool.errors import require_file
+    from genotool.outputs import run_output
+
+    if (genbank or test_genbank) and (gtf or fasta):
+        raise UserError("--genbank: GenBank records carry their own sequence and annotation; give either "
+                        "--genbank/--test-genbank or --gtf with --fasta, not both")
+    if split is not None and split not in SPLITS:
+        raise UserError(f"--split must be one of {', '.join(SPLITS)}, not '{split}'")
+    if overlap >= chunk_size or overlap < 0:
+        raise UserError(f"--overlap ({overlap}) must be >= 0 and smaller than --chunk-size ({chunk_size})")
+    if genbank or test_genbank:
+        from genotool_gencode.genbank_preprocess import assign_splits, preprocess_genbank
+
+        for f in [*genbank, *test_genbank]:
+            require_file(f, "--genbank")
+        files = assign_splits(list(genbank), list(test_genbank), val_fraction, split)
+        inputs = [f for f, _ in files]
+        params = {"genbank": [str(f) for f in genbank], "test_genbank": [str(f) for f in test_genbank],
+                  "val_fraction": val_fraction, "split": split, "chunk_size": chunk_size, "overlap": overlap}
+        body = lambda path: preprocess_genbank(files, path, chunk_size=chunk_size, overlap=overlap,  # noqa: E731
+                                               val_fraction=val_fraction, log=log)
+    else:
+        if gtf is None or fasta is None:
+            raise UserError("--gtf and --fasta (or --genbank): no input given")
+        require_file(gtf, "--gtf")
+        require_file(fasta, "--fasta")
+        splits = {s: parse_chroms(chroms[s] or DEFAULT_SPLITS[s], f"--{s}-chroms") for s in SPLITS}
+        inputs = [gtf, fasta]
+        params = {"chunk_size": chunk_size, "overlap": overlap, "splits": splits, "min_genic": min_genic,
+                  "split": split}
+        body = lambda path: preprocess(gtf, fasta, path, chunk_size=chunk_size, overlap=overlap,  # noqa: E731
+                                       splits=splits, min_genic=min_genic, log=log, single_split=split,
+                                       progress=lambda c: log(f"  {c} done"))
+    t0 = time.perf_counter()
+    with run_output(output, command="gencode preprocess", parameters=params, inputs=inputs, force=force,
+                    resume=False) as run:
+        summary = body(run.path)
+        summary["seconds"] = round(time.perf_counter() - t0, 2)
+        summary["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+        run.runtime.update(summary)
+    s = summary["splits"]
+    log("chunks: " + ", ".join(f"{k} {v['chunks']}" for k, v in s.items() if v["chunks"])
+        + f" ({summary['genes']} genes, {summary['seconds']} s, peak RSS {summary['peak_rss_mb']} MB)")
+    return summary

@@ -272,6 +272,9 @@ def _backward(S, trans, dur, a_s, a_f, Q, lengths, logZ, gout, SB=None, EB=None,
         ef = torch.exp(wf - m)
         tot = ef.clone()
         scale = torch.exp(m + Q[:, s] - lz.view(B, 1)) * w.view(B, 1)
+        # no piece starts at or past a sequence's end; there Q runs on over the padding and can
+        # overflow exp (inf * 0 = NaN in the duration gradient of a batch with shorter sequences)
+        scale = torch.where(tvec[s] < L, scale, zeros_bc)
         if win is not None:
             ew = torch.exp(win - m.unsqueeze(1))
             tot += ew.sum(1)

@@ -156,7 +156,7 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
 
     class _Task(Task):
         def __init__(self):
-            self.epoch = 0
+            self.epoch = self.step = 0
             self.diagnostics: dict | None = None
 
         def on_epoch_start(self, epoch):
@@ -168,7 +168,14 @@ def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_v
                 self.diagnostics = first_batch_diagnostics(model, x, lengths, log)
             raw = unwrap(model)
             warmup = raw.warmup_head is not None and self.epoch <= raw.warmup_epochs
-            return model(x, y, lengths, crf_reg, warmup)
+            loss = model(x, y, lengths, crf_reg, warmup)
+            self.step += 1
+            if not torch.isfinite(loss.detach()).all():
+                # running on would train on NaN weights for the rest of the budget
+                raise UserError(f"training loss is {float(loss.detach())} at epoch {self.epoch}, step {self.step} "
+                                f"(batch lengths {lengths.min().item()}-{lengths.max().item()}): stopped; try a "
+                                "lower --lr or --emission-clamp")
+            return loss
 
         def validation_metrics(self, model, loader):
             device = next(model.parameters()).device

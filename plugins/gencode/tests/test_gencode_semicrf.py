@@ -323,6 +323,35 @@ def test_canonical_tail_ragged_and_gradcheck():
             lambda a, b, c, s, x: canonical_nll(a, b, c, labels, lengths, s, x, censor_edges=censor, tail=True), args)
 
 
+
+@pytest.mark.parametrize("K", [1, 4])
+def test_canonical_padding_cannot_overflow_the_gradient(K):
+    """A batch with a short sequence (short GenBank records): whatever the padding's emissions,
+    the gradient is finite and each sequence's is that of its unpadded self. Strongly negative
+    padding made exp overflow (inf * 0 = NaN in the duration gradient; training NaN from step 1)."""
+    from genotool_gencode.semicrf import canonical_nll
+
+    T, C = 40, 3
+    e, tr, du = _params(T, K, C, B=2, seed=7)
+    e[1, 25:, 0], e[1, 25:, 1:] = 80.0, -80.0                 # padding past the short sequence's end
+    lengths = torch.tensor([40, 25])
+    labels = torch.tensor([[0] * 10 + [1] * 20 + [2] * 10, [2] * 8 + [0] * 12 + [1] * 20])
+    kw = dict(censor_edges=True, tail=True)
+    grads = []
+    for sl in (slice(0, 2), slice(1, 2)):
+        args = [t.detach().clone().requires_grad_() for t in (e[sl], tr, du)]
+        n = lengths[sl].tolist()[-1]
+        x = args[0] if sl.start == 0 else args[0][:, :n]
+        canonical_nll(x, args[1], args[2], labels[sl, :x.shape[1]], lengths[sl], **kw).sum().backward()
+        grads.append([a.grad for a in args])
+    (ge, gtr, gdu), (ge1, gtr1, gdu1) = grads
+    assert all(torch.isfinite(g).all() for g in (ge, gtr, gdu))
+    assert torch.allclose(ge[1, :25], ge1[0, :25]) and torch.all(ge[1, 25:] == 0)
+    grads0 = [t.detach().clone().requires_grad_() for t in (e[:1], tr, du)]
+    canonical_nll(*grads0[:1], grads0[1], grads0[2], labels[:1], lengths[:1], **kw).sum().backward()
+    assert torch.allclose(gdu, gdu1 + grads0[2].grad) and torch.allclose(gtr, gtr1 + grads0[1].grad)
+
+
 def _orf_inputs(B, T, C, anchors, seed):
     """Dense random stop tracks (B, T, 2) so that pieces of a few bases hold stops in some
     frames and not in others; anchors (C,); weights (C,) of either sign."""
