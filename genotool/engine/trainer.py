@@ -52,6 +52,27 @@ class FitResult:
     runtime: dict = field(default_factory=dict)  # summary for run.runtime / metadata.json
 
 
+@dataclass
+class _Run:
+    """What one :meth:`Trainer.fit` call works with (built by ``_prepare``, resumed by ``_restore``)."""
+
+    raw: torch.nn.Module                 # the unwrapped model on its device
+    train: EpochLoader
+    val: object                          # evaluation DataLoader or None
+    optimizer: torch.optim.Optimizer
+    scheduler: object                    # LR scheduler or None
+    scaler: torch.amp.GradScaler
+    stopper: EarlyStopping
+    monitor: str                         # the metric early stopping and best.pt follow
+    fingerprint: str                     # must match a checkpoint's to resume from it
+    start_epoch: int = 1
+
+    @property
+    def resumed_from(self) -> int:
+        """Epochs already done in the checkpoint resumed from (0 for a fresh start)."""
+        return self.start_epoch - 1
+
+
 class Trainer:
     """Train a model on a :class:`Task` (see docs/engine.md).
 
@@ -109,6 +130,51 @@ class Trainer:
     # -- fit ---------------------------------------------------------------------------------
     def fit(self, model: torch.nn.Module, task: Task, train_dataset, val_dataset=None,
             collate_fn=None) -> FitResult:
+        """Train ``model`` on ``task`` (resuming from ``checkpoints/last.pt`` when it matches).
+
+        Steps: :meth:`_prepare` (devices, loaders, optimizer, schedule, early stopping) ->
+        :meth:`_restore` (the resume checkpoint, if any) -> :meth:`_wrap` (DDP, compile) -> one
+        :meth:`_epoch` per epoch until the last epoch, early stopping or the time budget.
+        """
+        cfg = self.cfg
+        run = self._prepare(model, train_dataset, val_dataset, collate_fn)
+        rng_states = self._restore(run)
+        train_model, ddp = self._wrap(run.raw)
+        writer = self._tensorboard() if self.is_main else None
+        progress = make_progress(cfg.progress and self.is_main, cfg.max_epochs, cfg.progress_label)
+        if run.resumed_from:
+            progress.note(f"resuming from {self.last_checkpoint} (epoch {run.resumed_from} of {cfg.max_epochs} done)")
+        if rng_states is not None:
+            # Last thing before the loop: setup above must not shift the restored streams.
+            set_rng_state(rng_states[self.dist.rank] if len(rng_states) == self.dist.world_size
+                          else rng_states[0])
+        epochs_run = 0
+        t_fit = time.perf_counter()
+        self.stopped_by_budget = False
+        try:
+            finished = run.stopper.stopped or run.start_epoch > cfg.max_epochs
+            for epoch in range(run.start_epoch, cfg.max_epochs + 1) if not finished else ():
+                out_of_time = self._epoch(run, train_model, ddp, task, progress, writer, epoch, t_fit)
+                epochs_run += 1
+                if run.stopper.stopped or out_of_time:
+                    self.stopped_by_budget = out_of_time and not run.stopper.stopped
+                    break
+        finally:
+            progress.close()
+            if writer is not None:
+                writer.close()
+        result = self._result(run.stopper, run.monitor, run.resumed_from, epochs_run)
+        if self.dist.enabled:
+            # The DDP reducer holds the process group and its hooks stay on the parameters until
+            # it is freed; drop it now so the group can be destroyed cleanly at exit and the
+            # model can be trained again (next fold) or used alone.
+            del train_model, ddp
+            gc.collect()
+        return result
+
+    def _prepare(self, model, train_dataset, val_dataset, collate_fn) -> "_Run":
+        """Process group, device, seeds, loaders, optimizer, schedule, scaler, early stopping and
+        the fingerprint that decides whether a checkpoint may be resumed."""
         cfg = self.cfg
         precision = self.plan.precision if self.plan is not None else "fp32"
         base_device = resolve_device(self.plan)
@@ -122,35 +188,40 @@ class Trainer:
 
         train = EpochLoader(train_dataset, cfg, self.dist, self.device, collate_fn)
         val = eval_loader(val_dataset, cfg, self.device, collate_fn) if val_dataset is not None else None
-        steps_per_epoch = train.optimizer_steps()
         optimizer = build_optimizer(cfg, raw.parameters())
         # Without validation data (or monitor=None) the train loss is what is monitored.
         monitor = cfg.monitor if (cfg.monitor and val is not None) else "train_loss"
         mode = cfg.monitor_mode if monitor == cfg.monitor else "min"
-        scheduler = build_scheduler(cfg, optimizer, steps_per_epoch, mode=mode)
+        scheduler = build_scheduler(cfg, optimizer, train.optimizer_steps(), mode=mode)
         scaler = torch.amp.GradScaler(self.device.type, enabled=(precision == "fp16-mixed"))
         stopper = EarlyStopping(mode=mode, patience=cfg.patience, min_delta=cfg.min_delta)
         fingerprint = cfg.fingerprint(
             params=[(n, list(p.shape), str(p.dtype)) for n, p in raw.state_dict().items()],
             n_train=len(train_dataset), world_size=self.dist.world_size, precision=precision)
+        return _Run(raw=raw, train=train, val=val, optimizer=optimizer, scheduler=scheduler, scaler=scaler,
+                    stopper=stopper, monitor=monitor, fingerprint=fingerprint)
 
+    def _restore(self, run: "_Run") -> list | None:
+        """Load ``last.pt`` into the run when its fingerprint matches; returns the saved RNG
+        streams (restored only right before the loop) or None for a fresh start."""
         self.history, self.global_step = [], 0
-        start_epoch, rng_states = 1, None
-        state = self._load_resume_state(fingerprint)
-        if state is not None:
-            raw.load_state_dict(state["model"])
-            optimizer.load_state_dict(state["optimizer"])
-            if scheduler is not None and state.get("scheduler") is not None:
-                scheduler.load_state_dict(state["scheduler"])
-            if state.get("scaler"):
-                scaler.load_state_dict(state["scaler"])
-            stopper.load_state_dict(state["early_stopping"])
-            self.history = list(state["history"])
-            self.global_step = int(state["global_step"])
-            start_epoch = int(state["epoch"]) + 1
-            rng_states = state["rng"]
-        resumed_from = start_epoch - 1
+        state = self._load_resume_state(run.fingerprint)
+        if state is None:
+            return None
+        run.raw.load_state_dict(state["model"])
+        run.optimizer.load_state_dict(state["optimizer"])
+        if run.scheduler is not None and state.get("scheduler") is not None:
+            run.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            run.scaler.load_state_dict(state["scaler"])
+        run.stopper.load_state_dict(state["early_stopping"])
+        self.history = list(state["history"])
+        self.global_step = int(state["global_step"])
+        run.start_epoch = int(state["epoch"]) + 1
+        return state["rng"]
 
+    def _wrap(self, raw):
+        """(model to train, DDP wrapper or None): DDP under torchrun, then torch.compile if asked."""
         ddp = None
         train_model = raw
         if self.dist.enabled:
@@ -158,68 +229,45 @@ class Trainer:
 
             ddp = DistributedDataParallel(
                 raw, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                find_unused_parameters=cfg.ddp_find_unused_parameters)
+                find_unused_parameters=self.cfg.ddp_find_unused_parameters)
             train_model = ddp
-        if cfg.compile:
-            train_model = torch.compile(train_model, backend=cfg.compile_backend)
+        if self.cfg.compile:
+            train_model = torch.compile(train_model, backend=self.cfg.compile_backend)
+        return train_model, ddp
 
-        writer = self._tensorboard() if self.is_main else None
-        progress = make_progress(cfg.progress and self.is_main, cfg.max_epochs, cfg.progress_label)
-        if resumed_from:
-            progress.note(f"resuming from {self.last_checkpoint} (epoch {resumed_from} of {cfg.max_epochs} done)")
-        if rng_states is not None:
-            # Last thing before the loop: setup above must not shift the restored streams.
-            set_rng_state(rng_states[self.dist.rank] if len(rng_states) == self.dist.world_size
-                          else rng_states[0])
-        epochs_run = 0
-        t_fit = time.perf_counter()
-        self.stopped_by_budget = False
-        try:
-            finished = stopper.stopped or start_epoch > cfg.max_epochs
-            for epoch in range(start_epoch, cfg.max_epochs + 1) if not finished else ():
-                t_epoch = time.perf_counter()
-                task.on_epoch_start(epoch)
-                train.set_epoch(epoch)
-                self._step_lr = current_lr(optimizer)
-                stats = self._train_epoch(train_model, raw, ddp, task, train, optimizer, scheduler,
-                                          scaler, progress, writer, epoch)
-                t_val = time.perf_counter()
-                metrics = self._validate(raw, task, val) if val is not None else {}
-                row = {"epoch": epoch, "train_loss": stats.pop("train_loss"), **metrics,
-                       "lr": self._step_lr, **stats,
-                       "val_seconds": round(time.perf_counter() - t_val, 4),
-                       "epoch_seconds": round(time.perf_counter() - t_epoch, 4)}
-                value = self._monitored(row, monitor)
-                if cfg.scheduler == "plateau":
-                    scheduler.step(value)
-                is_best = stopper.update(value, epoch)
-                self.history.append(row)
-                epochs_run += 1
-                out_of_time = self._budget_spent(t_fit)
-                last_epoch = stopper.stopped or out_of_time or epoch == cfg.max_epochs
-                if is_best or last_epoch or epoch % cfg.checkpoint_every_epochs == 0:
-                    self._save(raw, optimizer, scheduler, scaler, stopper, epoch, fingerprint, is_best)
-                if self.is_main:
-                    write_history(self.out_dir, self.history)
-                    self._log_epoch(writer, row)
-                progress.end_epoch(row)
-                for fn in self.callbacks:
-                    fn(self, epoch, row)
-                if stopper.stopped or out_of_time:
-                    self.stopped_by_budget = out_of_time and not stopper.stopped
-                    break
-        finally:
-            progress.close()
-            if writer is not None:
-                writer.close()
-        result = self._result(stopper, monitor, resumed_from, epochs_run)
-        if self.dist.enabled:
-            # The DDP reducer holds the process group and its hooks stay on the parameters until
-            # it is freed; drop it now so the group can be destroyed cleanly at exit and the
-            # model can be trained again (next fold) or used alone.
-            del train_model, ddp
-            gc.collect()
-        return result
+    def _epoch(self, run: "_Run", train_model, ddp, task, progress, writer, epoch: int, t_fit: float) -> bool:
+        """Train one epoch, validate, update schedule and early stopping, write the history row
+        and checkpoint, call the callbacks. Returns True when the time budget is spent."""
+        cfg = self.cfg
+        t_epoch = time.perf_counter()
+        task.on_epoch_start(epoch)
+        run.train.set_epoch(epoch)
+        self._step_lr = current_lr(run.optimizer)
+        stats = self._train_epoch(train_model, run.raw, ddp, task, run.train, run.optimizer, run.scheduler,
+                                  run.scaler, progress, writer, epoch)
+        t_val = time.perf_counter()
+        metrics = self._validate(run.raw, task, run.val) if run.val is not None else {}
+        row = {"epoch": epoch, "train_loss": stats.pop("train_loss"), **metrics,
+               "lr": self._step_lr, **stats,
+               "val_seconds": round(time.perf_counter() - t_val, 4),
+               "epoch_seconds": round(time.perf_counter() - t_epoch, 4)}
+        value = self._monitored(row, run.monitor)
+        if cfg.scheduler == "plateau":
+            run.scheduler.step(value)
+        is_best = run.stopper.update(value, epoch)
+        self.history.append(row)
+        out_of_time = self._budget_spent(t_fit)
+        last_epoch = run.stopper.stopped or out_of_time or epoch == cfg.max_epochs
+        if is_best or last_epoch or epoch % cfg.checkpoint_every_epochs == 0:
+            self._save(run.raw, run.optimizer, run.scheduler, run.scaler, run.stopper, epoch, run.fingerprint,
+                       is_best)
+        if self.is_main:
+            write_history(self.out_dir, self.history)
+            self._log_epoch(writer, row)
+        progress.end_epoch(row)
+        for fn in self.callbacks:
+            fn(self, epoch, row)
+        return out_of_time
 
     # -- pieces of fit ------------------------------------------------------------------------
     def _train_epoch(self, train_model, raw, ddp, task, train: EpochLoader, optimizer, scheduler,
