@@ -38,12 +38,13 @@ in ``--help``.
 from __future__ import annotations
 
 import copy
-import sys
 from pathlib import Path
 from typing import Annotated, Optional, get_args
 
 import typer
 from typer.core import TyperCommand
+
+from genotool.log import log
 
 # Scheduler names of the shared engine (genotool.engine.config imports these: one list).
 SCHEDULERS = ("none", "cosine", "onecycle", "plateau")
@@ -128,7 +129,7 @@ class AliasedCommand(TyperCommand):
             key, eq, rest = arg.partition("=")
             canonical = HIDDEN_ALIASES.get(key)
             if canonical and canonical in names and key not in names:
-                print(f"note: {key} is now spelled {canonical}", file=sys.stderr)
+                log(f"note: {key} is now spelled {canonical}")
                 arg = canonical + eq + rest
             out.append(arg)
         return super().parse_args(ctx, out)

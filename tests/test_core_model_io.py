@@ -164,3 +164,17 @@ def test_writes_are_atomic(exported, monkeypatch):
         export_model(net, folder, plugin="toy", config={"inputs": 3, "hidden": 5})
     assert (folder / "model.pt").read_bytes() == before
     assert sorted(p.name for p in folder.iterdir()) == ["model.pt", "model_config.json"]
+
+
+def test_damaged_payload_and_unbuildable_config_are_one_line(exported):
+    _, folder = exported
+    payload = torch.load(folder / "model.pt", weights_only=False)
+    broken = {k: v for k, v in payload.items() if k != "state_dict"}
+    torch.save(broken, folder / "model.pt")
+    with pytest.raises(UserError) as e:
+        read_model(folder, plugin="toy")
+    one_line_error(e, "damaged")
+    torch.save({**payload, "config": {"inputs": 3}}, folder / "model.pt")   # "hidden" missing
+    with pytest.raises(UserError) as e:
+        load_model(folder, build, plugin="toy")
+    one_line_error(e, "saved config", "KeyError")

@@ -79,7 +79,10 @@ def read_model(model_dir: str | os.PathLike, *, plugin: str, name: str = "model"
         raise UserError(f"{option}: {path} is not a genotool model file")
     if payload.get("plugin") != plugin:
         raise UserError(f"{option}: {path} is a '{payload.get('plugin')}' model, not a '{plugin}' one")
-    version = int(payload.get("version", 0))
+    version = payload.get("version")
+    if not isinstance(version, int) or not isinstance(payload.get("state_dict"), dict) \
+            or not isinstance(payload.get("config"), dict):
+        raise UserError(f"{option}: {path} is a damaged genotool model file (no version, config or weights)")
     if version > MODEL_VERSION:
         raise UserError(f"{option}: {path} has model format version {version}; this genotool reads "
                         f"<= {MODEL_VERSION} (upgrade genotool)")
@@ -108,7 +111,11 @@ def load_model(model_dir: str | os.PathLike, build: Callable[[dict], torch.nn.Mo
     payload = read_model(model_dir, plugin=plugin, name=name, option=option, legacy=legacy)
     config = upgrade(dict(payload["config"])) if upgrade else dict(payload["config"])
     payload["config"] = config
-    model = build(config)
+    try:
+        model = build(config)
+    except (KeyError, TypeError, ValueError) as exc:  # a saved config this version cannot build
+        raise UserError(f"{option}: {model_dir}: the saved config does not describe a model this "
+                        f"version builds ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from exc
     try:
         model.load_state_dict(payload["state_dict"])
     except RuntimeError as exc:
