@@ -5,7 +5,7 @@ OUT=${1:?usage: demo.sh OUTDIR}
 READS=${DEMO_READS:-12000}
 mkdir -p "$OUT"
 D="$OUT/data"
-genotool srsnv simulate -o "$D" --n-reads "$READS" --genome-size 600000 --seed 1 --force
+genotool srsnv simulate -o "$D" --num-reads "$READS" --genome-size 600000 --seed 1 --force
 ARGS=(--positive-bam "$D/positive.bam" --negative-bam "$D/negative.bam"
       --positive-parquet "$D/positive.parquet" --negative-parquet "$D/negative.parquet"
       --training-regions "$D/training_regions.interval_list")
@@ -15,9 +15,9 @@ genotool srsnv preprocess "${ARGS[@]}" -o "$OUT/cache" --preprocess-num-workers 
 genotool srsnv train "${ARGS[@]}" -o "$OUT/model" --preprocess-cache-dir "$OUT/cache" \
     --single-model-split --val-fraction 0.1 --split-hash-key RN --split-manifest-out "$OUT/split_manifest.json" \
     --epochs 3 --force
-genotool srsnv predict --bam "$D/negative.bam" --parquet "$D/negative.parquet" --model "$OUT/model" \
+genotool srsnv predict --bam "$D/negative.bam" --parquet "$D/negative.parquet" -m "$OUT/model" \
     -o "$OUT/negative_scores.parquet" --force
-genotool srsnv validate --model "$OUT/model" --positive-parquet "$D/positive.parquet" \
+genotool srsnv validate -m "$OUT/model" --positive-parquet "$D/positive.parquet" \
     --negative-parquet "$D/negative.parquet" --training-regions "$D/training_regions.interval_list" \
     -o "$OUT/validation" --force
 echo "report: $OUT/validation/report.html"
