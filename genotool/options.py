@@ -86,6 +86,7 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--n-reads": "--num-reads",
     "--reads": "--num-reads",
     "--n": "--num-sequences",
+    "--files": "--num-files",
 }
 
 
