@@ -7,14 +7,14 @@ OUT=${1:?usage: floor.sh OUTDIR}
 MINUTES=${FLOOR_MINUTES:-19}
 mkdir -p "$OUT"
 set -x
-genotool codec simulate -o "$OUT/train_sim" --chemistry r9.4.1 --reads 300 --read-length 2000 --seed 5 --force
-genotool codec simulate -o "$OUT/test_sim" --chemistry r9.4.1 --reads 40 --read-length 1500 --seed 99 --force
+genotool codec simulate -o "$OUT/train_sim" --chemistry r9.4.1 --num-reads 300 --read-length 2000 --seed 5 --force
+genotool codec simulate -o "$OUT/test_sim" --chemistry r9.4.1 --num-reads 40 --read-length 1500 --seed 99 --force
 genotool codec preprocess --pod5 "$OUT/train_sim/pod5" -o "$OUT/dataset" --window 10000 --force
 /usr/bin/time -v genotool codec train --data "$OUT/dataset" -o "$OUT/model" --config r941-cpu \
     --max-minutes "$MINUTES" --quiet --force 2> "$OUT/train_time.txt"
 for n in 1 2 3; do
   genotool codec dorado-validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --truth "$OUT/test_sim/truth.fa" \
-      --codebooks $n --max-reads 40 --threads 2 -o "$OUT/scrappie_cb$n" --force
+      --codebooks $n --max-reads 40 --basecaller-threads 2 -o "$OUT/scrappie_cb$n" --force
 done
 genotool codec validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --codebooks 1,2,3 -o "$OUT/validate" --force
 genotool codec bench -m "$OUT/model" --seconds 120 --train-steps 10 -o "$OUT/bench.json"

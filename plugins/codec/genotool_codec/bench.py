@@ -8,7 +8,7 @@ import numpy as np
 
 
 def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, batch: int = 16,
-              train_steps: int = 10, train_batch: int | None = None) -> dict:
+              train_steps: int = 10, train_batch: int | None = None, precision: str | None = None) -> dict:
     import jax
 
     from genotool_codec.config import bits_per_sample, hop
@@ -30,9 +30,9 @@ def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, ba
     # Speed does not depend on the values; a piecewise-constant + noise signal keeps it honest.
     x = np.repeat(rng.normal(0, 1, (n_win, window // 10)), 10, axis=1).astype(np.float32)
     x += rng.normal(0, 0.1, x.shape).astype(np.float32)
-    runner = CodecRunner(model, cfg, window=window, batch=batch)
+    runner = CodecRunner(model, cfg, window=window, batch=batch, precision=precision)
     res: dict = {"config": cfg["model"], "window": window, "batch": batch, "hop": hop(cfg["model"]),
-                 "bits_per_sample": bits_per_sample(cfg["model"]), "devices": [str(d) for d in jax.devices()]}
+                 "bits_per_sample": bits_per_sample(cfg["model"]), "compute_dtype": str(runner.dtype), "devices": [str(d) for d in jax.devices()]}
     t0 = time.perf_counter()
     runner.encode_windows(x[:batch])
     runner.decode_windows(runner.encode_windows(x[:batch]))
@@ -56,7 +56,7 @@ def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, ba
         tcfg["train"]["grad_accum"] = 1
         crop = int(tcfg["train"]["crop"] or window)
         bs = int(tcfg["train"]["batch_size"])
-        tr = Trainer(tcfg)
+        tr = Trainer(tcfg, precision=precision)
         xb = tr.put_batch(np.repeat(rng.normal(0, 1, (bs, crop // 10)), 10, axis=1).astype(np.float32))
         out = {}
         for gan in (False, True):

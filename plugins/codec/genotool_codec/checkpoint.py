@@ -38,6 +38,26 @@ def _unflatten(template, saved: dict):
     return jax.tree.unflatten(treedef, new)
 
 
+def check_fingerprint(found: str | None, model_cfg: dict, where: str, *, required: bool = True) -> None:
+    """The one fingerprint check: refuse a checkpoint made with another model config."""
+    want = model_fingerprint(model_cfg)
+    if (found or required) and found != want:
+        raise UserError(f"checkpoint {where}: made with a different model config (fingerprint {found} != {want})")
+
+
+def check_checkpoints_early(path: Path, model_cfg: dict) -> None:
+    """Refuse, before any work (no orbax, no JAX), the checkpoints in a run folder (or its
+    ``checkpoints/``) that were made with another model config; their JSON metas are read directly."""
+    p = Path(path)
+    ck = p / CKPT_DIR if (p / CKPT_DIR).is_dir() else p
+    for m in sorted(ck.glob("*/meta/metadata")) + sorted(ck.glob("*/meta/*.json")):
+        try:
+            found = json.loads(m.read_text()).get("fingerprint")
+        except (OSError, json.JSONDecodeError):
+            continue
+        check_fingerprint(found, model_cfg, str(m.parent.parent), required=False)
+
+
 class Checkpoints:
     """Step checkpoints under ``dir`` (made absolute: orbax refuses relative paths)."""
 
@@ -63,9 +83,7 @@ class Checkpoints:
     def restore(self, step: int, template, model_cfg: dict):
         ocp = self.ocp
         meta = self.meta(step)
-        if meta.get("fingerprint") != model_fingerprint(model_cfg):
-            raise UserError(f"checkpoint {self.dir}/{step}: made with a different model config "
-                            f"(fingerprint {meta.get('fingerprint')} != {model_fingerprint(model_cfg)})")
+        check_fingerprint(meta.get("fingerprint"), model_cfg, f"{self.dir}/{step}")
         got = self.mgr.restore(step, args=ocp.args.Composite(
             state=ocp.args.StandardRestore(_leaves_dict(template))))["state"]
         return _unflatten(template, got), meta

@@ -26,9 +26,12 @@ class CodecRunner:
     """Jitted encode/decode of (batch, window) float32 <-> (batch, window / hop, n) int32."""
 
     def __init__(self, model, cfg: dict, *, window: int | None = None, batch: int = 16,
-                 n_codebooks: int | None = None):
+                 n_codebooks: int | None = None, precision: str | None = None):
         import jax
+        import jax.numpy as jnp
         from flax import nnx
+
+        from genotool_codec.runtime import cast_for_compute, compute_dtype
 
         self.cfg = cfg
         self.hop = hop_of(cfg["model"])
@@ -39,17 +42,22 @@ class CodecRunner:
         self.n = n_max if n_codebooks is None else int(n_codebooks)
         if not 1 <= self.n <= n_max:
             raise UserError(f"--codebooks must be between 1 and {n_max} for this model, not {self.n}")
-        self.batch = batch
+        self.batch = int(batch)
+        # Mixed precision (--precision bf16-mixed/fp16-mixed): encoder and decoder run in the
+        # compute dtype, the codebook search in float32.
+        self.dtype = compute_dtype(precision)
         gdef, state = nnx.split(model)
-        self.state = state
+        self.state = cast_for_compute(state, self.dtype)
+        dt = self.dtype
 
         def enc(state, x):
             m = nnx.merge(gdef, state)
-            return m.encode(x[..., None])
+            z = m.encoder(x[..., None].astype(dt)).astype(jnp.float32)
+            return m.quantizer.encode(z)
 
         def dec(state, codes):
             m = nnx.merge(gdef, state)
-            return m.decode(codes)[..., 0]
+            return m.decoder(m.quantizer.decode(codes).astype(dt))[..., 0].astype(jnp.float32)
 
         self._enc = jax.jit(enc)
         self._dec = jax.jit(dec)
@@ -115,6 +123,7 @@ class CodecRunner:
 
 
 def load_runner(model_path: Path, **kw):
+    """(CodecRunner, model meta) for a trained model folder; ``kw`` go to CodecRunner."""
     from genotool_codec.checkpoint import load_model
 
     model, meta = load_model(model_path)
@@ -144,7 +153,8 @@ def gather_reads(inputs: list[Path], expect_rate: int | None) -> tuple[list[Path
 
 
 def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codebooks: int | None = None,
-                window: int | None = None, batch: int = 16, force: bool = False) -> dict:
+                window: int | None = None, batch: int = 16, precision: str | None = None,
+                force: bool = False) -> dict:
     import pod5
     import time
 
@@ -155,7 +165,8 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
     output = Path(output)
     if output.exists() and not force:
         raise UserError(f"output already exists: {output} (use --force to overwrite)")
-    runner, meta = load_runner(model_path, window=window, batch=batch, n_codebooks=n_codebooks)
+    runner, meta = load_runner(model_path, window=window, batch=batch, n_codebooks=n_codebooks,
+                               precision=precision)
     cfg = runner.cfg
     files, reads = gather_reads(inputs, cfg["data"].get("sample_rate"))
     t0 = time.perf_counter()
@@ -186,7 +197,8 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
             "encode_seconds": round(enc_s, 3), "encode_samples_per_second": round(total / max(enc_s, 1e-9), 1)}
 
 
-def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: int = 16, force: bool = False) -> dict:
+def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: int = 16, precision: str | None = None,
+                  force: bool = False) -> dict:
     import time
 
     from genotool_codec import tokens
@@ -203,7 +215,8 @@ def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: i
     if h["fingerprint"] != fp:
         raise UserError(f"{tokens_path}: token file was made by another model (fingerprint {h['fingerprint']}, "
                         f"--model has {fp})")
-    runner = CodecRunner(model, meta["config"], window=h["window"], batch=batch, n_codebooks=h["n_codebooks"])
+    runner = CodecRunner(model, meta["config"], window=h["window"], batch=batch, n_codebooks=h["n_codebooks"],
+                         precision=precision)
     t0 = time.perf_counter()
     sig = runner.decode_reads(tok["codes"], [int(n) for n in tok["n_samples"]])
     dec_s = time.perf_counter() - t0
@@ -233,6 +246,3 @@ def reconstruct(runner: CodecRunner, reads: list) -> tuple[list[np.ndarray], lis
         pa_d.append((a.astype(np.float32) + rd.offset) * rd.scale)
     return adc, pa_o, pa_d, codes
 
-
-def log(msg: str) -> None:
-    print(msg, file=sys.stderr, flush=True)

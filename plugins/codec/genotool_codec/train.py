@@ -9,15 +9,13 @@ are replicated, and XLA inserts the gradient all-reduce.
 from __future__ import annotations
 
 import json
-import math
-import sys
 import time
-from functools import partial
 from pathlib import Path
 
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.log import log
 
 from genotool_codec import losses
 from genotool_codec.checkpoint import CKPT_DIR, Checkpoints, export_model
@@ -25,58 +23,81 @@ from genotool_codec.config import bits_per_sample, hop, model_fingerprint
 
 
 class Trainer:
-    """Holds the jitted steps for one config so tests and bench can reuse the compiled functions."""
+    """Holds the jitted steps for one config so tests and bench can reuse the compiled functions.
 
-    def __init__(self, cfg: dict, mesh=None):
+    ``precision`` (the plan's): under bf16-mixed/fp16-mixed the generator's encoder and decoder
+    run forward and backward in that dtype from float32 master weights (see runtime.cast_for_compute).
+    """
+
+    def __init__(self, cfg: dict, mesh=None, precision: str | None = None):
+        from flax import nnx
+
+        from genotool_codec.models import build
+        from genotool_codec.runtime import compute_dtype
+
+        self.cfg = cfg
+        self.mesh = mesh
+        self.dtype = compute_dtype(precision)
+        gen, disc = build(cfg["model"], seed=int(cfg["train"]["seed"]))
+        self.g_def, g_params, g_rest = nnx.split(gen, nnx.Param, ...)
+        self.d_def, d_params = nnx.split(disc, nnx.Param)
+        self.g_tx = self._optimiser(float(cfg["train"]["learning_rate"]))
+        self.d_tx = self._optimiser(float(cfg["train"]["disc_learning_rate"]))
+        self._init_state(g_params, g_rest, d_params)
+        self._compile_steps()
+
+    def _optimiser(self, lr: float):
+        """AdamW with global-norm clipping, optional cosine schedule and gradient accumulation."""
+        import optax
+
+        t = self.cfg["train"]
+        if t.get("schedule", "constant") == "cosine":
+            # Warm-up then cosine decay to 5% over train.steps (a step-indexed schedule keeps
+            # resuming exact; with --max-minutes set train.steps to what fits the budget).
+            warm = int(t.get("warmup_steps", 100))
+            lr = optax.warmup_cosine_decay_schedule(0.0, lr, warm, max(int(t["steps"]), warm + 1),
+                                                    end_value=0.05 * lr)
+        tx = optax.chain(optax.clip_by_global_norm(float(t["grad_clip"])),
+                         optax.adamw(lr, b1=float(t["b1"]), b2=float(t["b2"]), weight_decay=float(t["weight_decay"])))
+        if int(t["grad_accum"]) > 1:
+            tx = optax.MultiSteps(tx, every_k_schedule=int(t["grad_accum"]))
+        return tx
+
+    def _init_state(self, g_params, g_rest, d_params) -> None:
+        """The whole training state as one pytree, replicated over the mesh when there is one."""
+        import jax
+        import jax.numpy as jnp
+        from jax.sharding import NamedSharding, PartitionSpec as P
+
+        self.state = {"g_params": g_params, "g_rest": g_rest, "g_opt": self.g_tx.init(g_params),
+                      "d_params": d_params, "d_opt": self.d_tx.init(d_params), "step": jnp.zeros((), jnp.int32)}
+        if self.mesh is not None:
+            self.rep = NamedSharding(self.mesh, P())
+            self.batch_sharding = NamedSharding(self.mesh, P("data"))
+            self.state = jax.device_put(self.state, self.rep)
+        else:
+            self.rep = self.batch_sharding = None
+
+    def _compile_steps(self) -> None:
+        """Jit the generator step (losses, update, codebook stats) and the discriminator step."""
         import jax
         import jax.numpy as jnp
         import optax
         from flax import nnx
-        from jax.sharding import NamedSharding, PartitionSpec as P
 
-        from genotool_codec.models import build
         from genotool_codec.models.quantizer import usage_stats
+        from genotool_codec.runtime import cast_for_compute
 
-        self.cfg = cfg
-        m, t = cfg["model"], cfg["train"]
-        self.mesh = mesh
-        gen, disc = build(m, seed=int(t["seed"]))
-        self.g_def, g_params, g_rest = nnx.split(gen, nnx.Param, ...)
-        self.d_def, d_params = nnx.split(disc, nnx.Param)
-
-        def make_tx(lr):
-            if t.get("schedule", "constant") == "cosine":
-                # Warm-up then cosine decay to 5% over train.steps (a step-indexed schedule keeps
-                # resuming exact; with --max-minutes set train.steps to what fits the budget).
-                lr = optax.warmup_cosine_decay_schedule(0.0, lr, int(t.get("warmup_steps", 100)),
-                                                        max(int(t["steps"]), int(t.get("warmup_steps", 100)) + 1),
-                                                        end_value=0.05 * lr)
-            tx = optax.chain(optax.clip_by_global_norm(float(t["grad_clip"])),
-                             optax.adamw(lr, b1=float(t["b1"]), b2=float(t["b2"]),
-                                         weight_decay=float(t["weight_decay"])))
-            if int(t["grad_accum"]) > 1:
-                tx = optax.MultiSteps(tx, every_k_schedule=int(t["grad_accum"]))
-            return tx
-
-        self.g_tx = make_tx(float(t["learning_rate"]))
-        self.d_tx = make_tx(float(t["disc_learning_rate"]))
-        self.state = {"g_params": g_params, "g_rest": g_rest, "g_opt": self.g_tx.init(g_params),
-                      "d_params": d_params, "d_opt": self.d_tx.init(d_params),
-                      "step": jnp.zeros((), jnp.int32)}
-        if mesh is not None:
-            self.rep = NamedSharding(mesh, P())
-            self.batch_sharding = NamedSharding(mesh, P("data"))
-            self.state = jax.device_put(self.state, self.rep)
-        else:
-            self.rep = self.batch_sharding = None
-        w = t["loss_weights"]
-        beta = float(t["beta"])
-        k = int(m["codebook_size"])
+        m, t = self.cfg["model"], self.cfg["train"]
+        w, beta, k, dt = t["loss_weights"], float(t["beta"]), int(m["codebook_size"]), self.dtype
         g_def, d_def, g_tx, d_tx = self.g_def, self.d_def, self.g_tx, self.d_tx
 
         def gen_loss(g_params, g_rest, d_params, x, n_active, gan: bool):
-            model = nnx.merge(g_def, g_params, g_rest)
-            y, aux = model(x, n_active)
+            """x (B, T, 1) float32 -> (total loss, (reconstruction (B, T, 1), codes (B, T/hop, n), logs))."""
+            model = nnx.merge(g_def, cast_for_compute(g_params, dt), g_rest)
+            z = model.encoder(x.astype(dt)).astype(jnp.float32)
+            zq, aux = model.quantizer(z, n_active=n_active)
+            y = model.decoder(zq.astype(dt)).astype(jnp.float32)
             l1 = losses.time_l1(x, y)
             vq = aux["codebook_loss"] + beta * aux["commit_loss"]
             total = w["time_l1"] * l1 + w["commit"] * vq
@@ -196,9 +217,107 @@ class _Loggers:
             self.wb.finish()
 
 
+def _restore(trainer: Trainer, ckpts: Checkpoints, resume_from: Path | None) -> int:
+    """Load the latest checkpoint of this run (a killed run) or of ``resume_from``; returns the
+    optimiser step to start from (0 when there is nothing to resume)."""
+    import jax
+
+    t = trainer.cfg["train"]
+    src = None
+    if ckpts.latest() is not None:
+        src = ckpts
+    elif resume_from is not None:
+        rp = Path(resume_from)
+        rp = rp / CKPT_DIR if (rp / CKPT_DIR).is_dir() else rp
+        src = Checkpoints(rp, keep=int(t["keep_checkpoints"]))
+        if src.latest() is None:
+            raise UserError(f"--resume: no checkpoint found in {resume_from}")
+    if src is None:
+        return 0
+    state, _ = src.restore(src.latest(), trainer.state, trainer.cfg["model"])
+    trainer.state = jax.device_put(state, trainer.rep) if trainer.rep is not None else state
+    start = int(jax.device_get(trainer.state["step"])) // int(t["grad_accum"])
+    log(f"genotool: resuming from step {start} ({src.dir})")
+    return start
+
+
+def _progress_bar(enabled: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    return Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
+                    console=Console(stderr=True), disable=not enabled, transient=False)
+
+
+class _Clock:
+    """Wall time of the run, of the first (compiling) step and of the steady-state steps after it."""
+
+    def __init__(self, max_minutes: float | None):
+        self.t0 = time.perf_counter()
+        self.deadline = None if not max_minutes else self.t0 + 60 * max_minutes
+        self.compile_s = self.t_steady = None
+        self.steady_from = 0
+
+    def first_step_done(self, step: int) -> None:
+        if self.compile_s is None:
+            self.compile_s = time.perf_counter() - self.t0
+            self.t_steady, self.steady_from = time.perf_counter(), step
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+    def past_deadline(self) -> bool:
+        return self.deadline is not None and time.perf_counter() > self.deadline
+
+    def steady(self, step: int) -> tuple[int, float]:
+        if self.t_steady is None:
+            return 0, 0.0
+        return step - self.steady_from, time.perf_counter() - self.t_steady
+
+
+def _train_loop(trainer: Trainer, pf, ckpts: Checkpoints, loggers: _Loggers, meta: dict, clock: _Clock,
+                start: int, total: int, progress: bool) -> tuple[int, dict, bool]:
+    """Run micro-batches from the prefetcher until ``total`` optimiser steps or the deadline;
+    log every ``log_every``, checkpoint every ``save_every`` (and at the end / the deadline).
+    Returns (last step, last logged metrics, stopped early)."""
+    import jax
+
+    t = trainer.cfg["train"]
+    accum, step, last = int(t["grad_accum"]), start, {}
+    with _progress_bar(progress) as prog:
+        task = prog.add_task("train", total=total, completed=start, info="")
+        for micro, batch in pf:
+            opt_step = micro // accum
+            logs = trainer.micro_step(micro, batch, opt_step)
+            if (micro + 1) % accum:
+                continue
+            step = opt_step + 1
+            if clock.compile_s is None:
+                jax.block_until_ready(trainer.state["step"])
+                clock.first_step_done(step)
+            if step % int(t["log_every"]) == 0 or step == total:
+                last = {k: float(v) for k, v in jax.device_get(logs).items()}
+                last["elapsed_s"] = round(clock.elapsed(), 2)
+                loggers.log(step, last)
+                prog.update(task, info=f"L1 {last['time_l1']:.3f} use {last['usage']:.2f} ppl {last['perplexity']:.0f}")
+            prog.update(task, completed=step)
+            if step % int(t["save_every"]) == 0 or step == total:
+                ckpts.save(step, trainer.state, {**meta, "step": step})
+            if clock.past_deadline() and step < total:
+                ckpts.save(step, trainer.state, {**meta, "step": step})
+                pf.close()
+                return step, last, True
+    return step, last, False
+
+
 def fit(cfg: dict, windows: np.ndarray, run_dir: Path, *, resume_from: Path | None = None,
-        max_minutes: float | None = None, progress: bool = True, data_info: dict | None = None) -> dict:
-    """Train into ``run_dir`` (checkpoints/, history.jsonl, model/); returns runtime metrics."""
+        max_minutes: float | None = None, progress: bool = True, data_info: dict | None = None,
+        precision: str | None = None) -> dict:
+    """Train into ``run_dir`` (checkpoints/, history.jsonl, model/); returns runtime metrics.
+
+    ``windows`` (n_windows, window) float16/32 normalised signal.
+    """
     import jax
 
     from genotool_codec.data import BatchSource, Prefetcher
@@ -206,90 +325,30 @@ def fit(cfg: dict, windows: np.ndarray, run_dir: Path, *, resume_from: Path | No
 
     t = cfg["train"]
     n_dev = jax.device_count()
-    mesh = data_parallel_mesh()[0] if n_dev > 1 else None
     if int(t["batch_size"]) % n_dev:
         raise UserError(f"train.batch_size {t['batch_size']} is not divisible by the {n_dev} devices")
-    trainer = Trainer(cfg, mesh=mesh)
+    trainer = Trainer(cfg, mesh=data_parallel_mesh()[0] if n_dev > 1 else None, precision=precision)
     ckpts = Checkpoints(Path(run_dir) / CKPT_DIR, keep=int(t["keep_checkpoints"]))
-    meta = {"config": cfg, "fingerprint": model_fingerprint(cfg["model"])}
-    start = 0
-    src_ck = None
-    if ckpts.latest() is not None:
-        src_ck = ckpts
-    elif resume_from is not None:
-        rp = Path(resume_from)
-        rp = rp / CKPT_DIR if (rp / CKPT_DIR).is_dir() else rp
-        src_ck = Checkpoints(rp, keep=int(t["keep_checkpoints"]))
-        if src_ck.latest() is None:
-            raise UserError(f"--resume: no checkpoint found in {resume_from}")
-    if src_ck is not None:
-        step = src_ck.latest()
-        state, _ = src_ck.restore(step, trainer.state, cfg["model"])
-        trainer.state = jax.device_put(state, trainer.rep) if trainer.rep is not None else state
-        start = int(jax.device_get(trainer.state["step"])) // int(t["grad_accum"])
-        print(f"genotool: resuming from step {start} ({src_ck.dir})", file=sys.stderr)
-    accum = int(t["grad_accum"])
-    total = int(t["steps"])
+    start = _restore(trainer, ckpts, resume_from)
+    accum, total = int(t["grad_accum"]), int(t["steps"])
     source = BatchSource(windows, int(t["batch_size"]), int(t["crop"]), int(t["seed"]))
     loggers = _Loggers(Path(run_dir), cfg)
     pf = Prefetcher(source.get, start * accum, total * accum, trainer.put_batch,
                     host_size=int(t["host_prefetch"]), device_size=int(t["device_prefetch"]))
-    t0 = time.perf_counter()
-    compile_s = None
-    last = {}
-    step = start
-    samples = 0
-    deadline = None if not max_minutes else t0 + 60 * max_minutes
-    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
-    from rich.console import Console
-
-    prog = Progress(TextColumn("train"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                    TextColumn("{task.fields[info]}"), TimeRemainingColumn(),
-                    console=Console(stderr=True), disable=not progress, transient=False)
-    t_steady = None
-    stopped_early = False
-    with prog:
-        task = prog.add_task("train", total=total, completed=start, info="")
-        acc_logs: dict = {}
-        for micro, batch in pf:
-            opt_step = micro // accum
-            logs = trainer.micro_step(micro, batch, opt_step)
-            samples += batch.shape[0] * batch.shape[1]
-            if (micro + 1) % accum:
-                continue
-            step = opt_step + 1
-            if compile_s is None:
-                jax.block_until_ready(trainer.state["step"])
-                compile_s = time.perf_counter() - t0
-                t_steady, steady_from = time.perf_counter(), step
-            if step % int(t["log_every"]) == 0 or step == total:
-                last = {k: float(v) for k, v in jax.device_get(logs).items()}
-                last["elapsed_s"] = round(time.perf_counter() - t0, 2)
-                loggers.log(step, last)
-                prog.update(task, info=f"L1 {last['time_l1']:.3f} use {last['usage']:.2f} ppl {last['perplexity']:.0f}")
-            prog.update(task, completed=step)
-            if step % int(t["save_every"]) == 0 or step == total:
-                ckpts.save(step, trainer.state, {**meta, "step": step})
-            if deadline is not None and time.perf_counter() > deadline and step < total:
-                ckpts.save(step, trainer.state, {**meta, "step": step})
-                stopped_early = True
-                pf.close()
-                break
-            _ = acc_logs
+    clock = _Clock(max_minutes)
+    meta = {"config": cfg, "fingerprint": model_fingerprint(cfg["model"])}
+    step, last, stopped_early = _train_loop(trainer, pf, ckpts, loggers, meta, clock, start, total, progress)
     jax.block_until_ready(trainer.state["step"])
-    wall = time.perf_counter() - t0
+    wall = clock.elapsed()
     ckpts.close()
     loggers.close()
-    steady_steps = step - steady_from if t_steady is not None else 0
-    steady_s = time.perf_counter() - t_steady if t_steady is not None else 0.0
-    gen_state = jax.device_get(trainer.generator_state())
-    bs = int(t["batch_size"]) * accum
-    crop = source.crop
+    steady_steps, steady_s = clock.steady(step)
     extra = {"trained_steps": step, "data": data_info or {}, "hop": hop(cfg["model"]),
              "bits_per_sample": bits_per_sample(cfg["model"]), "final_metrics": last}
-    export_model(Path(run_dir), gen_state, cfg, extra)
+    export_model(Path(run_dir), jax.device_get(trainer.generator_state()), cfg, extra)
+    samples_per_step = int(t["batch_size"]) * accum * source.crop
     return {"steps": step, "start_step": start, "stopped_early": stopped_early, "wall_seconds": round(wall, 2),
-            "first_step_seconds_incl_compile": round(compile_s or 0, 2),
+            "first_step_seconds_incl_compile": round(clock.compile_s or 0, 2),
             "steps_per_second": round(steady_steps / steady_s, 4) if steady_s > 0 else None,
-            "samples_per_second": round(steady_steps * bs * crop / steady_s, 1) if steady_s > 0 else None,
+            "samples_per_second": round(steady_steps * samples_per_step / steady_s, 1) if steady_s > 0 else None,
             "devices": n_dev, "final_metrics": last, "bits_per_sample": bits_per_sample(cfg["model"])}

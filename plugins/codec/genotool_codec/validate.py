@@ -72,7 +72,7 @@ def select_reads(inputs: list[Path], expect_rate, max_reads: int | None, trim: i
 
 
 def run_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, levels: list[int] | None,
-                 max_reads: int | None, window: int | None, batch: int = 16) -> dict:
+                 max_reads: int | None, window: int | None, batch: int = 16, precision: str | None = None) -> dict:
     from genotool.report import Report
 
     from genotool_codec import tokens
@@ -92,7 +92,7 @@ def run_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, levels:
     vbz_bps = 8 * pod5_bytes / max(all_samples, 1)
     rows, first = [], None
     for n in levels:
-        runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n)
+        runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n, precision=precision)
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         m = signal_metrics(pa_o, pa_d)
         cs = code_stats(codes, int(cfg["model"]["codebook_size"]))
@@ -157,7 +157,8 @@ def _default_levels(n: int) -> list[int]:
 def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, truth: Path | None,
                       n_codebooks: int | None, max_reads: int | None, trim: int | None,
                       dorado: str | None, dorado_model: str | None, scrappie_model: str | None,
-                      threads: int = 1, window: int | None = None, batch: int = 16) -> dict:
+                      threads: int = 1, window: int | None = None, batch: int = 16,
+                      precision: str | None = None) -> dict:
     import pod5
 
     from genotool_codec import basecall
@@ -172,7 +173,7 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     cfg = meta["config"]
     files, reads = select_reads(inputs, cfg["data"].get("sample_rate"), max_reads, trim)
     truth_seqs = read_fasta(truth) if truth else {}
-    runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n_codebooks)
+    runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n_codebooks, precision=precision)
     adc, pa_o, pa_d, codes = reconstruct(runner, reads)
     # Trimmed original + generated POD5, keeping every read's metadata.
     keep = {r.read_id for r in reads}

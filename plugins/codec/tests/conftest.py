@@ -69,7 +69,7 @@ def sim(shared_dir) -> Path:
     out = shared_dir / "sim"
     with _locked(shared_dir / ".sim.lock"):
         if not (out / "metadata.json").exists():
-            r = run_cli("codec", "simulate", "-o", out, "--reads", "12", "--read-length", "800", "--seed", "3")
+            r = run_cli("codec", "simulate", "-o", out, "--num-reads", "12", "--read-length", "800", "--seed", "3")
             assert r.exit_code == 0, r.stderr
     return out
 

@@ -67,8 +67,8 @@ def test_reads_shorter_than_window(sim, tmp_path):
 
 
 def test_mixed_sample_rates(tiny_model, sim, tmp_path):
-    r = run_cli("codec", "simulate", "-o", tmp_path / "r10", "--chemistry", "r10.4.1", "--reads", "2",
-                "--read-length", "600", "--files", "1")
+    r = run_cli("codec", "simulate", "-o", tmp_path / "r10", "--chemistry", "r10.4.1", "--num-reads", "2",
+                "--read-length", "600", "--num-files", "1")
     assert r.exit_code == 0, r.stderr
     line = _one_error_line(run_cli("codec", "encode", "--pod5", sim / "pod5", "--pod5", tmp_path / "r10" / "pod5",
                                    "-m", tiny_model, "-o", tmp_path / "t.tokens"))
@@ -88,7 +88,7 @@ def test_output_exists_refused(tiny_model, sim, tmp_path):
     line = _one_error_line(run_cli("codec", "decode", "--tokens", tok, "-m", tiny_model, "-o", out))
     assert "already exists" in line and "--force" in line
     assert out.read_bytes() == b"keep me"
-    line = _one_error_line(run_cli("codec", "simulate", "-o", sim, "--reads", "1"))
+    line = _one_error_line(run_cli("codec", "simulate", "-o", sim, "--num-reads", "1"))
     assert "already exists" in line
 
 

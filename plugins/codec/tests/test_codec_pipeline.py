@@ -45,8 +45,8 @@ def test_simulate_writes_valid_pod5(sim):
 
 
 def test_simulate_r10(tmp_path):
-    r = run_cli("codec", "simulate", "-o", tmp_path / "s", "--chemistry", "r10.4.1", "--reads", "3",
-                "--read-length", "300", "--files", "1")
+    r = run_cli("codec", "simulate", "-o", tmp_path / "s", "--chemistry", "r10.4.1", "--num-reads", "3",
+                "--read-length", "300", "--num-files", "1")
     assert r.exit_code == 0, r.stderr
     reads = _reads(next((tmp_path / "s" / "pod5").rglob("*.pod5")))
     assert {v[3:6] for v in reads.values()} == {("FLO-MIN114", "SQK-LSK114", 5000)}
@@ -177,6 +177,35 @@ def test_bench_json(tiny_model, tmp_path):
     assert res["plugin"] == "codec" and res["encode_decode_samples_per_second"] > 0
     assert res["train"]["generator_only"]["steps_per_second"] > 0 and res["peak_rss_mb"] > 0
     assert json.loads((tmp_path / "b.json").read_text())["samples"] == res["samples"]
+    # bench writes -o like every verb: an existing file is refused unless --force.
+    r = run_cli("codec", "bench", "-m", tiny_model, "--seconds", "1", "--train-steps", "0", "-o", tmp_path / "b.json")
+    assert r.exit_code == 2 and "--force" in r.stderr
+
+
+def test_run_options_are_honoured(tiny_model, sim, tmp_path):
+    """--precision/--batch-size reach the model and the metadata (not only accepted, issue 14)."""
+    r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "t.tokens",
+                "--precision", "bf16-mixed", "--batch-size", "3", "--threads", "1")
+    assert r.exit_code == 0, r.stderr
+    plan = json.loads(r.stdout)["plan"]
+    assert plan["precision"] == "bf16-mixed" and plan["jax"]["compute_dtype"] == "bfloat16"
+    assert plan["batch_size"] == 3 and plan["batch_size_source"] == "user"
+    r = run_cli("codec", "validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", tmp_path / "v",
+                "--codebooks", "2", "--precision", "bf16-mixed", "--batch-size", "5")
+    assert r.exit_code == 0, r.stderr
+    meta = json.loads((tmp_path / "v" / "metadata.json").read_text())
+    assert meta["plan"]["precision"] == "bf16-mixed" and meta["plan"]["batch_size"] == 5
+    # The compute dtype changes the numbers a little (bf16 activations): the option has an effect.
+    from genotool_codec.checkpoint import load_model
+    from genotool_codec.predict import CodecRunner
+
+    model, m = load_model(tiny_model)
+    x = np.random.default_rng(0).normal(size=(2, int(m["config"]["data"]["window"]))).astype(np.float32)
+    c32 = CodecRunner(model, m["config"], batch=2)
+    c16 = CodecRunner(model, m["config"], batch=2, precision="bf16-mixed")
+    codes = c32.encode_windows(x)
+    y32, y16 = c32.decode_windows(codes), c16.decode_windows(codes)
+    assert y16.dtype == np.float32 and 0 < np.abs(y32 - y16).max() < 0.1 * np.abs(y32).max() + 1e-3
 
 
 def test_dorado_adapter_with_fake_binary(tiny_model, sim, tmp_path):
@@ -207,8 +236,8 @@ def test_simulate_from_given_reference(tmp_path):
     rng = np.random.default_rng(4)
     seq = "".join(rng.choice(list("ACGT"), 5000))
     ref.write_text(">chrT\n" + seq + "\n")
-    r = run_cli("codec", "simulate", "-o", tmp_path / "s", "--reference", ref, "--reads", "4", "--read-length", "300",
-                "--files", "1")
+    r = run_cli("codec", "simulate", "-o", tmp_path / "s", "--reference", ref, "--num-reads", "4", "--read-length", "300",
+                "--num-files", "1")
     assert r.exit_code == 0, r.stderr
     assert not (tmp_path / "s" / "reference.fa").exists()
     for t in read_fasta(tmp_path / "s" / "truth.fa").values():
