@@ -154,3 +154,17 @@ def test_vocab_scan_matches_known_on_simulated_data(sim_data, make_cfg, tmp_path
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], scan)
     assert enc["idx"].max() <= max(len(scan["base"]), len(scan["t0"]))
     assert (enc["ccat"] > 0).all()
+
+
+def test_cli_preprocess_hit_then_force_rebuilds(sim_data, args_for, genotool_cli, tmp_path):
+    import json
+
+    args = ["srsnv", "preprocess", *args_for(sim_data), "-o", str(tmp_path / "cache"), "--preprocess-num-workers", "1"]
+    first = genotool_cli(*args)
+    assert first.exit_code == 0, first.stderr
+    again = genotool_cli(*args)
+    forced = genotool_cli(*args, "--force")
+    assert json.loads(first.stdout)["cache_hit"] is False and json.loads(again.stdout)["cache_hit"] is True
+    rebuilt = json.loads(forced.stdout)
+    assert forced.exit_code == 0 and rebuilt["cache_hit"] is False
+    assert rebuilt["cache"] == json.loads(first.stdout)["cache"] and rebuilt["rows"] == json.loads(first.stdout)["rows"]
