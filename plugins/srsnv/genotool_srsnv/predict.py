@@ -158,10 +158,25 @@ def run_predict(cfg: PredictConfig) -> dict:
     out = pd.DataFrame({"CHROM": df["CHROM"], "POS": df["POS"], "RN": df["RN"], "prob": full,
                         "MQUAL": np.where(np.isnan(full), np.nan, mq), "SNVQ": np.where(np.isnan(full), np.nan, snvq)})
     with atomic_file(output, force=True) as tmp:
-        out.to_parquet(tmp, index=False)
+        write_scores(out, tmp, {"command": "srsnv predict", "model": str(models_dir), "plan": plan.to_dict()})
     total = time.perf_counter() - t0
     return {"rows": int(len(df)), "scored": int(len(prob)), "seconds": total, "encode_seconds": t_enc,
             "model_seconds": t_model, "rows_per_second": len(df) / max(total, 1e-9), "plan": plan.to_dict()}
+
+
+SCORES_METADATA_KEY = b"genotool"
+
+
+def write_scores(frame, path: Path, facts: dict) -> None:
+    """The scores parquet; ``facts`` (command, model, the probe's plan) ride in the file's
+    key-value metadata under ``genotool``, since a one-file output has no metadata.json."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = dict(table.schema.metadata or {})
+    meta[SCORES_METADATA_KEY] = json.dumps(facts, default=str).encode()
+    pq.write_table(table.replace_schema_metadata(meta), path)
 
 
 def predict_plan(cfg: PredictConfig):

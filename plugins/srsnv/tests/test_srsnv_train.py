@@ -77,8 +77,13 @@ def test_predict_scores_a_featuremap(trained, sim_data, tmp_path):
     out = tmp_path / "scores.parquet"
     res = invoke(["srsnv", "predict", "--bam", str(sim_data / "negative.bam"), "--parquet",
                   str(sim_data / "negative.parquet"), "--model", str(trained["out"]), "-o", str(out),
-                  "--preprocess-num-workers", "1"])
+                  "--preprocess-num-workers", "1", "--batch-size", "100", "--device", "cpu", "--threads", "1"])
     assert res.exit_code == 0, res.stderr
+    import pyarrow.parquet as pq
+
+    facts = json.loads(pq.read_schema(out).metadata[b"genotool"])
+    assert facts["command"] == "srsnv predict" and facts["model"] == str(trained["out"])
+    assert (facts["plan"]["batch_size"], facts["plan"]["batch_size_source"], facts["plan"]["cpu_threads"]) == (100, "user", 1)
     df = pd.read_parquet(out)
     assert {"CHROM", "POS", "RN", "prob", "MQUAL", "SNVQ"} <= set(df.columns)
     assert len(df) == len(pd.read_parquet(sim_data / "negative.parquet"))
