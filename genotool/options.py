@@ -45,10 +45,10 @@ import typer
 from typer.core import TyperCommand
 
 from genotool.log import log
+from genotool.probe import PRECISIONS  # noqa: F401 - one list of precisions (the probe validates it)
 
 # Scheduler names of the shared engine (genotool.engine.config imports these: one list).
 SCHEDULERS = ("none", "cosine", "onecycle", "plateau")
-from genotool.probe import PRECISIONS  # noqa: E402,F401 - one list (the probe validates it)
 
 Output = Annotated[Path, typer.Option("--output", "-o", help="Output folder (or file where the verb writes one file).")]
 OptionalOutput = Annotated[Optional[Path], typer.Option("--output", "-o", help="Also write the result to this file.")]
