@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from genotool.log import log
+
 
 class NullProgress:
     def note(self, msg: str) -> None:
@@ -68,7 +70,7 @@ class LineProgress(NullProgress):
         self.label = label
 
     def note(self, msg: str) -> None:
-        print(self.label + msg, file=sys.stderr, flush=True)
+        log(self.label + msg)
 
     def end_epoch(self, row: dict) -> None:
         self.note("epoch " + str(row.get("epoch")) + ": " + _summary(row))
