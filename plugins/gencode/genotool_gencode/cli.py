@@ -241,6 +241,10 @@ def compare(
     scheduler: Scheduler = "cosine",
     parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
+    augustus: Annotated[bool, typer.Option("--augustus", help="Also train AUGUSTUS (etraining, in a temporary "
+                        "species folder) on the same GenBank training records, predict the test records and score "
+                        "it with the same code (data from preprocess --genbank; needs the augustus package).")] =
+        False,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
@@ -266,7 +270,7 @@ def compare(
                              max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length).check()
     run_compare(data_dir=data, output=output, names=names, model_config=model, settings=settings,
                 max_test_chunks=max_test_chunks, json_path=json_path, device=device, precision=precision,
-                threads=threads, force=force, parallel=parallel, log=log)
+                threads=threads, force=force, parallel=parallel, augustus=augustus, log=log)
 
 
 @app.command()

@@ -8,7 +8,9 @@ from pathlib import Path
 from genotool_gencode.config import ModelConfig, TrainSettings, default_batch_size
 
 TABLE_COLUMNS = ("segment_f1", "duration_kl", "position_macro_f1", "boundary_f1_tol0", "boundary_f1_tol2",
-                 "boundary_f1_tol10", "pred_segments", "true_segments", "train_seconds")
+                 "boundary_f1_tol10", "pred_segments", "true_segments", "nucleotide_sensitivity",
+                 "nucleotide_specificity", "exon_sensitivity", "exon_specificity", "exon_f1", "gene_sensitivity",
+                 "gene_specificity", "train_seconds")
 
 
 # measured training time relative to the linear chain (default compare, 2-core VM)
@@ -18,9 +20,10 @@ RELATIVE_COST = {"pytorch-crf": 1.1, "linear": 1.0, "semicrf": 2.2}
 def run_compare(*, data_dir: Path, output: Path, names: list[str], model_config: ModelConfig,
                 settings: TrainSettings, max_test_chunks: int | None = None, json_path: Path | None = None,
                 device=None, precision=None, threads=None, force: bool = False, parallel: bool = False,
-                log=print) -> dict:
+                augustus: bool = False, log=print) -> dict:
     """Train each head in ``names`` from the same ``model_config`` and ``settings``; evaluate on
-    the test split; write ``compare.json`` (and ``json_path``) and print the table."""
+    the test split (with ``augustus``: AUGUSTUS too, augustus.py); write ``compare.json`` (and
+    ``json_path``) and print the table."""
     from genotool.outputs import run_output, write_json
     from genotool.probe import apply_torch, make_plan
 
@@ -30,7 +33,7 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], model_config:
     settings = default_batch_size(plan, settings, 16)
     apply_torch(plan)
     params = {"models": names, **model_config.to_json(), **settings.to_json(), "max_test_chunks": max_test_chunks,
-              "parallel": parallel}
+              "parallel": parallel, "augustus": augustus}
     params.pop("head")
     t_all = time.perf_counter()
     rows = []
@@ -58,11 +61,17 @@ def run_compare(*, data_dir: Path, output: Path, names: list[str], model_config:
             for name in names:
                 log(f"=== {name} ===")
                 rows.append(_train_and_eval(name=name, sub=run.path / name, plan=plan, log=log, **common))
+        if augustus:
+            from genotool_gencode.augustus import augustus_row
+
+            rows.append(augustus_row(data_dir, run.path / "augustus", max_test_chunks, TABLE_COLUMNS, log))
         for row in rows:
+            if "missing" in row:
+                continue
             log(f"{row['model']}: segment F1 {row['segment_f1']:.4f}, duration KL {row['duration_kl']:.4f}, "
                 f"position macro-F1 {row['position_macro_f1']:.4f}")
         result = {"data_dir": str(data_dir), "encoder": model_config.encoder, "budget": params,
-                  "test_chunks": rows[0]["test_chunks"] if rows else 0, "rows": rows,
+                  "test_chunks": next((r["test_chunks"] for r in rows if "test_chunks" in r), 0), "rows": rows,
                   "wall_seconds": round(time.perf_counter() - t_all, 1)}
         write_json(run.path / "compare.json", result)
         run.runtime.update({"wall_seconds_total": result["wall_seconds"]})
@@ -82,7 +91,7 @@ def print_table(rows, log) -> None:
         table.add_column(c, justify="right" if c != "model" else "left")
     for r in rows:
         table.add_row(*[f"{r[c]:.4f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
-    Console(stderr=True, width=200).print(table)   # wide enough for every column when not a TTY
+    Console(stderr=True, width=320).print(table)   # wide enough for every column when not a TTY
 
 
 def _train_and_eval(*, name, sub, data_dir, model_config: ModelConfig, settings: TrainSettings,

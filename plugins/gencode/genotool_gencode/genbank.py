@@ -61,6 +61,7 @@ def read_genbank(path: Path) -> list[GbRecord]:
     from Bio.Seq import UndefinedSequenceError
 
     out, seen = [], set()
+    _check_origins(path)
     try:
         with open(path) as fh, warnings.catch_warnings():
             # AUGUSTUS's files have short LOCUS lines (no molecule type/date): harmless
@@ -79,13 +80,33 @@ def read_genbank(path: Path) -> list[GbRecord]:
                 out.append(GbRecord(name, seq, _genes(path, name, rec, len(seq))))
     except UserError:
         raise
-    except (ValueError, IndexError, AttributeError, TypeError) as exc:
+    except (ValueError, IndexError, AttributeError, TypeError, AssertionError) as exc:
         raise UserError(f"{path}: not a readable GenBank file ({type(exc).__name__}: {exc})") from None
     except OSError as exc:
         raise UserError(f"--genbank: cannot read {path} ({exc.strerror or exc})") from None
     if not out:
         raise UserError(f"{path}: no GenBank record (a record starts with a LOCUS line)")
     return out
+
+
+def _check_origins(path: Path) -> None:
+    """Every record (LOCUS ... //) has an ORIGIN block: Biopython's own message for a missing one
+    depends on what precedes it, so say it plainly, with the line."""
+    name, has_origin = None, False
+    try:
+        with open(path, errors="replace") as fh:
+            for n, line in enumerate(fh, 1):
+                if line.startswith("LOCUS"):
+                    parts = line.split()
+                    name, has_origin = parts[1] if len(parts) > 1 else f"at line {n}", False
+                elif line.startswith("ORIGIN"):
+                    has_origin = True
+                elif line.startswith("//") and name is not None:
+                    if not has_origin:
+                        raise UserError(f"{path}: line {n}: record {name}: no ORIGIN sequence")
+                    name = None
+    except OSError as exc:
+        raise UserError(f"--genbank: cannot read {path} ({exc.strerror or exc})") from None
 
 
 def _genes(path, name, rec, length: int) -> list[GbGene]:

@@ -71,6 +71,7 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
         for h in handles.values():
             h.close()
     written = [s for s in SPLITS if counts[s]["chunks"]]
+    _copy_genbank(files, out_dir / "genbank")
     for s in written:
         (out_dir / f"{s}_segment_stats.json").write_text(json.dumps(stats[s].to_dict(), indent=1) + "\n")
     odd = summary["genes"] - summary["stop_codons_canonical"]
@@ -108,3 +109,16 @@ def _write_record(r, split, fh, stats, count, summary, chunk_size, overlap) -> N
     count["records"] += 1
     count["genes"] += len(r.genes)
 
+
+
+def _copy_genbank(files: list[tuple[Path, str | None]], folder: Path) -> None:
+    """The input records, by split, for gene finders that train on GenBank (`compare --augustus`):
+    ``train.gb`` holds every record our models learn from (train and val), ``test.gb`` the test ones."""
+    folder.mkdir()
+    for name, wanted in (("train.gb", (None, "train", "val")), ("test.gb", ("test",))):
+        chosen = [f for f, s in files if s in wanted]
+        if chosen:
+            with open(folder / name, "wb") as out:
+                for f in chosen:
+                    data = f.read_bytes()
+                    out.write(data if data.endswith(b"\n") else data + b"\n")

@@ -6,13 +6,16 @@
 * segment F1: a predicted run (start, end, label) counts only if the same run is in the truth;
 * duration KL per label: KL(true || predicted) between run-length histograms on log-spaced bins
   (add-0.5 smoothing so an absent bin is finite); ``duration_kl`` is the mean over labels
-  present in the truth.
+  present in the truth;
+* nucleotide / exon / gene level sensitivity and specificity, as gene finders report them
+  (genelevel.py).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from genotool_gencode.genelevel import GeneLevelMetrics
 from genotool_gencode.labels import LABELS, NUM_LABELS
 
 TOLERANCES = (0, 1, 2, 5, 10)
@@ -58,6 +61,7 @@ class SegmentationMetrics:
         self.dur_pred = np.zeros((num_classes, nb), dtype=np.int64)
         self.raw_true = [[] for _ in range(num_classes)]   # raw durations for histograms (capped)
         self.raw_pred = [[] for _ in range(num_classes)]
+        self.genes = GeneLevelMetrics()     # nucleotide / exon / gene level (genelevel.py)
 
     def update(self, true, pred) -> None:
         t = np.asarray(true, dtype=np.int64)
@@ -65,6 +69,7 @@ class SegmentationMetrics:
         if t.shape != p.shape:
             raise ValueError(f"true and predicted lengths differ: {t.shape} vs {p.shape}")
         np.add.at(self.confusion, (t, p), 1)
+        self.genes.update(t, p)
         tb = np.flatnonzero(np.diff(t)) + 1
         pb = np.flatnonzero(np.diff(p)) + 1
         self.n_true_b += len(tb)
@@ -130,4 +135,5 @@ class SegmentationMetrics:
         out["duration_kl"] = float(np.mean(kls)) if kls else 0.0
         out["duration_kl_per_label"] = {r["label"]: r["duration_kl"] for r in rows if r["duration_kl"] is not None}
         out["true_segments"], out["pred_segments"] = self.seg_true, self.seg_pred
+        out.update(self.genes.summary())
         return out
