@@ -121,17 +121,23 @@ class AliasedCommand(TyperCommand):
     """A Typer command that accepts the hidden old spellings of :data:`HIDDEN_ALIASES`."""
 
     def parse_args(self, ctx, args):
-        names = {name for p in self.params for name in getattr(p, "opts", ())}
-        out = []
-        for arg in args:
+        names = {name for p in self.params for name in getattr(p, "opts", ()) + getattr(p, "secondary_opts", ())}
+        # options that consume the next token as their value: that token is never an alias
+        takes_value = {name for p in self.params if getattr(p, "param_type_name", "") == "option"
+                       and not getattr(p, "is_flag", False) and not getattr(p, "count", False)
+                       for name in p.opts}
+        out, value_next = [], False
+        for i, arg in enumerate(args):
             if arg == "--":
-                out.extend(args[len(out):])
+                out.extend(args[i:])
                 break
             key, eq, rest = arg.partition("=")
             canonical = HIDDEN_ALIASES.get(key)
-            if canonical and canonical in names and key not in names:
+            if not value_next and canonical and canonical in names and key not in names:
                 log(f"note: {key} is now spelled {canonical}")
+                key = canonical
                 arg = canonical + eq + rest
+            value_next = not value_next and not eq and key in takes_value
             out.append(arg)
         return super().parse_args(ctx, out)
 

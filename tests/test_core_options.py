@@ -93,3 +93,13 @@ def test_check_choice_is_one_line():
     assert check_choice("cosine", ("none", "cosine"), "--scheduler") == "cosine"
     with pytest.raises(UserError, match=r"^--scheduler must be one of none, cosine, not 'step'$"):
         check_choice("step", ("none", "cosine"), "--scheduler")
+
+
+def test_an_option_value_is_never_rewritten(alias_plugin, genotool_cli):
+    # "-o --cpu-threads": the token after -o is its value, a folder that happens to look like an alias
+    res = genotool_cli("aliased", "train", "-o", "--cpu-threads", "--cpu-threads", "2")
+    assert res.exit_code == 0, res.stderr
+    assert "threads=2 workers=None output=--cpu-threads" in res.stdout
+    # a flag takes no value: the next token is still rewritten
+    res = genotool_cli("aliased", "train", "--force", "--output-dir", "z")
+    assert res.exit_code == 0 and "output=z" in res.stdout
