@@ -40,6 +40,12 @@ def test_train_outputs(trained):
             assert e[k] is not None and np.isfinite(e[k]), k
     assert (out / "model_fold0.pt").is_file() and (out / "feature_schema.json").is_file()
     assert (out / "metadata.json").is_file()
+    # the default cache is what --preprocess-cache-dir's help says: <output>.deep_srsnv_cache, beside the output
+    from pathlib import Path
+
+    cache = Path(str(out) + ".deep_srsnv_cache")
+    assert cache.is_dir() and Path(meta["preprocess"]["cache_dir"]).parent == cache
+    assert not (out / "deep_srsnv_cache").exists()
     pred = pd.read_parquet(out / "srsnv_dnn_predictions.parquet")
     assert list(pred.columns[:9]) == ["CHROM", "POS", "RN", "label", "fold_id", "split", "prob", "MQUAL", "SNVQ"]
     assert set(pred["split"]) == {"train", "val", "test"}
