@@ -114,3 +114,15 @@ def test_bench_emits_exactly_one_json_object(tmp_path):
 def test_write_json_atomic(tmp_path):
     write_json(tmp_path / "x.json", {"a": 1})
     assert json.loads((tmp_path / "x.json").read_text()) == {"a": 1}
+
+
+def test_refuse_existing_is_a_one_line_error_unless_forced(tmp_path):
+    from genotool.outputs import refuse_existing
+
+    path = tmp_path / "bench.json"
+    refuse_existing(path, force=False)            # absent: fine
+    refuse_existing(None, force=False)            # no -o: fine
+    path.write_text("{}")
+    refuse_existing(path, force=True)             # --force: fine, the caller replaces it
+    with pytest.raises(UserError, match=r"^--output: .*bench.json already exists \(use --force to replace it\)$"):
+        refuse_existing(path, force=False)
