@@ -1,0 +1,199 @@
+"""``genotool snp``: simulate, preprocess, train, predict, importance, validate, compare, bench.
+
+Light module (``genotool --help`` imports it): every verb parses its options into one config
+object and hands it to the library module, which imports numpy/torch/cyvcf2 itself.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, List, Optional
+
+import typer
+
+from genotool.options import (Architecture, BatchSize, Data, Device, Force, Json, Model, NumWorkers,
+                              OptionalOutput, Output, Precision, Scheduler, Seed, Threads, count_option)
+
+app = typer.Typer(name="snp", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Phased genotypes: CNN, CNN-Transformer and LD-graph GNN vs PCA, association and SuSiE.")
+
+Vcf = Annotated[Path, typer.Option("--vcf", help="VCF or BCF (plain or bgzipped) with GT.")]
+Samples = Annotated[Path, typer.Option("--samples", help="Sample table (TSV): sample, population, phenotype, ...")]
+Task = Annotated[str, typer.Option("--task", help="population (classes) or phenotype (binary or quantitative).")]
+Label = Annotated[Optional[str], typer.Option("--label", help="Sample-table column of the labels "
+                                              "(default: the task's name).")]
+Truth = Annotated[Optional[Path], typer.Option("--truth", help="simulate's truth.json: score causal-SNP recovery.")]
+
+
+def _arch(architecture: str) -> str:
+    from genotool.options import check_choice
+    from genotool_snp.models import ARCHITECTURES
+
+    return check_choice(architecture, ARCHITECTURES, "--architecture")
+
+
+@app.command()
+def simulate(
+    output: Output,
+    demography: Annotated[str, typer.Option("--demography", help="american-admixture (stdpopsim HomSap "
+                                            "AmericanAdmixture_4B18: AFR, EUR, ASIA, ADMIX) or island.")] = "american-admixture",
+    num_samples: Annotated[int, count_option("samples", "Diploid samples per population.")] = 150,
+    num_populations: Annotated[int, count_option("populations", "Populations of the island model.")] = 4,
+    length: Annotated[int, typer.Option("--length", help="Sequence length in bp.")] = 10_000_000,
+    hotspots_per_mb: Annotated[float, typer.Option("--hotspots-per-mb", help="Recombination hotspots (2 kb) per Mb.")] = 10.0,
+    num_causal: Annotated[int, count_option("causal", "Causal SNPs of the phenotype (MAF >= 0.05).")] = 3,
+    h2: Annotated[float, typer.Option("--h2", help="Heritability of the phenotype.")] = 0.2,
+    case_fraction: Annotated[Optional[float], typer.Option("--case-fraction", help="Binary phenotype: this top "
+                                                          "fraction of the liability are cases (default: quantitative).")] = None,
+    contig: Annotated[str, typer.Option("--contig", help="Contig name in the VCF.")] = "1",
+    seed: Seed = 0, force: Force = False,
+):
+    """msprime simulation -> genotypes.vcf.gz (+ .tbi), samples.tsv, truth.json."""
+    from genotool.log import log
+    from genotool.outputs import run_output
+    from genotool_snp.simulate import SimulateConfig, simulate as run
+
+    cfg = SimulateConfig(output, demography, num_samples, num_populations, length, hotspots_per_mb, num_causal, h2,
+                         case_fraction, contig, seed)
+    cfg.check()
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()}
+    with run_output(output, command="snp simulate", parameters=params, force=force) as r:
+        s = run(cfg, r.path, progress=lambda m: log(f"simulate: {m}"))
+        r.runtime.update(s)
+    log(f"wrote {output}: {s['samples']} samples, {s['sites']} sites, {s['hotspots']} hotspots, {s['causal']} causal")
+
+
+@app.command()
+def preprocess(
+    vcf: Vcf, samples: Samples, output: Output,
+    label: Annotated[str, typer.Option("--label", help="Column the split is stratified by (numeric: quintiles).")] = "population",
+    maf: Annotated[float, typer.Option("--maf", help="Minimum minor allele frequency.")] = 0.05,
+    phased: Annotated[bool, typer.Option("--phased", help="Require phased genotypes (else dosage with a warning).")] = False,
+    chunk_sites: Annotated[int, typer.Option("--chunk-sites", help="VCF records per streamed chunk.")] = 4096,
+    block_maf: Annotated[float, typer.Option("--block-maf", help="Haploblocks: minimum MAF (PLINK's 0.05).")] = 0.05,
+    block_max_kb: Annotated[float, typer.Option("--block-max-kb", help="Haploblocks: maximum span (PLINK's 200 kb).")] = 200.0,
+    ld_r2: Annotated[float, typer.Option("--ld-r2", help="LD graph: minimum r^2 of an edge.")] = 0.5,
+    ld_window_kb: Annotated[float, typer.Option("--ld-window-kb", help="LD graph: maximum edge span.")] = 100.0,
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Validation fraction per label.")] = 0.2,
+    test_fraction: Annotated[float, typer.Option("--test-fraction", help="Test fraction per label.")] = 0.2,
+    threads: Threads = None, seed: Seed = 0, force: Force = False,
+):
+    """VCF + sample table -> int8 tensors, SNP list, haploblocks, LD graph, split manifest."""
+    from genotool.log import log
+    from genotool.outputs import run_output
+    from genotool_snp.preprocess import PreprocessConfig, run_preprocess
+
+    cfg = PreprocessConfig(vcf, samples, output, label, maf, phased, chunk_sites, block_maf, block_max_kb,
+                           ld_r2=ld_r2, ld_window_kb=ld_window_kb, val_fraction=val_fraction,
+                           test_fraction=test_fraction, seed=seed, force=force, threads=threads)
+    cfg.check()
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()}
+    with run_output(output, command="snp preprocess", parameters=params, inputs=[str(vcf), str(samples)],
+                    force=force) as run:
+        info = run_preprocess(cfg, run)
+        run.runtime.update(info)
+    log(f"wrote {output}: {info['samples']} samples x {info['snps']} SNPs ({info['channels']} channels), "
+        f"{info['blocks']} haploblocks, {info['ld_edges']} LD edges in {info['seconds']:.1f} s")
+
+
+@app.command()
+def train(
+    data: Data, output: Output,
+    architecture: Architecture = "cnn",
+    task: Task = "population", label: Label = None,
+    phenotype_type: Annotated[str, typer.Option("--phenotype-type", help="auto, binary or quantitative.")] = "auto",
+    preset: Annotated[str, typer.Option("--preset", help="small-cpu, medium-gpu, large-multi-gpu, "
+                                        "memory-constrained, fast-prototype or production.")] = "small-cpu",
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help="Override a preset value: key=value "
+                                                      "(repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs (default: the preset's).")] = None,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")] = None,
+    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="none, cosine, onecycle or plateau "
+                                                     "(default: the preset's).")] = None,
+    patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience in epochs.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock budget.")] = None,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    num_workers: NumWorkers = None, seed: Seed = 0, force: Force = False,
+):
+    """Train a model (shared engine: AMP, resume, early stopping, DDP under torchrun)."""
+    from genotool.log import log
+    from genotool_snp.train import TrainOptions, parse_overrides, run_train
+
+    opts = TrainOptions(data=data, output=output, architecture=_arch(architecture), task=task, label=label,
+                        phenotype_type=phenotype_type, preset=preset, overrides=parse_overrides(set_),
+                        epochs=epochs, lr=lr, scheduler=scheduler, patience=patience, batch_size=batch_size,
+                        max_minutes=max_minutes, device=device, precision=precision, threads=threads,
+                        num_workers=num_workers or 0, seed=seed, force=force)
+    s = run_train(opts)
+    last = s["last"]
+    extra = ", ".join(f"{k} {last[k]:.4f}" for k in ("val_loss", "val_accuracy", "val_r2") if k in last)
+    log(f"trained {s['architecture']} for {s['epochs_run']} epochs ({extra}); wrote {output}")
+
+
+@app.command()
+def predict(
+    vcf: Vcf, model: Model, output: Output,
+    max_missing_fraction: Annotated[float, typer.Option("--max-missing-fraction", help="Refuse when more of the "
+                                                        "model's sites than this are missing from the VCF.")] = 0.1,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    force: Force = False,
+):
+    """Per-sample class probabilities or scores (predictions.tsv and .parquet)."""
+    from genotool_snp.predict import PredictOptions, run_predict
+
+    run_predict(PredictOptions(vcf, model, output, max_missing_fraction, batch_size, device, precision, threads,
+                               force))
+
+
+@app.command()
+def validate(
+    model: Model, data: Data, output: Output, truth: Truth = None,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Test-split metrics beside PCA + logistic / nearest centroid (or linear) baselines; HTML report."""
+    from genotool_snp.validate import ValidateOptions, run_validate
+
+    run_validate(ValidateOptions(model, data, output, truth, batch_size, device, precision, threads, seed, force))
+
+
+@app.command()
+def compare(
+    data: Data, output: Output,
+    architectures: Annotated[str, typer.Option("--architectures", help="Comma-separated architectures.")] = "cnn,cnn-transformer,gnn",
+    task: Task = "population", label: Label = None,
+    preset: Annotated[str, typer.Option("--preset", help="Preset for every architecture.")] = "small-cpu",
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help="Preset override key=value (repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs per architecture.")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Budget per architecture.")] = None,
+    json_out: Json = None,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Train each architecture on one split and budget; one table with the baselines (+ JSON)."""
+    from genotool_snp.compare import CompareOptions, run_compare
+    from genotool_snp.train import parse_overrides
+
+    archs = [_arch(a.strip()) for a in architectures.split(",") if a.strip()]
+    run_compare(CompareOptions(data, output, archs, task, label, preset, parse_overrides(set_), epochs,
+                               max_minutes, json_out, batch_size, device, precision, threads, seed, force))
+
+
+@app.command()
+def bench(
+    output: OptionalOutput = None,
+    snps: Annotated[str, typer.Option("--snps", help="Comma-separated SNP counts.")] = "1000,10000,50000",
+    architectures: Annotated[str, typer.Option("--architectures", help="Comma-separated architectures.")] = "cnn,cnn-transformer,gnn",
+    steps: Annotated[int, typer.Option("--steps", help="Timed training steps per configuration.")] = 3,
+    vcf: Annotated[Optional[Path], typer.Option("--vcf", help="Also time preprocess (and plink2/plink1.9 where "
+                                                "installed) on this VCF.gz; needs --samples.")] = None,
+    samples: Annotated[Optional[Path], typer.Option("--samples", help="Sample table for --vcf.")] = None,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """One JSON: train/predict samples/s and peak memory per architecture and SNP count (+ preprocess vs plink)."""
+    from genotool_snp.bench import BenchOptions, run_bench
+
+    run_bench(BenchOptions(output, [int(s) for s in snps.split(",") if s.strip()],
+                           [_arch(a.strip()) for a in architectures.split(",") if a.strip()], steps, vcf, samples,
+                           batch_size, device, precision, threads, seed, force))

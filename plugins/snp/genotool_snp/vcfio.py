@@ -1,0 +1,135 @@
+"""Streaming VCF/BCF reading with cyvcf2: chunks of biallelic SNPs as int8 haplotype rows.
+
+A chunk holds ``alleles`` (sites, 2 * samples) int8 with 0/1 and -1 for missing, laid out
+sample-major (haplotype 2s and 2s+1 are sample s's two chromosomes), plus the site table.
+Multi-allelic and non-SNP records are skipped and counted, never errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+
+@dataclass
+class Chunk:
+    alleles: np.ndarray          # (sites, 2 * samples) int8: 0 ref, 1 alt, -1 missing
+    chrom: list
+    pos: np.ndarray              # (sites,) int64, 1-based
+    ref: list
+    alt: list
+    unphased: int                # genotype calls in the chunk that were not phased (missing excluded)
+
+
+@dataclass
+class ReadStats:
+    records: int = 0
+    multiallelic: int = 0
+    non_snp: int = 0
+    kept: int = 0
+    unphased_calls: int = 0
+    missing_calls: int = 0
+    contigs: dict = field(default_factory=dict)
+
+
+def open_vcf(path: Path, samples: list[str] | None = None):
+    """cyvcf2.VCF over ``path`` (plain, bgzip or BCF), restricted to ``samples`` in that order."""
+    from cyvcf2 import VCF
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"--vcf: {path} not found")
+    try:
+        vcf = VCF(str(path), gts012=False, lazy=True, threads=1)
+    except (OSError, IOError, Exception) as exc:  # noqa: BLE001 - htslib's messages are the user's problem
+        raise UserError(f"--vcf: {path} cannot be read as VCF/BCF ({exc})") from exc
+    if "GT" not in _format_ids(vcf):
+        raise UserError(f"--vcf: {path} has no GT FORMAT field (genotypes are required)")
+    if samples is not None:
+        vcf.set_samples(samples)
+    return vcf
+
+
+def _format_ids(vcf) -> set:
+    ids = set()
+    for h in vcf.header_iter():
+        info = h.info()
+        if info.get("HeaderType") == "FORMAT":
+            ids.add(info.get("ID"))
+    return ids
+
+
+def vcf_samples(path: Path) -> list[str]:
+    vcf = open_vcf(path)
+    names = list(vcf.samples)
+    vcf.close()
+    return names
+
+
+def read_chunks(path: Path, samples: list[str], chunk_sites: int = 4096, stats: ReadStats | None = None):
+    """Yield :class:`Chunk` objects of at most ``chunk_sites`` biallelic SNPs, in file order."""
+    stats = stats if stats is not None else ReadStats()
+    vcf = open_vcf(path, samples)
+    order = _sample_order(vcf, samples)
+    n2 = 2 * len(samples)
+    buf = np.empty((chunk_sites, n2), dtype=np.int8)
+    chrom, pos, ref, alt = [], [], [], []
+    unphased = 0
+    try:
+        it = iter(vcf)
+        while True:
+            try:
+                v = next(it)
+            except StopIteration:
+                break
+            except Exception as exc:  # noqa: BLE001 - a truncated bgzip block surfaces here
+                raise UserError(f"--vcf: {path} is truncated or corrupt after record {stats.records} ({exc})") from exc
+            stats.records += 1
+            if len(v.ALT) != 1:
+                stats.multiallelic += 1
+                continue
+            if len(v.REF) != 1 or len(v.ALT[0]) != 1 or v.ALT[0] not in "ACGTacgt":
+                stats.non_snp += 1
+                continue
+            gt = v.genotype.array()                       # (samples, ploidy + 1) int16; last col phased
+            if gt.shape[1] < 3:
+                raise UserError(f"--vcf: {path}:{v.CHROM}:{v.POS}: genotypes must be diploid")
+            gt = gt[order] if order is not None else gt
+            a = gt[:, :2]
+            row = buf[len(pos)]
+            row[:] = a.reshape(-1)                        # sample-major: s0h0, s0h1, s1h0, ...
+            if a.min() < 0:                               # cyvcf2: -1 missing, -2 end of vector
+                row[row < 0] = -1
+                called = (a[:, 0] >= 0) & (a[:, 1] >= 0)
+                stats.missing_calls += int((~called).sum())
+                unphased += int(((gt[:, 2] == 0) & called).sum())
+            else:
+                unphased += len(gt) - int(gt[:, 2].sum())
+            chrom.append(v.CHROM)
+            pos.append(v.POS)
+            ref.append(v.REF)
+            alt.append(v.ALT[0])
+            stats.contigs[v.CHROM] = stats.contigs.get(v.CHROM, 0) + 1
+            stats.kept += 1
+            if len(pos) == chunk_sites:
+                stats.unphased_calls += unphased
+                yield Chunk(buf[:len(pos)].copy(), chrom, np.asarray(pos, np.int64), ref, alt, unphased)
+                chrom, pos, ref, alt, unphased = [], [], [], [], 0
+        if pos:
+            stats.unphased_calls += unphased
+            yield Chunk(buf[:len(pos)].copy(), chrom, np.asarray(pos, np.int64), ref, alt, unphased)
+    finally:
+        vcf.close()
+
+
+def _sample_order(vcf, samples: list[str]):
+    """cyvcf2.set_samples keeps the file's order: indices that put columns in ``samples`` order."""
+    got = list(vcf.samples)
+    if got == list(samples):
+        return None
+    idx = {s: i for i, s in enumerate(got)}
+    return np.asarray([idx[s] for s in samples])
