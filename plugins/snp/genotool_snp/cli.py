@@ -146,6 +146,29 @@ def predict(
 
 
 @app.command()
+def importance(
+    model: Model, data: Data, output: Output,
+    also_model: Annotated[Optional[List[Path]], typer.Option("--also-model", help="Further trained models "
+                                                             "(other seeds): the ensemble averages them.")] = None,
+    methods: Annotated[str, typer.Option("--methods", help="Comma-separated: attention, integrated-gradients, "
+                                         "smoothgrad, saliency.")] = "integrated-gradients,smoothgrad,saliency,attention",
+    truth: Truth = None,
+    k: Annotated[int, typer.Option("--k", help="Top-k SNPs scored for causal recall and precision.")] = 10,
+    split: Annotated[str, typer.Option("--split", help="Samples attributed: train, val or test.")] = "test",
+    max_samples: Annotated[int, typer.Option("--max-samples", help="At most this many samples are attributed.")] = 64,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Per-SNP importance (captum IG / SmoothGrad / saliency, attention), ensembled; causal recall at k."""
+    from genotool_snp.importance import ImportanceOptions, run_importance
+
+    run_importance(ImportanceOptions(model, data, output, list(also_model or []),
+                                     [m.strip() for m in methods.split(",") if m.strip()], truth, k, split,
+                                     max_samples, batch_size=batch_size, device=device, precision=precision,
+                                     threads=threads, seed=seed, force=force))
+
+
+@app.command()
 def validate(
     model: Model, data: Data, output: Output, truth: Truth = None,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,

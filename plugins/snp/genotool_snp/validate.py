@@ -189,7 +189,7 @@ def run_validate(opts: ValidateOptions) -> dict:
         res, arrays = evaluate(model, payload, data, plan, plan.batch_size, opts.seed)
         geno = np.asarray(data["genotypes"])[arrays["test"]]
         sal = saliency(model, geno)
-        if opts.truth is not None and res["label"]["kind"] != "classes" or (opts.truth and res["label"].get("binary")):
+        if opts.truth is not None and (res["label"]["kind"] != "classes" or res["label"].get("binary")):
             from genotool_snp.causal import recovery_table
 
             res["causal_recovery"] = recovery_table(data, opts.truth, {"saliency": sal})
