@@ -19,8 +19,9 @@ def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, re
     """Records for every row of one FeatureMap (no labels, no filters): (rows frame, records dict)."""
     import pysam
 
+    from genotool.log import warn
     from genotool_srsnv import featuremap as fm
-    from genotool_srsnv.preprocess import plan_shards, run_shards, warn
+    from genotool_srsnv.preprocess import plan_shards, run_shards
 
     bam = Path(bam)
     if not bam.is_file():

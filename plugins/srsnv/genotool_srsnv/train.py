@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
-from genotool_srsnv.preprocess import PreprocessConfig, open_or_rebuild, warn
+from genotool_srsnv.preprocess import PreprocessConfig, open_or_rebuild
 
 DEFAULT_DILATIONS = (1, 2, 4, 8)
 
