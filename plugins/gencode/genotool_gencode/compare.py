@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from genotool.log import log as log_line
 from genotool_gencode.config import ModelConfig, TrainSettings, default_batch_size
 
 TABLE_COLUMNS = ("segment_f1", "duration_kl", "position_macro_f1", "boundary_f1_tol0", "boundary_f1_tol2",
@@ -20,7 +21,7 @@ RELATIVE_COST = {"pytorch-crf": 1.1, "linear": 1.0, "semicrf": 2.2}
 def run_compare(*, data_dir: Path, output: Path, names: list[str], model_config: ModelConfig,
                 settings: TrainSettings, max_test_chunks: int | None = None, json_path: Path | None = None,
                 device=None, precision=None, threads=None, force: bool = False, parallel: bool = False,
-                augustus: bool = False, log=print) -> dict:
+                augustus: bool = False, log=log_line) -> dict:
     """Train each head in ``names`` from the same ``model_config`` and ``settings``; evaluate on
     the test split (with ``augustus``: AUGUSTUS too, augustus.py); write ``compare.json`` (and
     ``json_path``) and print the table."""
@@ -99,7 +100,6 @@ def _train_and_eval(*, name, sub, data_dir, model_config: ModelConfig, settings:
                     prefix="", cpus=None) -> dict:
     """Train one head and evaluate it on the test split (in this process or a spawned one,
     pinned to ``cpus`` if given)."""
-    from genotool.log import log as log_line
     from genotool.outputs import write_json
     from genotool.parallel import pin_to
     from genotool_gencode.train import ChunkDataset, evaluate, load_model, run_training

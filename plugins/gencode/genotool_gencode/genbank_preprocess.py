@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool_gencode.genbank import STOPS, read_genbank, stop_codon_reads
 from genotool_gencode.labels import transcript_intervals
@@ -35,7 +36,7 @@ def assign_splits(train_files: list[Path], test_files: list[Path], val_fraction:
 
 
 def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, chunk_size: int, overlap: int,
-                       val_fraction: float = 0.1, log=print) -> dict:
+                       val_fraction: float = 0.1, log=log_line) -> dict:
     """Write ``{split}.jsonl`` + ``{split}_segment_stats.json`` for the splits that get records.
 
     Records of files with split None go to train, except every ``round(1 / val_fraction)``-th,

@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool.genome.fasta import canonical, open_fasta  # noqa: F401 - open_fasta re-exported
 from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
@@ -137,7 +138,7 @@ def chunk_starts(length: int, chunk: int, overlap: int) -> list[int]:
 
 
 def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_000, overlap: int = 500,
-               splits: dict[str, list[str]], min_genic: float = 0.10, log=print, progress=None,
+               splits: dict[str, list[str]], min_genic: float = 0.10, log=log_line, progress=None,
                single_split: str | None = None) -> dict:
     """Write ``{split}.jsonl`` and ``{split}_segment_stats.json`` into ``out_dir``; return a summary.
 

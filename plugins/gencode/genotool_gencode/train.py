@@ -8,6 +8,7 @@ from pathlib import Path
 
 import torch
 
+from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool_gencode.config import ModelConfig, TrainSettings
 from genotool_gencode.encoders import encode_sequence
@@ -228,7 +229,7 @@ def duration_warnings(stats_path: Path, K: int, log) -> list[str]:
 
 
 def run_training(*, data_dir: Path, out_dir: Path, model_config: ModelConfig, settings: TrainSettings, plan,
-                 log=print, progress_label: str = "") -> dict:
+                 log=log_line, progress_label: str = "") -> dict:
     """Train one model with the engine into ``out_dir`` and export it (genotool.engine.model_io).
 
     ``plan.batch_size`` is the batch size (the CLI fills it from --batch-size or the verb's default)."""
