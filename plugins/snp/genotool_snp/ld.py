@@ -35,44 +35,62 @@ class Band:
     n: int               # rows (haplotypes, or samples for dosages)
 
 
-def band_counts(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024) -> Band:
-    """hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0). Pair sums in the band."""
+def column_sums(hap: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of x, sum of x^2) per SNP, missing (-1) as 0; float32 (L,) each, chunked over SNPs."""
+    L = hap.shape[1]
+    s, q = np.zeros(L, np.float32), np.zeros(L, np.float32)
+    for a in range(0, L, chunk):
+        x = np.clip(hap[:, a:a + chunk], 0, 2).astype(np.float32)
+        s[a:a + chunk], q[a:a + chunk] = x.sum(0), (x * x).sum(0)
+    return s, q
+
+
+def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024):
+    """Yield (a, Band) for rows a .. a + block of the band: memory O(block x band), not O(L x band).
+
+    hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0)."""
     import torch
 
     n, L = hap.shape
-    D = max(1, min(max_partners, L - 1)) if L > 1 else 1
-    n11 = np.zeros((L, D), np.float32)
-    counts = np.zeros(L, np.float32)
-    squares = np.zeros(L, np.float32)
-    rows = torch.arange(block)
+    D = max(1, min(max_partners, L - 1))
+    counts, squares = column_sums(hap)
     for a in range(0, L, block):
         b = min(L, a + block)
         e = min(L, b + D)
-        x = torch.from_numpy(np.clip(hap[:, a:e], 0, 2).astype(np.float32))   # (2N, e - a)
-        counts[a:b] = x[:, : b - a].sum(0).numpy()
-        squares[a:b] = (x[:, : b - a] ** 2).sum(0).numpy()
+        x = torch.from_numpy(np.clip(hap[:, a:e], 0, 2).astype(np.float32))   # (rows, e - a)
         m = x[:, : b - a].T @ x                                              # (b - a, e - a)
         m = torch.nn.functional.pad(m, (0, D + 1))                         # room for r + d past the edge
-        r = rows[: b - a, None]
+        r = torch.arange(b - a)[:, None]
         d = torch.arange(1, D + 1)[None, :]
-        n11[a:b] = m[r, r + d].numpy()
-    j = np.arange(L)[:, None] + np.arange(1, D + 1)[None, :]
-    valid = j < L
-    jc = np.minimum(j, L - 1)
-    valid &= (pos[jc] - pos[:, None]) <= max_bp
-    n11[~valid] = 0
-    return Band(n11, valid, counts, squares, n)
+        n11 = m[r, r + d].numpy()
+        j = np.arange(a, b)[:, None] + np.arange(1, D + 1)[None, :]
+        valid = (j < L) & ((pos[np.minimum(j, L - 1)] - pos[a:b, None]) <= max_bp)
+        n11[~valid] = 0
+        yield a, Band(n11, valid, counts, squares, n)
 
 
-def r2_band(band: Band) -> np.ndarray:
-    """(L, D) squared Pearson correlation of each band pair (0 where invalid or monomorphic);
-    for 0/1 haplotypes this is the usual r^2 = D^2 / (p(1-p)q(1-q))."""
-    L, D = band.n11.shape
+def band_counts(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024) -> Band:
+    """The whole band at once (L x band arrays; tests and small inputs)."""
+    parts = list(band_blocks(hap, pos, max_bp, max_partners, block))
+    if not parts:
+        c, q = column_sums(hap)
+        return Band(np.zeros((0, 1), np.float32), np.zeros((0, 1), bool), c, q, hap.shape[0])
+    first = parts[0][1]
+    return Band(np.concatenate([p.n11 for _, p in parts]), np.concatenate([p.valid for _, p in parts]),
+                first.counts, first.squares, first.n)
+
+
+def r2_band(band: Band, a: int = 0) -> np.ndarray:
+    """(rows, D) squared Pearson correlation of each band pair (0 where invalid or monomorphic)
+    for the band rows starting at SNP ``a``; for 0/1 haplotypes this is r^2 = D^2 / (p(1-p)q(1-q))."""
+    R, D = band.n11.shape
+    L = len(band.counts)
     m = band.counts / band.n
     var = band.squares / band.n - m * m
-    jc = np.minimum(np.arange(L)[:, None] + np.arange(1, D + 1)[None, :], L - 1)
-    d = band.n11 / band.n - m[:, None] * m[jc]
-    den = var[:, None] * var[jc]
+    i = np.arange(a, a + R)
+    jc = np.minimum(i[:, None] + np.arange(1, D + 1)[None, :], L - 1)
+    d = band.n11 / band.n - m[i, None] * m[jc]
+    den = var[i, None] * var[jc]
     with np.errstate(divide="ignore", invalid="ignore"):
         r2 = np.where(den > 0, d * d / den, 0.0)
     r2[~band.valid] = 0
@@ -194,31 +212,35 @@ def gabriel_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int = 200_000, max_
     L = hap.shape[1]
     if L < 2:
         return []
-    band = band_counts(hap, pos, max_bp, max_partners)
-    Lb, D = band.n11.shape
-    idx_i, idx_d = np.nonzero(band.valid)
-    j = idx_i + idx_d + 1
-    lo, hi = dprime_ci(band.n11[idx_i, idx_d], band.counts[idx_i], band.counts[j], band.n)
-    strong = np.zeros((Lb, D), np.int32)
-    inform = np.zeros((Lb, D), np.int32)
-    s, rec = classify(lo, hi)
-    strong[idx_i, idx_d] = s
-    inform[idx_i, idx_d] = s | rec
-    # Triangle counts for every (i = j - t, j): sum over rows r in [i, j) of pairs (r, r + d <= j).
-    ps, pi = np.cumsum(strong, 1), np.cumsum(inform, 1)
-    jj = np.arange(Lb)[:, None]
+    Lb = L
+    D = max(1, min(max_partners, L - 1))
+    strong = np.zeros((L, D), bool)
+    inform = np.zeros((L, D), bool)
+    for a, band in band_blocks(hap, pos, max_bp, max_partners):
+        ii, dd = np.nonzero(band.valid)
+        lo, hi = dprime_ci(band.n11[ii, dd], band.counts[a + ii], band.counts[a + ii + dd + 1], band.n)
+        s, rec = classify(lo, hi)
+        strong[a + ii, dd] = s
+        inform[a + ii, dd] = s | rec
+    # Triangle counts for every (i = j - t, j): sum over rows r in [i, j) of pairs (r, r + d <= j),
+    # from row-wise prefix sums along the anti-diagonals; computed for chunks of ends j.
+    ps = np.cumsum(strong, 1, dtype=np.int16)      # D <= 32767 partners
+    pi = np.cumsum(inform, 1, dtype=np.int16)
     t = np.arange(1, D + 1)[None, :]
-    r = jj - t                                     # row of the pair (r, j) at offset t
-    ok = r >= 0
-    rc = np.where(ok, r, 0)
-    tc = np.minimum(t, D) - 1
-    a_s = np.where(ok, ps[rc, tc], 0).cumsum(1)    # (L, D): strong pairs in [j - t, j]
-    a_i = np.where(ok, pi[rc, tc], 0).cumsum(1)
-    pair_strong = np.where(ok, strong[rc, tc], 0).astype(bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        good = pair_strong & (a_s > strong_fraction * a_i)
-    ends, offs = np.nonzero(good)
-    starts = ends - (offs + 1)
+    tc = t - 1
+    ends_l, starts_l = [], []
+    for j0 in range(0, L, 2048):
+        jj = np.arange(j0, min(L, j0 + 2048))[:, None]
+        r = jj - t                                 # row of the pair (r, j) at offset t
+        ok = r >= 0
+        rc = np.where(ok, r, 0)
+        a_s = np.where(ok, ps[rc, tc], 0).cumsum(1, dtype=np.int32)   # strong pairs in [j - t, j]
+        a_i = np.where(ok, pi[rc, tc], 0).cumsum(1, dtype=np.int32)
+        good = ok & strong[rc, tc] & (a_s > strong_fraction * a_i)
+        e, o = np.nonzero(good)
+        ends_l.append(e + j0)
+        starts_l.append(e + j0 - (o + 1))
+    ends, starts = np.concatenate(ends_l), np.concatenate(starts_l)
     span = pos[ends] - pos[starts]
     order = np.lexsort((starts, -span))
     taken = np.zeros(Lb, bool)
@@ -238,7 +260,12 @@ def ld_graph(hap: np.ndarray, pos: np.ndarray, r2_min: float = 0.5, max_bp: int 
     L = hap.shape[1]
     if L < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32)
-    band = band_counts(hap, pos, max_bp, max_partners)
-    r2 = r2_band(band)
-    i, d = np.nonzero(r2 >= r2_min)
-    return i.astype(np.int64), (i + d + 1).astype(np.int64), r2[i, d]
+    src, dst, w = [], [], []
+    for a, band in band_blocks(hap, pos, max_bp, max_partners):
+        r2 = r2_band(band, a)
+        i, d = np.nonzero(r2 >= r2_min)
+        src.append(a + i)
+        dst.append(a + i + d + 1)
+        w.append(r2[i, d])
+    return (np.concatenate(src).astype(np.int64), np.concatenate(dst).astype(np.int64),
+            np.concatenate(w).astype(np.float32))
