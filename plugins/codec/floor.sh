@@ -12,9 +12,12 @@ genotool codec simulate -o "$OUT/test_sim" --chemistry r9.4.1 --num-reads 40 --r
 genotool codec preprocess --pod5 "$OUT/train_sim/pod5" -o "$OUT/dataset" --window 10000 --force
 /usr/bin/time -v genotool codec train --data "$OUT/dataset" -o "$OUT/model" --config r941-cpu \
     --max-minutes "$MINUTES" --quiet --force 2> "$OUT/train_time.txt"
-for n in 1 2 3; do
-  genotool codec dorado-validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --truth "$OUT/test_sim/truth.fa" \
-      --codebooks $n --max-reads 40 --basecaller-threads 2 -o "$OUT/scrappie_cb$n" --force
-done
+# train fits the entropy-coding prior itself; a model folder from an older genotool gets one here.
+[ -f "$OUT/model/model/prior.npz" ] || genotool codec prior -m "$OUT/model" -d "$OUT/dataset"
+# One rate-distortion table: the codec at 1, 2, 3 codebooks (entropy-coded token files) and the
+# baselines (drop k = 1..5 low bits + VBZ; LFZip-style predictive quantiser at max error 4, 8, 16 ADC),
+# all basecalled with scrappie on the same 40 held-out reads.
+genotool codec dorado-validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --truth "$OUT/test_sim/truth.fa" \
+    --codebooks 1,2,3 --max-reads 40 --basecaller-threads 2 -o "$OUT/scrappie_rd" --force
 genotool codec validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --codebooks 1,2,3 -o "$OUT/validate" --force
-genotool codec bench -m "$OUT/model" --seconds 120 --train-steps 10 -o "$OUT/bench.json"
+genotool codec bench -m "$OUT/model" --seconds 120 --train-steps 10 -o "$OUT/bench.json" --force

@@ -12,8 +12,9 @@ from genotool.errors import UserError
 from genotool.options import (BatchSize, Device, Force, Model, OptionalData, OptionalModel, OptionalOutput, Output,
                               Precision, Seed, Threads, count_option)
 
-from genotool_codec.settings import (BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig, PredictConfig,
-                                     PreprocessConfig, Runtime, SimulateConfig, TrainConfig, ValidateConfig)
+from genotool_codec.settings import (BaselineConfig, BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig,
+                                     PredictConfig, PreprocessConfig, PriorConfig, Runtime, SimulateConfig, TrainConfig,
+                                     ValidateConfig)
 
 app = typer.Typer(help="SimVQ-GAN codec for nanopore raw current: simulate, preprocess, train, encode/decode, "
                        "validate against a basecaller.", no_args_is_help=True, add_completion=False)
@@ -24,8 +25,19 @@ CodebookList = Annotated[Optional[str], typer.Option("--codebooks", help="Comma 
                                                      "(default: n/4, n/2, 3n/4, n).")]
 Window = Annotated[Optional[int], typer.Option("--window", help="Samples per coding window (default: the model's).")]
 CacheDir = Annotated[Optional[Path], typer.Option("--cache-dir", help="Persistent XLA compilation cache.")]
+Baselines = Annotated[bool, typer.Option("--baselines/--no-baselines", help="Also measure the non-learned "
+                                         "baselines (bit rounding + VBZ, LFZip-style predictive quantiser).")]
+RoundBits = Annotated[str, typer.Option("--round-bits", help="Bit-rounding baseline: low bits dropped, comma list "
+                                        "(each 1..12).")]
+MaxErrors = Annotated[str, typer.Option("--max-errors", help="Predictive-quantiser baseline: max errors in ADC "
+                                        "units, comma list.")]
 InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per jitted encode/decode call; "
                                                    "default: the probe's choice, else 16.")]
+
+
+def _baselines(enabled: bool, round_bits: str, max_errors: str) -> BaselineConfig:
+    return BaselineConfig(enabled=enabled, round_bits=_int_list(round_bits, "--round-bits") or [],
+                          max_errors=_int_list(max_errors, "--max-errors") or [])
 
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
@@ -171,6 +183,9 @@ def validate(
     codebooks: CodebookList = None,
     max_reads: Annotated[Optional[int], typer.Option("--max-reads", help="Use the first N reads.")] = None,
     window: Window = None,
+    baselines: Baselines = True,
+    round_bits: RoundBits = "1,2,3,4,5",
+    max_errors: MaxErrors = "4,8,16",
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -182,7 +197,8 @@ def validate(
 
     commands.validate(ValidateConfig(model=model, pod5=list(pod5), output=output,
                                      codebooks=_int_list(codebooks, "--codebooks"), max_reads=max_reads,
-                                     window=window, force=force,
+                                     window=window, baselines=_baselines(baselines, round_bits, max_errors),
+                                     force=force,
                                      runtime=Runtime(device, precision, batch_size, threads)))
 
 
@@ -192,7 +208,8 @@ def dorado_validate(
     pod5: Pod5In,
     output: Output,
     truth: Annotated[Optional[Path], typer.Option("--truth", help="FASTA of the true read sequences (simulate's truth.fa).")] = None,
-    codebooks: Codebooks = None,
+    codebooks: Annotated[Optional[str], typer.Option("--codebooks", help="Codebook count, or a comma list (one "
+                                                     "rate-distortion row each); default all.")] = None,
     max_reads: Annotated[Optional[int], typer.Option("--max-reads", help="Basecall the first N reads.")] = 50,
     trim_samples: Annotated[Optional[int], typer.Option("--trim-samples", help="Keep the first N samples of each read.")] = None,
     dorado: Annotated[Optional[str], typer.Option("--dorado", help="Dorado binary (with --dorado-model); default: scrappie.")] = None,
@@ -201,6 +218,9 @@ def dorado_validate(
                                                            "(default from the chemistry: rgrgr_r941 / rgrgr_r10).")] = None,
     basecaller_threads: Annotated[int, typer.Option("--basecaller-threads", help="Basecaller threads.")] = 1,
     window: Window = None,
+    baselines: Baselines = True,
+    round_bits: RoundBits = "1,2,3,4,5",
+    max_errors: MaxErrors = "4,8,16",
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -211,10 +231,31 @@ def dorado_validate(
     from genotool_codec import commands
 
     commands.basecall_validate(BasecallValidateConfig(
-        model=model, pod5=list(pod5), output=output, truth=truth, codebooks=codebooks, max_reads=max_reads,
+        model=model, pod5=list(pod5), output=output, truth=truth, codebooks=_int_list(codebooks, "--codebooks"),
+        max_reads=max_reads, baselines=_baselines(baselines, round_bits, max_errors),
         trim_samples=trim_samples, dorado=dorado, dorado_model=dorado_model, scrappie_model=scrappie_model,
         basecaller_threads=basecaller_threads, window=window, force=force,
         runtime=Runtime(device, precision, batch_size, threads)))
+
+
+@app.command()
+def prior(
+    model: Model,
+    data: Annotated[Path, typer.Option("--data", "-d", help="The `codec preprocess` folder the model was trained on.")],
+    max_windows: Annotated[Optional[int], typer.Option("--max-windows", help="Use at most N windows (evenly "
+                                                       "spread); default all.")] = None,
+    batch_size: InferBatch = None,
+    device: Device = None,
+    precision: Precision = None,
+    threads: Threads = None,
+    force: Force = False,
+):
+    """Fit the entropy-coding prior (code counts per level, level given the level above) of a trained
+    model on its training windows; `train` does this itself, this verb serves older model folders."""
+    from genotool_codec import commands
+
+    commands.prior(PriorConfig(model=model, data=data, max_windows=max_windows, force=force,
+                               runtime=Runtime(device, precision, batch_size, threads)))
 
 
 @app.command()

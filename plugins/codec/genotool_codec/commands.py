@@ -12,8 +12,9 @@ from pathlib import Path
 from genotool.errors import UserError, require_file
 from genotool.log import log
 
-from genotool_codec.settings import (BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig, PredictConfig,
-                                     PreprocessConfig, SimulateConfig, TrainConfig, ValidateConfig, plan_record)
+from genotool_codec.settings import (BaselineConfig, BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig,
+                                     PredictConfig, PreprocessConfig, PriorConfig, SimulateConfig, TrainConfig,
+                                     ValidateConfig, plan_record)
 
 
 def _print_json(obj) -> None:
@@ -119,6 +120,7 @@ def train(c: TrainConfig) -> None:
     plan = c.runtime.plan(default_batch=cfg["train"]["batch_size"])
     if c.resume is not None:
         check_checkpoints_early(c.resume, cfg["model"])
+    from genotool_codec.entropy import fit_prior_into
     from genotool_codec.train import fit
 
     params = {"config": cfg, "data": c.data, "pod5": c.pod5, "resume": c.resume, "max_minutes": c.max_minutes}
@@ -130,10 +132,41 @@ def train(c: TrainConfig) -> None:
         res = fit(cfg, windows, run.path, resume_from=c.resume, max_minutes=c.max_minutes, progress=not c.quiet,
                   precision=plan.precision,
                   data_info={k: stats.get(k) for k in ("n_windows", "window", "sample_rate", "n_reads_used")})
+        # The entropy-coding prior: code counts of the training windows under the trained model.
+        res["prior"] = fit_prior_into(run.path, windows, batch=plan.batch_size, precision=plan.precision)
         run.runtime.update(res)
     fm = res["final_metrics"]
     log(f"trained {res['steps']} steps in {res['wall_seconds']} s; time L1 {fm.get('time_l1', float('nan')):.4f}, "
         f"codebook usage {fm.get('usage', float('nan')):.2f} -> {c.output}")
+
+
+def prior(c: PriorConfig) -> None:
+    """(Re)fit the entropy-coding prior of a trained model on a preprocessed training set."""
+    from genotool_codec.checkpoint import find_model_dir
+    from genotool_codec.data import load_dataset
+    from genotool_codec.entropy import PRIOR_FILE, describe, fit_prior_into
+
+    d = find_model_dir(c.model)
+    if (d / PRIOR_FILE).exists() and not c.force:
+        raise UserError(f"{d / PRIOR_FILE} already exists (use --force to replace it)")
+    windows, _ = load_dataset(c.data)
+    plan = c.runtime.plan()
+    stats = fit_prior_into(c.model, windows, batch=plan.batch_size, precision=plan.precision,
+                           max_windows=c.max_windows)
+    log(f"prior {stats['id']} from {stats['tokens']} tokens (held-out bits/token, alpha per level: "
+        f"{describe(stats)}) -> {d / PRIOR_FILE}")
+    _print_json({**stats, "plan": plan_record(plan)})
+
+
+def check_baselines(b: BaselineConfig) -> BaselineConfig:
+    from genotool_codec.baselines import check_round_bits
+
+    for k in b.round_bits:
+        check_round_bits(k)
+    for e in b.max_errors:
+        if e < 1:
+            raise UserError(f"--max-errors: each max error must be >= 1 ADC unit, not {e}")
+    return b
 
 
 # ----------------------------------------------------------------------------------- coding
@@ -185,18 +218,24 @@ def validate(c: ValidateConfig) -> None:
 
     from genotool_codec.validate import run_validate
 
+    check_baselines(c.baselines)
     plan = c.runtime.plan()
-    params = dict(model=c.model, pod5=c.pod5, codebooks=c.codebooks, max_reads=c.max_reads)
+    params = dict(model=c.model, pod5=c.pod5, codebooks=c.codebooks, max_reads=c.max_reads,
+                  baselines=c.baselines.as_dict())
     with run_output(c.output, command="codec validate", parameters=params, inputs=[*c.pod5, c.model],
                     force=c.force, resume=False) as run:
         run.plan = plan_record(plan)
         res = run_validate(c.model, list(c.pod5), run.path, levels=c.codebooks, max_reads=c.max_reads,
-                           window=c.window, batch=plan.batch_size, precision=plan.precision)
+                           window=c.window, batch=plan.batch_size, precision=plan.precision,
+                           baselines=c.baselines.as_dict())
         write_json(run.path / "validation.json", res)
-        run.runtime.update({k: v for k, v in res.items() if k != "rate_distortion"})
+        run.runtime.update({k: v for k, v in res.items() if k not in ("rate_distortion", "baselines")})
     for r in res["rate_distortion"]:
-        log(f"{r['n_codebooks']:3d} codebooks  {r['token_file_bits_per_sample']:.3f} bits/sample "
-            f"({r['size_vs_vbz']:.3f}x VBZ)  RMSE {r['rmse_pa']:.3f} pA  SNR {r['snr_db']:.2f} dB")
+        log(f"{r['n_codebooks']:3d} codebooks  {r['bits_per_sample']:.2f} nominal, {r['token_file_bits_per_sample']:.3f} "
+            f"actual bits/sample ({r['size_vs_vbz']:.3f}x VBZ)  RMSE {r['rmse_pa']:.3f} pA  SNR {r['snr_db']:.2f} dB")
+    for r in res["baselines"]:
+        log(f"{r['label']:>28}  {r['bits_per_sample']:.3f} bits/sample  RMSE {r['rmse_pa']:.3f} pA  "
+            f"SNR {r['snr_db']:.2f} dB")
 
 
 def basecall_validate(c: BasecallValidateConfig) -> None:
@@ -206,26 +245,33 @@ def basecall_validate(c: BasecallValidateConfig) -> None:
 
     if c.truth is not None:
         require_file(c.truth, "--truth")
+    check_baselines(c.baselines)
     if c.basecaller_threads < 1:
         raise UserError(f"--basecaller-threads must be >= 1, not {c.basecaller_threads}")
     plan = c.runtime.plan()
     params = dict(model=c.model, pod5=c.pod5, truth=c.truth, codebooks=c.codebooks, max_reads=c.max_reads,
                   trim_samples=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
-                  scrappie_model=c.scrappie_model, basecaller_threads=c.basecaller_threads)
+                  scrappie_model=c.scrappie_model, basecaller_threads=c.basecaller_threads,
+                  baselines=c.baselines.as_dict())
     with run_output(c.output, command="codec dorado-validate", parameters=params,
                     inputs=[*c.pod5, c.model] + ([c.truth] if c.truth else []), force=c.force, resume=False) as run:
         run.plan = plan_record(plan)
         rep = run_basecall(c.model, list(c.pod5), run.path, truth=c.truth, n_codebooks=c.codebooks,
                            max_reads=c.max_reads, trim=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
                            scrappie_model=c.scrappie_model, threads=c.basecaller_threads, window=c.window,
-                           batch=plan.batch_size, precision=plan.precision)
+                           batch=plan.batch_size, precision=plan.precision, baselines=c.baselines.as_dict())
         write_json(run.path / "dorado_report.json", rep)
-        run.runtime.update({k: v for k, v in rep.items() if k != "per_read"})
+        run.runtime.update({k: v for k, v in rep.items() if k not in ("per_read", "rate_distortion")})
     io, ig = rep.get("identity_original") or {}, rep.get("identity_generated") or {}
     msg = f"{rep['basecaller']}: {rep['reads']} reads, {rep['failed_reads']} failed"
     if io.get("median") is not None and ig.get("median") is not None:
         msg += f"; median identity original {io['median']:.4f}, reconstructed {ig['median']:.4f}"
     log(msg + f" -> {c.output}")
+    for r in rep["rate_distortion"]:
+        ident = (r.get("identity_generated") or {}).get("median")
+        log(f"{r['label']:>32}  {r['token_file_bits_per_sample']:.3f} bits/sample  identity "
+            f"{'-' if ident is None else f'{ident:.4f}'}  vs original call "
+            f"{r['identity_generated_vs_original_call']['median'] or float('nan'):.4f}")
 
 
 def bench(c: BenchConfig) -> None:

@@ -10,7 +10,6 @@ last token and cuts the output back to the true length n.
 from __future__ import annotations
 
 import math
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -154,7 +153,7 @@ def gather_reads(inputs: list[Path], expect_rate: int | None) -> tuple[list[Path
 
 def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codebooks: int | None = None,
                 window: int | None = None, batch: int = 16, precision: str | None = None,
-                force: bool = False) -> dict:
+                entropy_coding: bool = True, force: bool = False) -> dict:
     import pod5
     import time
 
@@ -178,15 +177,13 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
         with pod5.Reader(f) as r:
             for rec in r.reads():
                 rmeta.append(tokens.read_metadata(rec.to_read(), run_infos, run_index))
-    header = {"fingerprint": model_fingerprint(cfg["model"]), "model": cfg["model"], "n_codebooks": runner.n,
-              "codebook_size": int(cfg["model"]["codebook_size"]), "hop": runner.hop, "window": runner.window,
-              "sample_rate": reads[0].sample_rate, "sources": [str(f) for f in files],
-              "run_infos": run_infos, "reads": rmeta}
+    header = token_header(cfg, runner, reads[0].sample_rate, files, run_infos, rmeta)
+    prior = model_prior(model_path, entropy_coding)
     with atomic_file(output, force=force) as tmp:
         with open(tmp, "wb"):
             pass
         payload_bits = tokens.write_tokens(tmp, header, codes, [len(n[0]) for n in norm],
-                                           [n[1] for n in norm], [n[2] for n in norm])
+                                           [n[1] for n in norm], [n[2] for n in norm], prior=prior)
     total = sum(len(n[0]) for n in norm)
     src_bytes = sum(f.stat().st_size for f in files)
     return {"reads": len(reads), "samples": total, "payload_bits": payload_bits,
@@ -194,6 +191,8 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
             "file_bytes": output.stat().st_size, "file_bits_per_sample": 8 * output.stat().st_size / max(total, 1),
             "pod5_bytes": src_bytes, "pod5_bits_per_sample": 8 * src_bytes / max(total, 1),
             "size_vs_pod5": output.stat().st_size / max(src_bytes, 1), "n_codebooks": runner.n,
+            "nominal_bits_per_sample": runner.n * math.ceil(math.log2(int(cfg["model"]["codebook_size"]))) / runner.hop,
+            "coding": "ans" if prior is not None else "fixed",
             "encode_seconds": round(enc_s, 3), "encode_samples_per_second": round(total / max(enc_s, 1e-9), 1)}
 
 
@@ -206,15 +205,19 @@ def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: i
     output = Path(output)
     if output.exists() and not force:
         raise UserError(f"output already exists: {output} (use --force to overwrite)")
-    tok = tokens.read_tokens(tokens_path)
-    h = tok["header"]
     from genotool_codec.checkpoint import load_model
 
     model, meta = load_model(model_path)
     fp = model_fingerprint(meta["config"]["model"])
-    if h["fingerprint"] != fp:
-        raise UserError(f"{tokens_path}: token file was made by another model (fingerprint {h['fingerprint']}, "
-                        f"--model has {fp})")
+
+    def prior_for(header: dict):
+        if header.get("fingerprint") != fp:
+            raise UserError(f"{tokens_path}: token file was made by another model (fingerprint "
+                            f"{header.get('fingerprint')}, --model has {fp})")
+        return model_prior(model_path, header.get("coding") == "ans", warn=False)
+
+    tok = tokens.read_tokens(tokens_path, prior_for)
+    h = tok["header"]
     runner = CodecRunner(model, meta["config"], window=h["window"], batch=batch, n_codebooks=h["n_codebooks"],
                          precision=precision)
     t0 = time.perf_counter()
@@ -232,6 +235,32 @@ def decode_tokens(tokens_path: Path, model_path: Path, output: Path, *, batch: i
             "decode_samples_per_second": round(total / max(dec_s, 1e-9), 1)}
 
 
+def token_header(cfg: dict, runner: CodecRunner, sample_rate: int, files: list[Path], run_infos: list,
+                 rmeta: list) -> dict:
+    """The token file header (before the coding fields ``write_tokens`` adds)."""
+    return {"fingerprint": model_fingerprint(cfg["model"]), "model": cfg["model"], "n_codebooks": runner.n,
+            "codebook_size": int(cfg["model"]["codebook_size"]), "hop": runner.hop, "window": runner.window,
+            "sample_rate": sample_rate, "sources": [str(f) for f in files], "run_infos": run_infos, "reads": rmeta}
+
+
+def model_prior(model_path: Path, wanted: bool = True, *, warn: bool = True):
+    """The model folder's entropy-coding prior; None (fixed width) when not wanted or absent
+    (absent: a model trained before priors existed -> one warning, fixed-width codes)."""
+    from genotool_codec.checkpoint import find_model_dir
+    from genotool_codec.entropy import PRIOR_FILE, load_prior
+
+    if not wanted:
+        return None
+    d = find_model_dir(model_path)
+    prior = load_prior(d)
+    if prior is None and warn:
+        from genotool.log import warn as warn_line
+
+        warn_line(f"{d}: no {PRIOR_FILE} (a model from before entropy coding): token codes are written at "
+                  f"fixed width; `genotool codec prior -m {model_path} -d DATA` fits one")
+    return prior
+
+
 def reconstruct(runner: CodecRunner, reads: list) -> tuple[list[np.ndarray], list[np.ndarray], list[np.ndarray]]:
     """RawReads -> (decoded int16 ADC, original pA, decoded pA) per read, all in memory."""
     norm = [normalise(rd.pa()) for rd in reads]
@@ -246,3 +275,29 @@ def reconstruct(runner: CodecRunner, reads: list) -> tuple[list[np.ndarray], lis
         pa_d.append((a.astype(np.float32) + rd.offset) * rd.scale)
     return adc, pa_o, pa_d, codes
 
+
+
+def token_file_bytes(model_path: Path, runner: CodecRunner, files: list[Path], reads: list, codes: list[np.ndarray],
+                     prior) -> int:
+    """Size in bytes of the token file ``encode`` would write for ``reads`` (a subset of ``files``):
+    the real writer, real header (every read's POD5 metadata), into a temporary file."""
+    import tempfile
+
+    import pod5
+
+    from genotool_codec import tokens
+
+    want = {r.read_id for r in reads}
+    run_infos, run_index, by_id = [], {}, {}
+    for f in files:
+        with pod5.Reader(f) as r:
+            for rec in r.reads():
+                if str(rec.read_id) in want:
+                    by_id[str(rec.read_id)] = tokens.read_metadata(rec.to_read(), run_infos, run_index)
+    header = token_header(runner.cfg, runner, reads[0].sample_rate, files, run_infos, [by_id[r.read_id] for r in reads])
+    norm = [normalise(rd.pa()) for rd in reads]
+    with tempfile.TemporaryDirectory(prefix="genotool_codec_tok_") as td:
+        p = Path(td) / "t.tokens"
+        tokens.write_tokens(p, header, codes, [len(r.signal) for r in reads], [n[1] for n in norm],
+                            [n[2] for n in norm], prior=prior)
+        return p.stat().st_size

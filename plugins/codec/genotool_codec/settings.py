@@ -126,6 +126,27 @@ class PredictConfig:
 
 
 @dataclass
+class BaselineConfig:
+    """Non-learned baselines computed beside the codec (``baselines.py``): bit rounding at each k,
+    LFZip-style predictive quantisation at each max error (ADC units)."""
+    enabled: bool = True
+    round_bits: list[int] = field(default_factory=lambda: [1, 2, 3, 4, 5])
+    max_errors: list[int] = field(default_factory=lambda: [4, 8, 16])
+
+    def as_dict(self) -> Optional[dict]:
+        return {"round_bits": list(self.round_bits), "max_errors": list(self.max_errors)} if self.enabled else None
+
+
+@dataclass
+class PriorConfig:
+    model: Path
+    data: Path
+    max_windows: Optional[int] = None
+    force: bool = False
+    runtime: Runtime = field(default_factory=Runtime)
+
+
+@dataclass
 class ValidateConfig:
     model: Path
     pod5: list[Path]
@@ -133,6 +154,7 @@ class ValidateConfig:
     codebooks: Optional[list[int]] = None
     max_reads: Optional[int] = None
     window: Optional[int] = None
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 
@@ -143,7 +165,7 @@ class BasecallValidateConfig:
     pod5: list[Path]
     output: Path
     truth: Optional[Path] = None
-    codebooks: Optional[int] = None
+    codebooks: Optional[list[int]] = None
     max_reads: Optional[int] = 50
     trim_samples: Optional[int] = None
     dorado: Optional[str] = None
@@ -151,6 +173,7 @@ class BasecallValidateConfig:
     scrappie_model: Optional[str] = None
     basecaller_threads: int = 1
     window: Optional[int] = None
+    baselines: BaselineConfig = field(default_factory=BaselineConfig)
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 

@@ -88,7 +88,8 @@ def test_encode_decode_roundtrip(tiny_model, sim, tmp_path):
     r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tok)
     assert r.exit_code == 0, r.stderr
     enc = json.loads(r.stdout)
-    assert enc["reads"] == 12 and enc["payload_bits_per_sample"] == pytest.approx(1.0, abs=0.01)
+    assert enc["reads"] == 12 and enc["nominal_bits_per_sample"] == pytest.approx(1.0)
+    assert enc["coding"] == "ans" and enc["payload_bits_per_sample"] < enc["nominal_bits_per_sample"]
     out = tmp_path / "dec.pod5"
     r = run_cli("codec", "decode", "--tokens", tok, "-m", tiny_model, "-o", out)
     assert r.exit_code == 0, r.stderr
@@ -113,7 +114,10 @@ def test_fewer_codebooks_smaller_file(tiny_model, sim, tmp_path):
     r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "a.tokens",
                 "--codebooks", "1")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["payload_bits_per_sample"] == pytest.approx(0.5, abs=0.01)
+    one = json.loads(r.stdout)
+    assert one["nominal_bits_per_sample"] == pytest.approx(0.5) and one["payload_bits_per_sample"] < 0.5
+    r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "c.tokens")
+    assert json.loads(r.stdout)["payload_bits_per_sample"] > one["payload_bits_per_sample"]
     r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "b.tokens",
                 "--codebooks", "3")
     assert r.exit_code == 2 and "--codebooks" in r.stderr
@@ -130,6 +134,9 @@ def test_predict_and_validate(tiny_model, sim, tmp_path):
     rd = v["rate_distortion"]
     assert [x["n_codebooks"] for x in rd] == [1, 2]
     assert rd[0]["token_file_bits_per_sample"] < rd[1]["token_file_bits_per_sample"] < v["vbz_bits_per_sample"]
+    for row in rd:   # entropy coding: the file is smaller than its fixed-width twin
+        assert row["entropy_coded"] and row["token_file_bits_per_sample"] < row["fixed_width_file_bits_per_sample"]
+    assert {b["method"] for b in v["baselines"]} == {"bit_round", "predictive"}
     for k in ("l1_pa", "rmse_pa", "snr_db", "spectral_distance_db", "usage_mean", "perplexity_mean"):
         assert np.isfinite(rd[1][k])
     html = (tmp_path / "v" / "report.html").read_text()
@@ -153,6 +160,16 @@ def test_dorado_validate_with_scrappie(tiny_model, sim, tmp_path):
     for p in out.glob("original*.pod5"):
         trimmed.update(_reads(p))
     assert len(trimmed) == 3 and all(len(v[0]) <= 6000 for v in trimmed.values())
+    # One rate-distortion table: the codec and both baselines, each with identity and actual bits.
+    rd = rep["rate_distortion"]
+    assert {r["method"] for r in rd} == {"codec", "bit_round", "predictive"}
+    assert [r["setting"] for r in rd if r["method"] == "bit_round"] == [1, 2, 3, 4, 5]
+    for r in rd:
+        assert r["token_file_bits_per_sample"] > 0 and r["identity_generated"]["n"] + r["failed_reads"] == 3
+    rounds = [r for r in rd if r["method"] == "bit_round"]
+    assert all(a["token_file_bits_per_sample"] > b["token_file_bits_per_sample"] for a, b in zip(rounds, rounds[1:]))
+    html = (out / "report.html").read_text()
+    assert "Identity vs actual bits/sample" in html and "data:image/png;base64" in html
 
 
 def test_basecaller_crash_is_a_failed_read(tmp_path, monkeypatch):
