@@ -93,5 +93,5 @@ def print_table(rows: list[dict]) -> None:
         t.add_column(c)
     for r in rows:
         t.add_row(*[f"{r[c]:.3f}" if isinstance(r.get(c), float) else str(r.get(c, "")) for c in cols])
-    Console(stderr=True).print(t)
+    Console(stderr=True, width=200).print(t)
     print(json.dumps(rows, default=float))

@@ -48,13 +48,17 @@ class GenotypeInput(nn.Module):
 
 
 class MultiScale(nn.Module):
-    """Parallel convolutions with kernels 3/5/7, concatenated; BN + ELU, max-pool 2, dropout."""
+    """Parallel convolutions with kernels 3/5/7, concatenated; BN (or GroupNorm) + ELU, max-pool 2, dropout.
 
-    def __init__(self, cin: int, cout: int, dropout: float, pool: bool = True):
+    ``norm="group"``: per-sample GroupNorm instead of BatchNorm. The CNN-Transformer uses it: with
+    BatchNorm its eval-mode outputs (running statistics) drifted from the training-mode ones at the
+    learning rates that train it (a 4-population model predicted one class in eval mode only)."""
+
+    def __init__(self, cin: int, cout: int, dropout: float, pool: bool = True, norm: str = "batch"):
         super().__init__()
         parts = [cout // 3, cout // 3, cout - 2 * (cout // 3)]
         self.convs = nn.ModuleList(nn.Conv1d(cin, c, k, padding=k // 2) for c, k in zip(parts, (3, 5, 7)))
-        self.bn = nn.BatchNorm1d(cout)
+        self.bn = nn.BatchNorm1d(cout) if norm == "batch" else nn.GroupNorm(1, cout)
         self.pool = nn.MaxPool1d(2, ceil_mode=True) if pool else nn.Identity()
         self.drop = nn.Dropout(dropout)
 
@@ -63,10 +67,10 @@ class MultiScale(nn.Module):
 
 
 class Stem(nn.Module):
-    def __init__(self, dim: int, channels: tuple, dropout: float, ckpt: bool):
+    def __init__(self, dim: int, channels: tuple, dropout: float, ckpt: bool, norm: str = "batch"):
         super().__init__()
         cins = (dim,) + tuple(channels[:-1])
-        self.stages = nn.ModuleList(MultiScale(a, b, dropout) for a, b in zip(cins, channels))
+        self.stages = nn.ModuleList(MultiScale(a, b, dropout, norm=norm) for a, b in zip(cins, channels))
         self.ckpt = ckpt
 
     def forward(self, h):
@@ -134,7 +138,7 @@ class CNNTransformer(nn.Module):
         super().__init__()
         self.input = GenotypeInput(cfg["n_snps"], cfg["in_channels"], cfg["embed_dim"])
         ch = tuple(cfg["channels"])
-        self.stem = Stem(cfg["embed_dim"], ch, cfg["dropout"], cfg.get("grad_checkpoint", False))
+        self.stem = Stem(cfg["embed_dim"], ch, cfg["dropout"], cfg.get("grad_checkpoint", False), norm="group")
         self.down = 2 ** len(ch)                               # SNPs per token
         self.window = cfg["window"]
         self.blocks = nn.ModuleList(WindowAttention(ch[-1], cfg["heads"], cfg["window"], i % 2 == 1, cfg["dropout"])
