@@ -98,7 +98,7 @@ def preprocess(
 
 @app.command()
 def train(
-    data: Data, output: Output,
+    ctx: typer.Context, data: Data, output: Output,
     architecture: Architecture = "cnn",
     task: Task = "population", label: Label = None,
     phenotype_type: Annotated[str, typer.Option("--phenotype-type", help="auto, binary or quantitative.")] = "auto",
@@ -108,16 +108,21 @@ def train(
                                                       "(repeatable).")] = None,
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs (default: the preset's).")] = None,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: the preset's).")] = None,
-    scheduler: Annotated[Optional[str], typer.Option("--scheduler", help="none, cosine, onecycle or plateau "
-                                                     "(default: the preset's).")] = None,
+    scheduler: Scheduler = "cosine",
     patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience in epochs.")] = None,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock budget.")] = None,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
     num_workers: NumWorkers = None, seed: Seed = 0, force: Force = False,
 ):
     """Train a model (shared engine: AMP, resume, early stopping, DDP under torchrun)."""
+    from click.core import ParameterSource
+
     from genotool.log import log
     from genotool_snp.train import TrainOptions, parse_overrides, run_train
+
+    # --scheduler given on the command line wins; otherwise the preset's schedule applies
+    if ctx.get_parameter_source("scheduler") == ParameterSource.DEFAULT:
+        scheduler = None
 
     opts = TrainOptions(data=data, output=output, architecture=_arch(architecture), task=task, label=label,
                         phenotype_type=phenotype_type, preset=preset, overrides=parse_overrides(set_),

@@ -136,8 +136,6 @@ def run_preprocess(cfg: PreprocessConfig, run) -> dict:
     if geno is None:
         raise UserError(f"--vcf: {cfg.vcf}: all {stats.records} records were filtered out "
                         f"({stats.multiallelic} multi-allelic, {stats.non_snp} non-SNP, {filtered} below --maf {cfg.maf})")
-    if len(stats.contigs) > 1:
-        pass  # several contigs are fine: LD pairs across contigs are excluded below by position jumps
     phased = stats.unphased_calls == 0
     if not phased and cfg.phased:
         raise UserError(f"--vcf: {cfg.vcf} has {stats.unphased_calls} unphased genotype calls and --phased was given")
@@ -146,7 +144,7 @@ def run_preprocess(cfg: PreprocessConfig, run) -> dict:
         miss = (geno < 0).any(1)
         geno = np.where(miss, -1, geno.sum(1, dtype=np.int8))[:, None, :].astype(np.int8)
     N, C, L = geno.shape
-    # LD across contigs: offset positions so that pairs on different contigs are never in a band.
+    # Several contigs are fine: offset positions so that no LD pair spans two contigs.
     lin = _linear_positions(sites["chrom"], sites["pos"])
 
     t1 = time.perf_counter()
@@ -194,7 +192,7 @@ def run_preprocess(cfg: PreprocessConfig, run) -> dict:
 
 def _linear_positions(chrom: list[str], pos: np.ndarray) -> np.ndarray:
     """Positions on one axis with a 10^9 bp gap between contigs (so no LD pair spans two contigs)."""
-    offsets, lin, cur = {}, np.empty(len(pos), np.int64), 0
+    offsets, lin = {}, np.empty(len(pos), np.int64)
     for i, c in enumerate(chrom):
         if c not in offsets:
             offsets[c] = len(offsets) * 10**10

@@ -87,13 +87,17 @@ def _coerce(key: str, raw, like):
             return raw.lower() in ("true", "1")
         if isinstance(like, int):
             return int(raw)
-        if isinstance(like, float) or like is None and key.startswith("focal"):
-            return None if raw.lower() in ("none", "null") else float(raw)
+        if raw.lower() in ("none", "null"):
+            return None
+        if isinstance(like, float):
+            return float(raw)
         if isinstance(like, list):
             return [int(v) for v in raw.split(",")]
+        if like is None:                         # optional numbers (patience, focal_alpha)
+            return int(raw) if raw.lstrip("-").isdigit() else float(raw)
     except ValueError:
         raise UserError(f"--set {key}={raw}: expected a value like {like!r}") from None
-    return None if raw.lower() in ("none", "null") else raw
+    return raw
 
 
 def parse_overrides(items: list[str]) -> dict:

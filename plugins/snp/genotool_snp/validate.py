@@ -105,8 +105,6 @@ def _forward_from_embedding(model, emb):
     """Run a model from its input embedding (B, d, L) on (shared by saliency and importance)."""
     import torch
 
-    from genotool_snp.models import CNN, GNN, CNNTransformer
-
     class _Fixed(torch.nn.Module):
         def forward(self, x):
             return emb
