@@ -35,29 +35,36 @@ class Band:
     n: int               # rows (haplotypes, or samples for dosages)
 
 
-def column_sums(hap: np.ndarray, chunk: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+def _columns(hap: np.ndarray, cols, a: int, e: int) -> np.ndarray:
+    """Columns a..e of ``hap`` (or of the subset ``cols``: fancy-indexed per block, never all at once)."""
+    return hap[:, a:e] if cols is None else hap[:, cols[a:e]]
+
+
+def column_sums(hap: np.ndarray, chunk: int = 4096, cols=None) -> tuple[np.ndarray, np.ndarray]:
     """(sum of x, sum of x^2) per SNP, missing (-1) as 0; float32 (L,) each, chunked over SNPs."""
-    L = hap.shape[1]
+    L = hap.shape[1] if cols is None else len(cols)
     s, q = np.zeros(L, np.float32), np.zeros(L, np.float32)
     for a in range(0, L, chunk):
-        x = np.clip(hap[:, a:a + chunk], 0, 2).astype(np.float32)
+        x = np.clip(_columns(hap, cols, a, a + chunk), 0, 2).astype(np.float32)
         s[a:a + chunk], q[a:a + chunk] = x.sum(0), (x * x).sum(0)
     return s, q
 
 
-def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024):
+def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024, cols=None):
     """Yield (a, Band) for rows a .. a + block of the band: memory O(block x band), not O(L x band).
 
-    hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0)."""
+    hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0); ``cols``: use only
+    these SNP columns (``pos`` then holds their positions)."""
     import torch
 
-    n, L = hap.shape
+    n = hap.shape[0]
+    L = hap.shape[1] if cols is None else len(cols)
     D = max(1, min(max_partners, L - 1))
-    counts, squares = column_sums(hap)
+    counts, squares = column_sums(hap, cols=cols)
     for a in range(0, L, block):
         b = min(L, a + block)
         e = min(L, b + D)
-        x = torch.from_numpy(np.clip(hap[:, a:e], 0, 2).astype(np.float32))   # (rows, e - a)
+        x = torch.from_numpy(np.clip(_columns(hap, cols, a, e), 0, 2).astype(np.float32))   # (rows, e - a)
         m = x[:, : b - a].T @ x                                              # (b - a, e - a)
         m = torch.nn.functional.pad(m, (0, D + 1))                         # room for r + d past the edge
         r = torch.arange(b - a)[:, None]
@@ -207,16 +214,17 @@ def classify(lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def gabriel_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int = 200_000, max_partners: int = 512,
-                   strong_fraction: float = 0.95) -> list[tuple[int, int]]:
-    """Haploblocks as (first, last) column indices into ``hap`` (2N, L), inclusive, sorted."""
-    L = hap.shape[1]
+                   strong_fraction: float = 0.95, cols=None) -> list[tuple[int, int]]:
+    """Haploblocks as (first, last) indices, inclusive, sorted: into the columns of ``hap`` (2N, L),
+    or into ``cols`` when only those columns are used (``pos`` then holds their positions)."""
+    L = hap.shape[1] if cols is None else len(cols)
     if L < 2:
         return []
     Lb = L
     D = max(1, min(max_partners, L - 1))
     strong = np.zeros((L, D), bool)
     inform = np.zeros((L, D), bool)
-    for a, band in band_blocks(hap, pos, max_bp, max_partners):
+    for a, band in band_blocks(hap, pos, max_bp, max_partners, cols=cols):
         ii, dd = np.nonzero(band.valid)
         lo, hi = dprime_ci(band.n11[ii, dd], band.counts[a + ii], band.counts[a + ii + dd + 1], band.n)
         s, rec = classify(lo, hi)

@@ -154,7 +154,8 @@ def run_preprocess(cfg: PreprocessConfig, run) -> dict:
         af = sites["af"]
         common = np.flatnonzero(np.minimum(af, 1 - af) >= cfg.block_maf)
         if len(common) > 1:
-            bl = ld.gabriel_blocks(rows2[:, common], lin[common], int(cfg.block_max_kb * 1000), cfg.block_max_snps)
+            bl = ld.gabriel_blocks(rows2, lin[common], int(cfg.block_max_kb * 1000), cfg.block_max_snps,
+                                   cols=common)
             blocks = [(int(common[a]), int(common[b])) for a, b in bl]
     t_blocks = time.perf_counter() - t1
     t2 = time.perf_counter()
@@ -181,7 +182,8 @@ def run_preprocess(cfg: PreprocessConfig, run) -> dict:
     np.savez(out / "ld_graph.npz", src=src, dst=dst, r2=r2)
     info = {"samples": N, "channels": C, "snps": L, "phased": phased, "label": cfg.label,
             "records": stats.records, "multiallelic_skipped": stats.multiallelic, "non_snp_skipped": stats.non_snp,
-            "maf_filtered": filtered, "missing_calls": stats.missing_calls, "has_missing": bool((geno < 0).any()),
+            "maf_filtered": filtered, "missing_calls": stats.missing_calls,
+            "has_missing": stats.missing_calls > 0,
             "contigs": stats.contigs, "blocks": len(blocks), "ld_edges": int(len(src)),
             "split_sizes": {k: len(manifest[k]) for k in ("train", "val", "test")},
             "read_seconds": round(t_read, 3), "blocks_seconds": round(t_blocks, 3),
