@@ -99,8 +99,10 @@ def preprocess(
     base_model: BaseKind = "openspliceai", base_weights: BaseWeights = None, base_flank: BaseFlank = 400,
     base_seeds: BaseSeeds = 1, window: Window = 501,
     call_threshold: Annotated[float, typer.Option("--call-threshold", help="Base-model calls at or above this "
-                                                  "donor/acceptor probability become candidates.")] = 0.5,
+                                                  "donor/acceptor probability become candidates.")] = 0.1,
     negative_ratio: Annotated[float, typer.Option("--negative-ratio", help="Sampled negatives per true site.")] = 1.2,
+    max_call_ratio: Annotated[float, typer.Option("--max-call-ratio", help="At most this many base-model calls per "
+                                                  "true site and strand (the strongest).")] = 4.0,
     variants: Annotated[Optional[Path], typer.Option("--variants", help="SpliceVarDB-format table: sample weights "
                                                      "2.0/1.5/0.5 near splice-altering/normal/low-frequency "
                                                      "variants.")] = None,
@@ -116,7 +118,8 @@ def preprocess(
 
     cfg = PreprocessConfig(fasta=fasta, gtf=annotation, output=output,
                            base=_base_spec(base_model, base_weights, base_flank, base_seeds), window=window,
-                           call_threshold=call_threshold, negative_ratio=negative_ratio, variants=variants,
+                           call_threshold=call_threshold, negative_ratio=negative_ratio, max_call_ratio=max_call_ratio,
+                           variants=variants,
                            test_chromosomes=parse_list(test_chromosomes), val_chromosomes=parse_list(val_chromosomes),
                            seed=seed, device=device, precision=precision, batch_size=batch_size, threads=threads,
                            keep_base_scores=keep_base_scores, force=force)
@@ -184,8 +187,10 @@ def predict(
     region: Annotated[Optional[str], typer.Option("--region", help="chrom or chrom:start-end (1-based).")] = None,
     threshold: Annotated[float, typer.Option("--threshold", help="Meta-layer probability for a called site (BED).")]
     = 0.5,
-    min_score: Annotated[float, typer.Option("--min-score", help="Positions whose base donor/acceptor probability is "
-                                             "below this are not rescored by the meta-layer nor written.")] = 0.01,
+    min_score: Annotated[Optional[float], typer.Option("--min-score", help="Positions whose base donor/acceptor "
+                                                       "probability is below this are not rescored by the meta-layer "
+                                                       "nor written (default: the training data's call threshold).")]
+    = None,
     base_weights: BaseWeights = None,
     device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
     force: Force = False,

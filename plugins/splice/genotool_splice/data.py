@@ -72,7 +72,7 @@ class MetaDataset(torch.utils.data.Dataset):
         self.w = torch.from_numpy(rows.window)
         self.f = torch.from_numpy(standardise(rows.features, stats))
         self.y = torch.from_numpy(rows.label)
-        self.sw = torch.from_numpy(rows.weight)
+        self.sw = torch.from_numpy(np.array(rows.weight, dtype=np.float32))
 
     def __len__(self):
         return len(self.y)

@@ -6,8 +6,11 @@ chromosome, not the genome): encode the sequence, score both strands with the ba
 killed run resumes without rescoring), then take the candidate positions
 
 * every true donor/acceptor site (exon side) of every transcript,
-* base-model calls: positions inside a gene body of the strand with donor or acceptor
-  probability >= ``call_threshold``,
+* base-model calls: positions of the strand (inside genes or not) with donor or acceptor
+  probability >= ``call_threshold`` (default 0.1, below the source's 0.5, so the meta-layer
+  also learns the base model's near-misses it meets again in ``predict`` and ``variant``),
+  at most ``max_call_ratio`` x the strand's true sites (the strongest calls; bounds the rows
+  of a weak base model),
 * negatives sampled (seeded) from the gene bodies, ``negative_ratio`` x the true sites, at
   least 3 nt from any true site of the strand,
 
@@ -44,8 +47,9 @@ class PreprocessConfig:
     output: Path
     base: BaseSpec
     window: int = 501
-    call_threshold: float = 0.5
+    call_threshold: float = 0.1
     negative_ratio: float = 1.2
+    max_call_ratio: float = 4.0
     variants: Path | None = None
     test_chromosomes: list = field(default_factory=list)
     val_chromosomes: list = field(default_factory=list)
@@ -89,8 +93,11 @@ def _strand_rows(codes, probs, sites: dict, genes: list, strand: str, cfg: Prepr
     pt = probs
     ingene = np.flatnonzero(gidx >= 0)
     called_t = np.flatnonzero(np.maximum(pt[:, 1], pt[:, 2]) >= cfg.call_threshold)
-    called = to_t(called_t)
-    called = called[gidx[called] >= 0]
+    if len(called_t) > cfg.max_call_ratio * max(1, len(true_pos)):
+        # a weak base model calls everything: keep its strongest calls (bounded rows per site)
+        top = np.argsort(-np.maximum(pt[called_t, 1], pt[called_t, 2]), kind="stable")
+        called_t = np.sort(called_t[top[:int(cfg.max_call_ratio * max(1, len(true_pos)))]])
+    called = to_t(called_t)                     # anywhere on the strand: predict meets them too
     near = np.zeros(L, dtype=bool)
     for o in range(-2, 3):
         k = true_pos + o
@@ -165,6 +172,7 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
     splits = assign_splits(list(fa.references), cfg.test_chromosomes, cfg.val_chromosomes)
     params = {"fasta": str(cfg.fasta), "annotation": str(cfg.gtf), "base": cfg.base.to_dict(),
               "window": cfg.window, "call_threshold": cfg.call_threshold, "negative_ratio": cfg.negative_ratio,
+              "max_call_ratio": cfg.max_call_ratio,
               "variants": str(cfg.variants) if cfg.variants else None, "seed": cfg.seed}
     counts = {"train": 0, "val": 0, "test": 0}
     per_label = {"donor": 0, "acceptor": 0, "neither": 0}
@@ -245,7 +253,7 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
             import shutil
 
             shutil.rmtree(cache, ignore_errors=True)
-        summary = {"rows": counts, "labels": per_label, "features": list(FEATURE_NAMES), "window": cfg.window,
+        summary = {"rows": counts, "call_threshold": cfg.call_threshold, "labels": per_label, "features": list(FEATURE_NAMES), "window": cfg.window,
                    "base": scorer.spec.to_dict(), "base_context": scorer.flank,
                    "splits": {s: sorted(c for c, v in splits.items() if v == s) for s in ("train", "val", "test")},
                    "base_scoring_seconds": round(t_score, 3), "scored_bp": scored_bp,

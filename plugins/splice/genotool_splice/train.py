@@ -136,7 +136,7 @@ def run_train(cfg: TrainConfigCli) -> dict:
         result = trainer.fit(model, MetaTask(torch.tensor(cw, dtype=torch.float32), trainer.device),
                              MetaDataset(train_rows, stats), MetaDataset(val_rows, stats))
         trainer.load_best(model)
-        config = {"kind": "meta", "model": mcfg, "feature_stats": stats, "window": summary["window"],
+        config = {"kind": "meta", "model": mcfg, "call_threshold": summary.get("call_threshold", 0.1), "feature_stats": stats, "window": summary["window"],
                   "base": summary["base"], "base_context": summary["base_context"], "preset": cfg.preset,
                   "encoder": cfg.encoder}
         export_model(model, run.path, plugin=PLUGIN, config=config)

@@ -1,0 +1,123 @@
+"""``splice bench``: one JSON with base scoring nt/s per flank (one model; the 5-seed ensemble at
+400 nt), feature extraction rows/s, meta-layer training samples/s and prediction rows/s.
+
+Without ``--base-weights`` the SpliceAI nets are randomly initialised: speed does not depend on
+the weights' values, only on the architecture (recorded as ``weights: random``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+
+@dataclass
+class BenchConfig:
+    output: Path | None = None
+    base_weights: Path | None = None
+    flanks: str = "80,400,10000"
+    bases: int = 200_000
+    rows: int = 4096
+    device: str | None = None
+    precision: str | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+    seed: int = 0
+    force: bool = False
+
+
+def _nets(flank: int, n: int, weights: Path | None):
+    from genotool_splice.base import load_openspliceai
+    from genotool_splice.spliceai_net import SpliceAINet
+
+    if weights:
+        return load_openspliceai(weights, flank, n), "openspliceai"
+    return [SpliceAINet(flank).eval() for _ in range(n)], "random"
+
+
+def _rate(fn, units: float, min_seconds: float = 1.0) -> float:
+    fn()                                        # warm-up (allocator, oneDNN primitives)
+    t0, n = time.perf_counter(), 0
+    while True:
+        fn()
+        n += 1
+        dt = time.perf_counter() - t0
+        if dt >= min_seconds:
+            return units * n / dt
+
+
+def run_bench(cfg: BenchConfig) -> dict:
+    import torch
+
+    from genotool.bench import emit
+    from genotool.outputs import refuse_existing
+    from genotool.probe import apply_torch, make_plan
+    from genotool_splice.base import BaseScorer, BaseSpec
+    from genotool_splice.features import score_features
+    from genotool_splice.meta_model import PRESETS, build_meta
+
+    refuse_existing(cfg.output, cfg.force)
+    try:
+        flanks = [int(x) for x in cfg.flanks.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"--flanks must be integers separated by commas, not '{cfg.flanks}'") from None
+    if cfg.bases < 10_000 or cfg.rows < 64:
+        raise UserError("--bases must be >= 10000 and --rows >= 64")
+    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
+                     cpu_threads=cfg.threads)
+    apply_torch(plan)
+    rng = np.random.default_rng(cfg.seed)
+    torch.manual_seed(cfg.seed)
+    codes = rng.integers(0, 4, cfg.bases).astype(np.uint8)
+    bs = plan.batch_size or 32
+    dtype = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(plan.precision)
+    out: dict = {"torch_threads": torch.get_num_threads(), "plan": plan.to_dict(), "block": 5000, "batch_size": bs,
+                 "base_scoring": {}}
+    for flank in flanks:
+        nets, src = _nets(flank, 1, cfg.base_weights)
+        sc = BaseScorer(nets, BaseSpec(weights=src, flank=flank), device=plan.device, batch_size=bs, dtype=dtype)
+        t0 = time.perf_counter()
+        sc.score(codes)
+        row = {"weights": src, "one_model_nt_per_s": round(cfg.bases / (time.perf_counter() - t0), 1)}
+        if flank == 400:
+            nets5, _ = _nets(flank, 5, cfg.base_weights)
+            sc5 = BaseScorer(nets5, BaseSpec(weights=src, flank=flank, seeds=5), device=plan.device, batch_size=bs,
+                             dtype=dtype)
+            t0 = time.perf_counter()
+            sc5.score(codes[: cfg.bases // 2])
+            row["five_seed_nt_per_s"] = round(cfg.bases / 2 / (time.perf_counter() - t0), 1)
+        out["base_scoring"][f"{flank}nt"] = row
+    probs = rng.dirichlet([0.2, 0.2, 5.0], size=cfg.bases).astype(np.float32)
+    idx = rng.integers(0, cfg.bases, cfg.rows)
+    out["feature_rows_per_s"] = round(_rate(lambda: score_features(probs, idx), cfg.rows), 1)
+    p = PRESETS["lightweight"]
+    model = build_meta({"architecture": "meta", "kernels": p["kernels"], "filters": p["filters"],
+                        "hidden": p["hidden"], "fusion": "concat"}).to(plan.device)
+    w = torch.from_numpy(rng.integers(0, 4, (cfg.rows, 501)).astype(np.uint8)).to(plan.device)
+    f = torch.randn(cfg.rows, 43, device=plan.device)
+    y = torch.from_numpy(rng.integers(0, 3, cfg.rows)).to(plan.device)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    tb = 64
+
+    def train_steps():
+        for i in range(0, min(cfg.rows, 8 * tb), tb):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(w[i:i + tb], f[i:i + tb]), y[i:i + tb]).backward()
+            opt.step()
+
+    out["meta_train_samples_per_s"] = round(_rate(train_steps, min(cfg.rows, 8 * tb)), 1)
+    model.eval()
+
+    def infer():
+        with torch.inference_mode():
+            for i in range(0, cfg.rows, 512):
+                model(w[i:i + 512], f[i:i + 512])
+
+    out["meta_predict_rows_per_s"] = round(_rate(infer, cfg.rows), 1)
+    out["load_average_1min"] = round(__import__("os").getloadavg()[0], 2)
+    return emit(out, cfg.output, plugin="splice")

@@ -1,0 +1,202 @@
+"""``splice variant``: SpliceAI-style delta scores from the base model and the meta-layer.
+
+For an SNV at genomic position p, the reference and alternative sequences around p are scored
+on the variant's gene strand (both strands without an annotation; the strand with the larger
+delta is reported). Over the positions p-D..p+D (D = ``distance``, SpliceAI's 50):
+
+  DS_AG = max(alt_acceptor - ref_acceptor)   DS_AL = max(ref_acceptor - alt_acceptor)
+  DS_DG = max(alt_donor - ref_donor)         DS_DL = max(ref_donor - alt_donor)
+
+and DP_* the genomic offset (position - p) where each maximum sits. The meta-layer deltas use
+its donor/acceptor probabilities at the same positions (features from the base scores of each
+allele, windows from each allele's sequence). Indels are skipped (counted in the summary).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from genotool.errors import UserError
+
+DELTAS = ("DS_AG", "DS_AL", "DS_DG", "DS_DL")
+POSITIONS = ("DP_AG", "DP_AL", "DP_DG", "DP_DL")
+
+
+@dataclass
+class VariantConfig:
+    fasta: Path
+    model: Path
+    output: Path
+    variants: Path
+    gtf: Path | None = None
+    distance: int = 50
+    base_weights: Path | None = None
+    device: str | None = None
+    precision: str | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+    force: bool = False
+
+
+def deltas(ref_acc, ref_don, alt_acc, alt_don, offsets) -> dict:
+    """Delta scores and their offsets from per-position acceptor/donor tracks (same length as offsets)."""
+    out = {}
+    for name, pos, d in (("DS_AG", "DP_AG", alt_acc - ref_acc), ("DS_AL", "DP_AL", ref_acc - alt_acc),
+                         ("DS_DG", "DP_DG", alt_don - ref_don), ("DS_DL", "DP_DL", ref_don - alt_don)):
+        k = int(np.argmax(d))
+        out[name], out[pos] = max(0.0, float(d[k])), int(offsets[k])
+    return out
+
+
+def _gene_strands(gtf: Path | None) -> dict:
+    """canonical chrom -> sorted [(start, end, strand, gene)] from the GTF (None: no annotation)."""
+    if gtf is None:
+        return {}
+    from genotool.genome.fasta import canonical
+    from genotool.genome.gtf import iter_chromosomes
+    from genotool_splice.sites import chrom_sites
+
+    return {canonical(c): chrom_sites(c, t).genes for c, t in iter_chromosomes(gtf)}
+
+
+def run_variant(cfg: VariantConfig) -> dict:
+    from genotool.genome.fasta import canonical, open_fasta
+    from genotool.log import warn
+    from genotool.outputs import run_output, write_json
+    from genotool.probe import apply_torch, make_plan
+    from genotool_splice.base import reverse_complement
+    from genotool_splice.predict import load_models, meta_scores
+    from genotool_splice.seqio import fetch_codes
+    from genotool_splice.variants_io import read_variants
+
+    if not 1 <= cfg.distance <= 5000:
+        raise UserError(f"--distance must be in 1..5000, not {cfg.distance}")
+    if not Path(cfg.fasta).is_file():
+        raise UserError(f"--fasta: {cfg.fasta} not found")
+    variants, kind = read_variants(cfg.variants)
+    fa = open_fasta(cfg.fasta)
+    names = {canonical(n): n for n in fa.references}
+    # every input problem is found before anything is scored or written
+    for v in variants:
+        chrom = names.get(canonical(v.chrom))
+        if chrom is None:
+            raise UserError(f"{cfg.variants}: line {v.line}: contig '{v.chrom}' is not in {cfg.fasta}")
+        n = fa.get_reference_length(chrom)
+        if not 1 <= v.pos <= n - len(v.ref) + 1:
+            raise UserError(f"{cfg.variants}: line {v.line}: position {v.pos} is outside {chrom} (1..{n})")
+        seen = fa.fetch(chrom, v.pos - 1, v.pos - 1 + len(v.ref)).upper()
+        if seen != v.ref:
+            raise UserError(f"{cfg.variants}: line {v.line}: REF '{v.ref}' does not match the FASTA ('{seen}') at "
+                            f"{chrom}:{v.pos}")
+    genes = _gene_strands(cfg.gtf)
+    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
+                     cpu_threads=cfg.threads)
+    apply_torch(plan)
+    meta, payload, scorer = load_models(cfg.model, cfg.base_weights, plan)
+    D = cfg.distance
+    margin = max(scorer.flank // 2, payload["config"]["window"] // 2) + 2
+    params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
+    rows, skipped = [], 0
+    with run_output(cfg.output, command="splice variant", parameters=params,
+                    inputs=[cfg.fasta, cfg.model, cfg.variants], force=cfg.force) as run:
+        run.plan = plan.to_dict()
+        for v in variants:
+            if len(v.ref) != 1 or len(v.alt) != 1 or v.alt not in "ACGT":
+                skipped += 1
+                continue
+            chrom = names[canonical(v.chrom)]
+            p = v.pos - 1
+            lo, hi = max(0, p - D - margin), min(fa.get_reference_length(chrom), p + D + margin + 1)
+            ref = fetch_codes(fa, cfg.fasta, chrom, lo, hi)
+            alt = ref.copy()
+            alt[p - lo] = "ACGT".index(v.alt)
+            span = [g for g in genes.get(canonical(chrom), []) if g[0] <= p < g[1]]
+            strands = sorted({g[2] for g in span}) or ["+", "-"]
+            gene = v.gene or (span[0][3] if span else "")
+            gpos = np.arange(max(lo, p - D), min(hi, p + D + 1))
+            best = None
+            for strand in strands:
+                L = len(ref)
+                r_t, a_t = (ref, alt) if strand == "+" else (reverse_complement(ref), reverse_complement(alt))
+                tidx = gpos - lo if strand == "+" else L - 1 - (gpos - lo)
+                rb, ab = scorer.score(r_t), scorer.score(a_t)
+                base = deltas(rb[tidx, 1], rb[tidx, 2], ab[tidx, 1], ab[tidx, 2], gpos - p)
+                rm = meta_scores(meta, payload, rb, r_t, tidx, plan)
+                am = meta_scores(meta, payload, ab, a_t, tidx, plan)
+                mdel = deltas(rm[:, 1], rm[:, 0], am[:, 1], am[:, 0], gpos - p)
+                score = max(max(base[k] for k in DELTAS), max(mdel[k] for k in DELTAS))
+                if best is None or score > best[0]:
+                    best = (score, strand, base, mdel)
+            _, strand, base, mdel = best
+            rows.append({"id": v.vid, "chrom": chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "gene": gene,
+                         "strand": strand, "classification": v.classification,
+                         **{f"base_{k}": base[k] for k in DELTAS + POSITIONS},
+                         **{f"meta_{k}": mdel[k] for k in DELTAS + POSITIONS},
+                         "base_max": max(base[k] for k in DELTAS), "meta_max": max(mdel[k] for k in DELTAS),
+                         "_line": v.line})
+        if skipped:
+            warn(f"{cfg.variants}: {skipped} variant(s) that are not SNVs skipped (indels are not scored yet)")
+        _write_tsv(run.path / "delta_scores.tsv", rows)
+        _write_vcf(run.path / "delta_scores.vcf", rows, cfg.variants if kind == "vcf" else None)
+        summary = {"scored": len(rows), "skipped_non_snv": skipped, "auc": _auc(rows)}
+        write_json(run.path / "summary.json", summary)
+        run.runtime.update(scored=len(rows))
+    return summary
+
+
+def _auc(rows: list[dict]) -> dict | None:
+    from sklearn.metrics import roc_auc_score
+
+    lab = [(r, 1 if r["classification"].lower() == "splice-altering" else 0) for r in rows
+           if r["classification"].lower() in ("splice-altering", "normal")]
+    ys = [y for _, y in lab]
+    if len(set(ys)) < 2:
+        return None
+    return {m: float(roc_auc_score(ys, [r[f"{m}_max"] for r, _ in lab])) for m in ("base", "meta")} | {
+        "splice_altering": int(sum(ys)), "normal": int(len(ys) - sum(ys))}
+
+
+def _fmt(v) -> str:
+    return f"{v:.4f}" if isinstance(v, float) else str(v)
+
+
+def _write_tsv(path: Path, rows: list[dict]) -> None:
+    cols = [c for c in (rows[0] if rows else {"id": 0}) if not c.startswith("_")]
+    with open(path, "w") as fh:
+        fh.write("\t".join(cols) + "\n")
+        for r in rows:
+            fh.write("\t".join(_fmt(r[c]) for c in cols) + "\n")
+
+
+def _info(r: dict, m: str) -> str:
+    vals = [r["alt"], r["gene"] or "."] + [f"{r[f'{m}_{k}']:.2f}" for k in DELTAS] + [str(r[f"{m}_{k}"])
+                                                                                     for k in POSITIONS]
+    return "|".join(vals)
+
+
+def _write_vcf(path: Path, rows: list[dict], source_vcf: Path | None) -> None:
+    """A VCF with SPLICE_BASE / SPLICE_META INFO fields (the input's INFO kept when it was a VCF)."""
+    info_src = {}
+    if source_vcf is not None:
+        from genotool.genome.gtf import open_text
+
+        with open_text(source_vcf) as fh:
+            for n, line in enumerate(fh, 1):
+                if not line.startswith("#"):
+                    cols = line.rstrip("\n").split("\t")
+                    info_src[n] = cols[7] if len(cols) > 7 and cols[7] != "." else ""
+    fmt = "ALLELE|SYMBOL|DS_AG|DS_AL|DS_DG|DS_DL|DP_AG|DP_AL|DP_DG|DP_DL"
+    with open(path, "w") as fh:
+        fh.write("##fileformat=VCFv4.2\n")
+        for c in dict.fromkeys(r["chrom"] for r in rows):
+            fh.write(f"##contig=<ID={c}>\n")
+        fh.write(f'##INFO=<ID=SPLICE_BASE,Number=.,Type=String,Description="Base-model delta scores. Format: {fmt}">\n')
+        fh.write(f'##INFO=<ID=SPLICE_META,Number=.,Type=String,Description="Meta-layer delta scores. Format: {fmt}">\n')
+        fh.write("#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\n")
+        for r in rows:
+            extra = info_src.get(r["_line"], "")
+            info = (extra + ";" if extra else "") + f"SPLICE_BASE={_info(r, 'base')};SPLICE_META={_info(r, 'meta')}"
+            fh.write(f"{r['chrom']}\t{r['pos']}\t{r['id']}\t{r['ref']}\t{r['alt']}\t.\t.\t{info}\n")

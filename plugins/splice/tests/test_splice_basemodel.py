@@ -1,0 +1,57 @@
+"""The SpliceAI CNN: OpenSpliceAI 80 nt scores against the reference fixture; strict loading errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genotool.errors import UserError
+from genotool_splice.base import BaseScorer, BaseSpec, encode, load_base, load_openspliceai, reverse_complement
+from genotool_splice.spliceai_net import SpliceAINet
+
+FIXTURE = Path(__file__).parent / "fixtures" / "openspliceai_80nt_rs10_reference.json"
+
+
+def test_openspliceai_80nt_matches_reference_fixture(openspliceai_weights):
+    wd = openspliceai_weights
+    if wd is None:
+        pytest.skip("OpenSpliceAI MANE weights not found ($GENOTOOL_SPLICE_WEIGHTS or ../shared/data)")
+    fx = json.loads(FIXTURE.read_text())
+    scorer = load_base(BaseSpec("openspliceai", str(wd), 80, 1))
+    got = scorer.score(encode(fx["sequence"]))[40:-40].T            # reference covers positions 40..L-41
+    ref = np.asarray(fx["scores"])
+    assert got.shape == ref.shape
+    assert np.abs(got - ref).max() < 1e-5
+    # the planted exon: acceptor on its first base, donor on its last (exon side)
+    assert int(ref[1].argmax()) + 40 == 120 and int(ref[2].argmax()) + 40 == 140
+
+
+def test_block_scoring_equals_one_pass():
+    torch.manual_seed(0)
+    net = SpliceAINet(80, channels=8).eval()
+    codes = np.random.default_rng(0).integers(0, 5, 2345).astype(np.uint8)
+    blocks = BaseScorer([net], BaseSpec(flank=80), block=500, batch_size=3).score(codes)
+    whole = BaseScorer([net], BaseSpec(flank=80), block=5000).score(codes)
+    assert np.allclose(blocks, whole, atol=1e-6)
+    assert np.allclose(blocks.sum(axis=1), 1, atol=1e-5)
+    assert np.array_equal(reverse_complement(encode("ACGTN")), encode("NACGT"))
+
+
+def test_weights_folder_without_files(tmp_path):
+    with pytest.raises(UserError, match=r"has 0 file\(s\) model_400nt_rs\*\.pt"):
+        load_openspliceai(tmp_path, 400, 1)
+
+
+def test_wrong_architecture_names_the_key(tmp_path):
+    torch.save(SpliceAINet(80).state_dict(), tmp_path / "model_400nt_rs10.pt")
+    with pytest.raises(UserError, match=r"missing key 'residual_units\.5\.batchnorm1\.weight'"):
+        load_openspliceai(tmp_path, 400, 1)
+    sd = SpliceAINet(80).state_dict()
+    sd["final_conv.weight"] = torch.zeros(3, 16, 1)
+    torch.save(sd, tmp_path / "model_80nt_rs10.pt")
+    with pytest.raises(UserError, match=r"key 'final_conv\.weight' has shape \(3, 16, 1\)"):
+        load_openspliceai(tmp_path, 80, 1)
