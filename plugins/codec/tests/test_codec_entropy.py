@@ -162,3 +162,16 @@ def test_baselines_bounds_and_sizes():
         assert np.abs(rec.astype(int) - x).max() <= e                  # the error bound holds everywhere
         bits[f"e{e}"] = b
     assert bits["e2"] > bits["e8"] and bits["e8"] < 16 * len(x)
+
+
+def test_prior_verb_fits_an_old_model_folder(tiny_model, dataset, sim, tmp_path):
+    old = tmp_path / "old_model"
+    shutil.copytree(tiny_model / "model", old / "model")
+    (old / "model" / "prior.npz").unlink()
+    r = run_cli("codec", "prior", "-m", old, "-d", dataset)
+    assert r.exit_code == 0, r.stderr
+    assert (old / "model" / "prior.npz").is_file() and json.loads(r.stdout)["tokens"] > 0
+    line = _one_error_line(run_cli("codec", "prior", "-m", old, "-d", dataset))   # exists: needs --force
+    assert "--force" in line
+    r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", old, "-o", tmp_path / "t.tokens")
+    assert r.exit_code == 0 and json.loads(r.stdout)["coding"] == "ans" and "warning" not in r.stderr
