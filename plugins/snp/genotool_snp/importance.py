@@ -86,6 +86,7 @@ def attributions(model, geno: np.ndarray, label: dict, method: str, opts: Import
     for s in range(0, len(geno), bs):
         x = torch.from_numpy(np.ascontiguousarray(geno[s:s + bs])).to(dev).float()
         x = torch.where(x < 0, model.input.mean.expand_as(x), x)    # missing -> the imputed value
+        x = x.contiguous().requires_grad_(True)                     # captum would warn and set it
         base = model.input.mean.expand_as(x).contiguous()
         target = _target(model, x, label)
         if method == "integrated-gradients":

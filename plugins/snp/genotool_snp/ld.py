@@ -40,8 +40,9 @@ def _columns(hap: np.ndarray, cols, a: int, e: int) -> np.ndarray:
     return hap[:, a:e] if cols is None else hap[:, cols[a:e]]
 
 
-def column_sums(hap: np.ndarray, chunk: int = 4096, cols=None) -> tuple[np.ndarray, np.ndarray]:
-    """(sum of x, sum of x^2) per SNP, missing (-1) as 0; float32 (L,) each, chunked over SNPs."""
+def column_sums(hap: np.ndarray, chunk: int = 512, cols=None) -> tuple[np.ndarray, np.ndarray]:
+    """(sum of x, sum of x^2) per SNP, missing (-1) as 0; float32 (L,) each, chunked over SNPs
+    (512 columns: with 20,000 haplotypes a float32 chunk is 41 MB)."""
     L = hap.shape[1] if cols is None else len(cols)
     s, q = np.zeros(L, np.float32), np.zeros(L, np.float32)
     for a in range(0, L, chunk):
