@@ -37,9 +37,14 @@ class ConvStem(nn.Module):
         self.conv = nn.Conv1d(5, hidden_dim, width, padding=width // 2)
         self.act = nn.GELU()
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """(B, T) int -> (B, T, hidden_dim)."""
-        return self.act(self.conv(one_hot(x).transpose(1, 2))).transpose(1, 2)
+    def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, T) int -> (B, T, hidden_dim); past a sequence's length the input is zero, as
+        the convolution's own padding is at a sequence's end (a padded record reads as itself)."""
+        oh = one_hot(x)
+        if lengths is not None and bool((lengths < x.shape[1]).any()):
+            t = torch.arange(x.shape[1], device=x.device).view(1, -1, 1)
+            oh = oh * (t < lengths.to(x.device).view(-1, 1, 1)).to(oh.dtype)
+        return self.act(self.conv(oh.transpose(1, 2))).transpose(1, 2)
 
 
 class BiLSTMEncoder(nn.Module):
@@ -55,8 +60,17 @@ class BiLSTMEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) int -> (B, T, hidden_dim)."""
-        h0 = self.stem(x)
-        h, _ = self.lstm(h0)
+        h0 = self.stem(x, lengths)
+        if lengths is not None and bool((lengths < x.shape[1]).any()):
+            # padded batch (records of unequal length): pack, so the reverse direction starts at
+            # each sequence's own end, not after the padding (a 400 bp record batched with a
+            # 100 kb one would otherwise be read after 100 kb of N)
+            from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+            packed = pack_padded_sequence(h0, lengths.cpu(), batch_first=True, enforce_sorted=False)
+            h, _ = pad_packed_sequence(self.lstm(packed)[0], batch_first=True, total_length=x.shape[1])
+        else:
+            h, _ = self.lstm(h0)
         # residual around the LSTM: the stem's sharp per-base motif features (a GT donor, an
         # AG acceptor) reach the emissions directly, so boundaries need not survive the recurrence
         return self.norm(h + h0)
@@ -114,9 +128,17 @@ class MambaEncoder(nn.Module):
 
     def forward(self, x: torch.Tensor, lengths: torch.Tensor | None = None) -> torch.Tensor:
         """(B, T) int -> (B, T, hidden_dim); the reverse pass sees the sequence flipped in time."""
-        h = self.stem(x)
+        h = self.stem(x, lengths)
         f = self.fwd(h)
-        b = self.bwd(h.flip(1)).flip(1)
+        if lengths is not None and bool((lengths < x.shape[1]).any()):
+            # reverse each sequence within its own length (padding stays at the end)
+            T = x.shape[1]
+            t = torch.arange(T, device=x.device).view(1, T)
+            L = lengths.to(x.device).view(-1, 1)
+            idx = torch.where(t < L, L - 1 - t, t).unsqueeze(-1).expand(-1, -1, h.shape[-1])
+            b = self.bwd(h.gather(1, idx)).gather(1, idx)
+        else:
+            b = self.bwd(h.flip(1)).flip(1)
         return self.norm(f + b)
 
 

@@ -237,3 +237,23 @@ def test_augustus_row_scored_by_our_code_matches_its_own_evaluation(genotool_cli
         for what in ("sensitivity", "specificity"):
             assert row[f"{level}_{what}"] == pytest.approx(own[level][what], abs=0.02), (level, what)
     assert (tmp_path / "c" / "augustus" / "augustus.gff").is_file()
+
+
+@pytest.mark.parametrize("name", ["bilstm", "mamba"])
+def test_encoders_read_a_padded_sequence_as_its_unpadded_self(name):
+    """Records of unequal length share a batch: the reverse direction must start at each
+    record's own end (it used to run over the padding first)."""
+    import torch
+
+    from genotool_gencode.encoders import build_encoder
+
+    torch.manual_seed(0)
+    enc = build_encoder(name, hidden_dim=8, num_layers=1, d_state=4).eval()
+    x = torch.randint(0, 4, (2, 50))
+    x[1, 20:] = 4
+    with torch.no_grad():
+        both = enc(x, torch.tensor([50, 20]))
+        alone = enc(x[1:, :20], torch.tensor([20]))
+        full = enc(x[:1], torch.tensor([50]))
+    assert torch.allclose(both[1, :20], alone[0], atol=1e-5)
+    assert torch.allclose(both[0], full[0], atol=1e-5)
