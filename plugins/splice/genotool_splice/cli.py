@@ -148,9 +148,9 @@ def train(
 ):
     """Train the meta-layer (or the score-only ablation) with the shared engine (best/last checkpoints,
     history, resume, early stopping on validation PR-AUC)."""
-    from genotool_splice.train import TrainConfigCli, run_train
+    from genotool_splice.train import MetaTrainConfig, run_train
 
-    cfg = TrainConfigCli(data=data, output=output, architecture=architecture, preset=preset, fusion=fusion,
+    cfg = MetaTrainConfig(data=data, output=output, architecture=architecture, preset=preset, fusion=fusion,
                          encoder=encoder, epochs=epochs, lr=lr, patience=patience, dropout=dropout,
                          balance_classes=balance_classes, scheduler=scheduler, max_minutes=max_minutes,
                          device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,

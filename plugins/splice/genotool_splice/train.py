@@ -21,7 +21,7 @@ PLUGIN = "splice"
 
 
 @dataclass
-class TrainConfigCli:
+class MetaTrainConfig:
     data: Path
     output: Path
     architecture: str = "meta"
@@ -75,12 +75,12 @@ class MetaTask(Task):
                 "val_ece": m["ece"]}
 
 
-def model_config(cfg: TrainConfigCli, preset: dict) -> dict:
+def model_config(cfg: MetaTrainConfig, preset: dict) -> dict:
     return {"architecture": cfg.architecture, "kernels": list(preset["kernels"]), "filters": preset["filters"],
             "hidden": preset["hidden"], "n_features": 43, "fusion": cfg.fusion, "dropout": cfg.dropout}
 
 
-def check_options(cfg: TrainConfigCli) -> dict:
+def check_options(cfg: MetaTrainConfig) -> dict:
     from genotool.options import check_choice
 
     check_choice(cfg.architecture, ARCHITECTURES, "--architecture")
@@ -100,7 +100,7 @@ def check_options(cfg: TrainConfigCli) -> dict:
     return preset
 
 
-def run_train(cfg: TrainConfigCli) -> dict:
+def run_train(cfg: MetaTrainConfig) -> dict:
     from genotool.engine import TrainConfig, Trainer
     from genotool.engine.model_io import export_model
     from genotool.outputs import run_output, write_json
