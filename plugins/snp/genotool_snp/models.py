@@ -195,6 +195,7 @@ class GNN(nn.Module):
     def __init__(self, cfg: dict):
         super().__init__()
         L, d = cfg["n_snps"], cfg["embed_dim"]
+        self.n_snps = L
         self.input = GenotypeInput(L, cfg["in_channels"], d)
         self.register_buffer("edge_index", torch.zeros(2, cfg["n_edges"], dtype=torch.long))
         self.register_buffer("edge_weight", torch.zeros(cfg["n_edges"]))
@@ -206,7 +207,7 @@ class GNN(nn.Module):
 
     def set_graph(self, src, dst, r2) -> None:
         """Store the undirected graph (src < dst pairs) as both directions, normalised."""
-        L = self.input.weight.shape[0]
+        L = self.n_snps
         s = torch.as_tensor(src, dtype=torch.long)
         t = torch.as_tensor(dst, dtype=torch.long)
         w = torch.as_tensor(r2, dtype=torch.float32)
@@ -219,7 +220,7 @@ class GNN(nn.Module):
         self._adj = None
 
     def adjacency(self):
-        L = self.input.weight.shape[0]
+        L = self.n_snps
         dev = self.edge_index.device
         if self._adj is None or self._adj.device != dev:
             self._adj = torch.sparse_coo_tensor(self.edge_index, self.edge_weight, (L, L), check_invariants=False).coalesce().to(dev)

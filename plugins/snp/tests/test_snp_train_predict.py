@@ -78,15 +78,16 @@ def test_gnn_passes_messages(pre):
     assert not changed[far].any()                # nobody else does after one layer
 
 
-def test_validate_report(pre, tmp_path):
+@pytest.mark.parametrize("arch", ARCHS)
+def test_validate_report(arch, pre, tmp_path):
     r = invoke(["snp", "train", "-d", str(pre), "-o", str(tmp_path / "m"), "--epochs", "2", "--threads", "1",
-                *TINY_SET])
+                "--architecture", arch, *TINY_SET])
     assert r.exit_code == 0, r.stderr
     r = invoke(["snp", "validate", "-m", str(tmp_path / "m"), "-d", str(pre), "-o", str(tmp_path / "v"),
                 "--threads", "1"])
     assert r.exit_code == 0, r.stderr
     res = json.loads((tmp_path / "v" / "validation.json").read_text())
-    assert set(res["methods"]) == {"genotool-cnn", "pca10+logistic", "pca10+nearest-centroid"}
+    assert set(res["methods"]) == {f"genotool-{arch}", "pca10+logistic", "pca10+nearest-centroid"}
     for m in res["methods"].values():
         assert 0 <= m["accuracy"] <= 1 and set(m["per_class"]) == {"AFR", "EUR", "ASIA", "ADMIX"}
     html = (tmp_path / "v" / "report.html").read_text()
