@@ -5,13 +5,13 @@
 set -euo pipefail
 OUT=${1:?usage: demo.sh OUTDIR}
 mkdir -p "$OUT"
-genotool splice simulate -o "$OUT/sim" --genome-size 1500000 --num-chromosomes 12 --num-variants 200 --seed 0 --force
+genotool splice simulate -o "$OUT/sim" --genome-size 1500000 --num-chromosomes 12 --num-variants 100 --seed 0 --force
 FA=(--fasta "$OUT/sim/genome.fa")
 if [ -n "${SPLICE_WEIGHTS:-}" ]; then
   BASE=(--base-model openspliceai --base-weights "$SPLICE_WEIGHTS" --base-flank 400)
 else
   genotool splice train-base "${FA[@]}" --annotation "$OUT/sim/annotation.gtf" -o "$OUT/base" --flank 80 \
-      --epochs 3 --force
+      --epochs 2 --force
   BASE=(--base-model own --base-weights "$OUT/base")
 fi
 genotool splice preprocess "${FA[@]}" --annotation "$OUT/sim/annotation.gtf" "${BASE[@]}" \
@@ -22,5 +22,5 @@ genotool splice validate -d "$OUT/data" -m "$OUT/meta" --score-only-model "$OUT/
 genotool splice predict "${FA[@]}" -m "$OUT/meta" --region chr1:1-50000 -o "$OUT/predict" --force
 genotool splice variant "${FA[@]}" -m "$OUT/meta" --variants "$OUT/sim/splicevardb.tsv" \
     --annotation "$OUT/sim/annotation.gtf" -o "$OUT/variant" --force
-genotool splice bench --flanks 80,400 --bases 100000 --rows 1024 -o "$OUT/bench.json" --force > /dev/null
+genotool splice bench --flanks 80,400 --bases 50000 --rows 512 -o "$OUT/bench.json" --force > /dev/null
 echo "demo done: $OUT/validate/report.html, $OUT/predict/sites.bed, $OUT/variant/delta_scores.vcf" >&2
