@@ -145,7 +145,7 @@ def write_report(res: dict, arrays: dict, sal: np.ndarray, data: dict, out: Path
             for k, c in enumerate(spec["classes"]):
                 m = lab == k
                 ax.scatter(pcs[m, 0], pcs[m, 1], s=10, label=c)
-            ax.set_title(f"test samples on PC1/PC2, coloured by {title}")
+            ax.set_title(f"test samples: {title}")
             ax.set_xlabel("PC1")
             ax.set_ylabel("PC2")
         axes[0].legend(fontsize=7)
