@@ -131,24 +131,38 @@ def decode_and_score(model, em, y, lengths, metrics: SegmentationMetrics) -> lis
 
 def evaluate(model, dataset, plan, batch_size: int, max_chunks: int | None = None, keep=False):
     """Decode a dataset with the engine's predict loop (eval mode, no_grad, the plan's autocast);
-    return (SegmentationMetrics, mean NLL per position, label lists if keep)."""
+    return (SegmentationMetrics, mean NLL per position, label lists if keep).
+
+    Batches hold chunks of similar length (a stable sort: equal-length data keeps its order), so
+    a short record is not padded to a long one's length; the encoders and heads read a padded
+    sequence as its unpadded self, so only the work changes. Metrics are added in dataset order."""
     from genotool.engine import predict_loop, unwrap
 
     raw = unwrap(model)
-    metrics = SegmentationMetrics()
     n = len(dataset) if max_chunks is None else min(len(dataset), max_chunks)
-    batches = (collate([dataset[j] for j in range(i, min(n, i + batch_size))]) for i in range(0, n, batch_size))
+    order = sorted(range(n), key=lambda i: len(dataset.xs[i]))
+    groups = [order[i:i + batch_size] for i in range(0, n, batch_size)]
+    batches = (collate([dataset[j] for j in g]) for g in groups)
 
     def step(m, batch):
         x, y, lengths = batch
         _, em = m.encode(x, lengths)
         nll = float(m.head.nll(em.float(), y, lengths).sum())
-        labs = decode_and_score(m, em, y, lengths, metrics)
-        return nll, int(lengths.sum()), labs if keep else []
+        labs, _ = m.decode_emissions(em, lengths)
+        y_lab = m.labels_of(y).cpu().numpy()
+        return nll, int(lengths.sum()), [(y_lab[b, :int(L)], lab[:int(L)]) for b, (lab, L) in
+                                         enumerate(zip(labs, lengths.tolist()))]
 
     outs = predict_loop(raw, batches, step, plan=plan)
+    pairs = [None] * n
+    for g, o in zip(groups, outs):
+        for j, pair in zip(g, o[2]):
+            pairs[j] = pair
+    metrics = SegmentationMetrics()
+    for true, pred in pairs:
+        metrics.update(true, pred)
     nll_sum, n_pos = sum(o[0] for o in outs), sum(o[1] for o in outs)
-    return metrics, nll_sum / max(1, n_pos), [lab for o in outs for lab in o[2]]
+    return metrics, nll_sum / max(1, n_pos), [pred for _, pred in pairs] if keep else []
 
 
 def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_val_chunks: int | None,
