@@ -86,6 +86,8 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--n-reads": "--num-reads",
     "--reads": "--num-reads",
     "--n": "--num-sequences",
+    "--batch": "--batch-size",   # gencode bench's semi-CRF batch B
+    "-B": "--batch-size",
     "--files": "--num-files",
 }
 

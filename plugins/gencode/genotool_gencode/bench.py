@@ -144,17 +144,21 @@ def bench_flash(em, tr, du, labels, lengths, K, device, use_triton):
     return out
 
 
-def bench_encoders(T, device, hidden=64, layers=2, B=4):
+def bench_encoders(T, device, hidden=64, layers=2, B=4, plan=None):
+    from genotool.engine import autocast_context
+
     from genotool_gencode.encoders import build_encoder
 
     out = {}
     x = torch.randint(0, 4, (B, T), device=device)
     for name in ("bilstm", "mamba"):
         enc = build_encoder(name, hidden_dim=hidden, num_layers=layers, device_type=device.split(":")[0]).to(device)
-        enc(x[:, :64]).sum().backward()   # warm-up
+        with autocast_context(plan, device):
+            enc(x[:, :64]).float().sum().backward()   # warm-up
         _sync(device)
         t0 = time.perf_counter()
-        enc(x).sum().backward()
+        with autocast_context(plan, device):
+            enc(x).float().sum().backward()
         _sync(device)
         dt = time.perf_counter() - t0
         out[name] = {"B": B, "T": T, "hidden_dim": hidden, "num_layers": layers,
@@ -163,8 +167,9 @@ def bench_encoders(T, device, hidden=64, layers=2, B=4):
     return out
 
 
-def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, output, device, seed, log=log):
-    """CPU threads are the plan's (make_plan(cpu_threads=...) + apply_torch, done by the CLI)."""
+def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, output, plan, seed, log=log):
+    """CPU threads, device and precision are the plan's (make_plan + apply_torch, done by the CLI)."""
+    device = plan.device
     em, tr, du, labels, lengths = make_inputs(B, T, K, C, seed, device)
     result = {"B": B, "T": T, "K": K, "C": C, "device": device, "torch_threads": torch.get_num_threads(),
               "load_average_start": _loadavg()}
@@ -198,7 +203,8 @@ def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, outpu
                               "partition's parameterisation; the log partitions must agree")
     if not skip_encoder:
         log(f"encoder throughput at T={encoder_length} ...")
-        result["encoders"] = bench_encoders(encoder_length, device)
+        result["encoders"] = bench_encoders(encoder_length, device, plan=plan)
+    result["plan"] = plan.to_dict()
     result["load_average_end"] = _loadavg()
     return emit(result, output, plugin="gencode")
 

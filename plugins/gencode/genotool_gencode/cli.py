@@ -345,7 +345,7 @@ def validate(
 
 @app.command()
 def bench(
-    batch: Annotated[int, typer.Option("--batch", "-B", help="Batch size B.")] = 4,
+    batch_size: BatchSize = None,
     length: Annotated[int, typer.Option("--length", "-T", help="Sequence length T.")] = 10_000,
     max_duration: Annotated[int, typer.Option("--max-duration", "-K", help="K.")] = 500,
     classes: Annotated[int, typer.Option("--classes", "-C", help="Labels C.")] = 11,
@@ -355,22 +355,27 @@ def bench(
     threads: Threads = None,
     output: OptionalOutput = None,
     device: Device = None,
+    precision: Precision = None,
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf; encoder throughput."""
+    """Semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf; encoder throughput.
+
+    --batch-size is the semi-CRF batch B (default 4; the old -B/--batch still work). --precision
+    applies to the encoder timing (autocast); the semi-CRF recursion always runs in fp32.
+    """
+    from genotool.outputs import refuse_existing
     from genotool.probe import apply_torch, make_plan
 
     from genotool_gencode.bench import run_bench
 
-    for name, v in (("--batch", batch), ("--length", length), ("--max-duration", max_duration),
-                    ("--classes", classes)):
+    for name, v in (("--length", length), ("--max-duration", max_duration), ("--classes", classes)):
         if v < 1:
             raise UserError(f"{name} must be >= 1, not {v}")
-    if output is not None and output.exists() and not force:
-        raise UserError(f"--output: {output} exists (pass --force to replace it)")
-    plan = make_plan(backend="torch", device=device, cpu_threads=threads)
+    refuse_existing(output, force)
+    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
+                     cpu_threads=threads)
     apply_torch(plan)
-    run_bench(B=batch, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
-              skip_encoder=skip_encoder, encoder_length=encoder_length, output=output,
-              device=plan.device, seed=seed, log=log)
+    run_bench(B=plan.batch_size or 4, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
+              skip_encoder=skip_encoder, encoder_length=encoder_length, output=output, plan=plan, seed=seed,
+              log=log)
