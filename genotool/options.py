@@ -38,6 +38,7 @@ in ``--help``.
 from __future__ import annotations
 
 import copy
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional, get_args
 
@@ -74,6 +75,37 @@ Force = Annotated[bool, typer.Option("--force", help="Replace an existing output
 Json = Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON to this file.")]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0), "
                                         "onecycle or plateau (the engine's schedules).")]
+
+@dataclass(kw_only=True)
+class RunOptions:
+    """The run options of a verb that runs a model, for the verb's config dataclass to inherit.
+
+    ``@dataclass class PredictConfig(RunOptions): data: Path ...`` gains ``device``,
+    ``precision``, ``batch_size`` and ``threads`` (keyword-only, so they never shift the
+    verb's own positional fields), and :meth:`plan` turns them into the probe's plan.
+    """
+
+    device: str | None = None
+    precision: str | None = None
+    batch_size: int | None = None
+    threads: int | None = None
+
+    def plan(self, default_batch_size: int | None = None, *, backend: str = "torch", apply: bool = True):
+        """The probe's plan with these overrides; for torch also applied (TF32, CPU threads).
+
+        Without ``--batch-size`` and without a probe choice, the plan records
+        ``default_batch_size`` (source "default") when one is given.
+        """
+        from genotool.probe import apply_torch, make_plan
+
+        plan = make_plan(backend=backend, device=self.device, precision=self.precision,
+                         batch_size=self.batch_size, cpu_threads=self.threads)
+        if plan.batch_size is None and default_batch_size is not None:
+            plan.batch_size, plan.batch_size_source = default_batch_size, "default"
+        if apply and backend == "torch":
+            apply_torch(plan)
+        return plan
+
 
 #: Old spelling -> canonical option. Rewritten only in commands that have the canonical option.
 HIDDEN_ALIASES: dict[str, str] = {

@@ -85,7 +85,7 @@ def train(
 
     run_train(TrainSettings(data=data, output=output, epochs=epochs, lr=lr, channels=channels, kernel=kernel,
                             patience=patience, scheduler=scheduler,
-                            run=RunOptions(device, precision, batch_size, threads), num_workers=num_workers,
+                            run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), num_workers=num_workers,
                             tensorboard=tensorboard, seed=seed, force=force))
 
 
@@ -106,7 +106,7 @@ def predict(
     from genotool_hello.verbs import PredictConfig, RunOptions, run_predict
 
     run_predict(PredictConfig(model=model, output=output, data=data, input=input, split=split,
-                              run=RunOptions(device, precision, batch_size, threads), force=force))
+                              run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))
 
 
 @app.command()
@@ -125,7 +125,7 @@ def validate(
     from genotool_hello.verbs import RunOptions, ValidateConfig, run_validate
 
     run_validate(ValidateConfig(model=model, data=data, output=output, split=split,
-                                run=RunOptions(device, precision, batch_size, threads), force=force))
+                                run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))
 
 
 @app.command()
@@ -143,4 +143,4 @@ def bench(
     from genotool_hello.verbs import BenchConfig, RunOptions, run_bench_command
 
     run_bench_command(BenchConfig(output=output, length=length, steps=steps,
-                                  run=RunOptions(device, precision, batch_size, threads), force=force))
+                                  run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))

@@ -16,31 +16,9 @@ import numpy as np
 
 from genotool.errors import UserError, require_dir, require_file
 from genotool.log import log
-from genotool.options import SCHEDULERS, check_choice
+from genotool.options import SCHEDULERS, RunOptions, check_choice  # noqa: F401 - RunOptions re-exported
 
 PREDICT_BATCH_SIZE = 256   # inference default when neither --batch-size nor the probe chooses
-
-
-@dataclass
-class RunOptions:
-    """``--device``, ``--precision``, ``--batch-size``, ``--threads`` of a verb that runs the network."""
-
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
-
-    def plan(self, default_batch_size: int | None = None):
-        """The probe's plan with these overrides, applied to torch; without ``--batch-size`` the
-        plan records ``default_batch_size`` (source "default") when one is given."""
-        from genotool.probe import apply_torch, make_plan
-
-        plan = make_plan(backend="torch", device=self.device, precision=self.precision,
-                         batch_size=self.batch_size, cpu_threads=self.threads)
-        if plan.batch_size is None and default_batch_size is not None:
-            plan.batch_size, plan.batch_size_source = default_batch_size, "default"
-        apply_torch(plan)
-        return plan
 
 
 # --- simulate -------------------------------------------------------------------------------------

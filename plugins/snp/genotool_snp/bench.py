@@ -15,20 +15,17 @@ from pathlib import Path
 import numpy as np
 
 from genotool.bench import emit, log, peak_rss_mb
+from genotool.options import RunOptions
 
 
 @dataclass
-class BenchOptions:
+class BenchOptions(RunOptions):
     output: Path | None = None
     snps: list = field(default_factory=lambda: [1000, 10000, 50000])
     architectures: list = field(default_factory=lambda: ["cnn", "cnn-transformer", "gnn"])
     steps: int = 3
     vcf: Path | None = None
     samples: Path | None = None
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -131,7 +128,6 @@ def run_bench(opts: BenchOptions) -> dict:
     import torch
 
     from genotool.errors import UserError
-    from genotool.probe import apply_torch, make_plan
     from genotool_snp.train import presets
 
     if opts.output is not None and Path(opts.output).exists() and not opts.force:
@@ -140,9 +136,7 @@ def run_bench(opts: BenchOptions) -> dict:
         raise UserError("--vcf needs --samples (the sample table)")
     if any(n < 2 for n in opts.snps):
         raise UserError("--snps: every count must be >= 2")
-    plan = make_plan(backend="torch", device=opts.device, precision=opts.precision, batch_size=opts.batch_size,
-                     cpu_threads=opts.threads)
-    apply_torch(plan)
+    plan = opts.plan()
     device = torch.device("cuda" if plan.device.startswith("cuda") else plan.device)
     gpu = device.type == "cuda"
     hp = presets()["medium-gpu" if gpu else "small-cpu"]

@@ -146,8 +146,9 @@ def predict(
     """Per-sample class probabilities or scores (predictions.tsv and .parquet)."""
     from genotool_snp.predict import PredictOptions, run_predict
 
-    run_predict(PredictOptions(vcf, model, output, max_missing_fraction, batch_size, device, precision, threads,
-                               force))
+    run_predict(PredictOptions(vcf=vcf, model=model, output=output, max_missing_fraction=max_missing_fraction,
+                               batch_size=batch_size, device=device, precision=precision, threads=threads,
+                               force=force))
 
 
 @app.command()
@@ -167,9 +168,10 @@ def importance(
     """Per-SNP importance (captum IG / SmoothGrad / saliency, attention), ensembled; causal recall at k."""
     from genotool_snp.importance import ImportanceOptions, run_importance
 
-    run_importance(ImportanceOptions(model, data, output, list(also_model or []),
-                                     [m.strip() for m in methods.split(",") if m.strip()], truth, k, split,
-                                     max_samples, batch_size=batch_size, device=device, precision=precision,
+    run_importance(ImportanceOptions(model=model, data=data, output=output, extra_models=list(also_model or []),
+                                     methods=[m.strip() for m in methods.split(",") if m.strip()], truth=truth,
+                                     k=k, split=split, max_samples=max_samples, batch_size=batch_size,
+                                     device=device, precision=precision,
                                      threads=threads, seed=seed, force=force))
 
 
@@ -182,7 +184,8 @@ def validate(
     """Test-split metrics beside PCA + logistic / nearest centroid (or linear) baselines; HTML report."""
     from genotool_snp.validate import ValidateOptions, run_validate
 
-    run_validate(ValidateOptions(model, data, output, truth, batch_size, device, precision, threads, seed, force))
+    run_validate(ValidateOptions(model=model, data=data, output=output, truth=truth, batch_size=batch_size,
+                                 device=device, precision=precision, threads=threads, seed=seed, force=force))
 
 
 @app.command()
@@ -203,8 +206,10 @@ def compare(
     from genotool_snp.train import parse_overrides
 
     archs = [_arch(a.strip()) for a in architectures.split(",") if a.strip()]
-    run_compare(CompareOptions(data, output, archs, task, label, preset, parse_overrides(set_), epochs,
-                               max_minutes, json_out, batch_size, device, precision, threads, seed, force))
+    run_compare(CompareOptions(data=data, output=output, architectures=archs, task=task, label=label, preset=preset,
+                               overrides=parse_overrides(set_), epochs=epochs, max_minutes=max_minutes,
+                               json=json_out, batch_size=batch_size, device=device, precision=precision,
+                               threads=threads, seed=seed, force=force))
 
 
 @app.command()
@@ -222,6 +227,7 @@ def bench(
     """One JSON: train/predict samples/s and peak memory per architecture and SNP count (+ preprocess vs plink)."""
     from genotool_snp.bench import BenchOptions, run_bench
 
-    run_bench(BenchOptions(output, [int(s) for s in snps.split(",") if s.strip()],
-                           [_arch(a.strip()) for a in architectures.split(",") if a.strip()], steps, vcf, samples,
-                           batch_size, device, precision, threads, seed, force))
+    run_bench(BenchOptions(output=output, snps=[int(s) for s in snps.split(",") if s.strip()],
+                           architectures=[_arch(a.strip()) for a in architectures.split(",") if a.strip()],
+                           steps=steps, vcf=vcf, samples=samples, batch_size=batch_size, device=device,
+                           precision=precision, threads=threads, seed=seed, force=force))

@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from genotool.log import log
+from genotool.options import RunOptions
 
 
 @dataclass
-class CompareOptions:
+class CompareOptions(RunOptions):
     data: Path
     output: Path
     architectures: list = field(default_factory=lambda: ["cnn", "cnn-transformer", "gnn"])
@@ -23,10 +24,6 @@ class CompareOptions:
     epochs: int | None = None
     max_minutes: float | None = None
     json: Path | None = None
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 

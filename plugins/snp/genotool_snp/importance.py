@@ -18,12 +18,13 @@ import numpy as np
 
 from genotool.errors import UserError
 from genotool.log import log
+from genotool.options import RunOptions
 
 METHODS = ("attention", "integrated-gradients", "smoothgrad", "saliency")
 
 
 @dataclass
-class ImportanceOptions:
+class ImportanceOptions(RunOptions):
     model: Path
     data: Path
     output: Path
@@ -36,10 +37,6 @@ class ImportanceOptions:
     ig_steps: int = 32
     smoothgrad_samples: int = 8
     smoothgrad_sigma: float = 0.3
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -109,7 +106,6 @@ def run_importance(opts: ImportanceOptions) -> dict:
     import pandas as pd
 
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
     from genotool.report import Report
     from genotool_snp.predict import load
     from genotool_snp.preprocess import load_data
@@ -121,9 +117,7 @@ def run_importance(opts: ImportanceOptions) -> dict:
             raise UserError(f"--methods: unknown method '{m}' (known: {', '.join(METHODS)})")
     if opts.k < 1:
         raise UserError(f"--k must be >= 1, not {opts.k}")
-    plan = make_plan(backend="torch", device=opts.device, precision=opts.precision, batch_size=opts.batch_size,
-                     cpu_threads=opts.threads)
-    apply_torch(plan)
+    plan = opts.plan()
     dev = "cuda" if plan.device.startswith("cuda") else plan.device
     data = load_data(opts.data)
     rows = split_rows(data, opts.split)

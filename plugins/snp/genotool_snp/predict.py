@@ -15,19 +15,16 @@ import numpy as np
 
 from genotool.errors import UserError
 from genotool.log import log, warn
+from genotool.options import RunOptions
 from genotool_snp.train import PLUGIN
 
 
 @dataclass
-class PredictOptions:
+class PredictOptions(RunOptions):
     vcf: Path
     model: Path
     output: Path
     max_missing_fraction: float = 0.1
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     force: bool = False
 
 
@@ -113,13 +110,10 @@ def run_predict(opts: PredictOptions) -> dict:
     import pandas as pd
 
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
 
     if not 0 <= opts.max_missing_fraction <= 1:
         raise UserError(f"--max-missing-fraction must be in [0, 1], not {opts.max_missing_fraction}")
-    plan = make_plan(backend="torch", device=opts.device, precision=opts.precision, batch_size=opts.batch_size,
-                     cpu_threads=opts.threads)
-    apply_torch(plan)
+    plan = opts.plan()
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     extra = payload["extra"]
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
-from genotool.options import SCHEDULERS
+from genotool.options import RunOptions, SCHEDULERS
 from genotool_snp.models import ARCHITECTURES
 
 PLUGIN = "snp"
@@ -24,7 +24,7 @@ TASKS = ("population", "phenotype")
 
 
 @dataclass
-class TrainOptions:
+class TrainOptions(RunOptions):
     """Everything ``snp train`` needs (the CLI fills it; ``compare`` and tests build it directly)."""
 
     data: Path
@@ -39,11 +39,7 @@ class TrainOptions:
     lr: float | None = None
     scheduler: str | None = None
     patience: int | None = None
-    batch_size: int | None = None
     max_minutes: float | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     num_workers: int = 0
     seed: int = 0
     force: bool = False

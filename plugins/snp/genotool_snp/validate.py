@@ -16,18 +16,15 @@ import numpy as np
 
 from genotool.errors import UserError
 from genotool.log import log
+from genotool.options import RunOptions
 
 
 @dataclass
-class ValidateOptions:
+class ValidateOptions(RunOptions):
     model: Path
     data: Path
     output: Path
     truth: Path | None = None            # simulate's truth.json: causal recovery (phenotype task)
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -169,13 +166,10 @@ def run_validate(opts: ValidateOptions) -> dict:
     import json
 
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
     from genotool_snp.predict import load
     from genotool_snp.preprocess import load_data
 
-    plan = make_plan(backend="torch", device=opts.device, precision=opts.precision, batch_size=opts.batch_size,
-                     cpu_threads=opts.threads)
-    apply_torch(plan)
+    plan = opts.plan()
     plan.batch_size = plan.batch_size or 64
     data = load_data(opts.data)
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)

@@ -14,19 +14,16 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 
 
 @dataclass
-class BenchConfig:
+class BenchConfig(RunOptions):
     output: Path | None = None
     base_weights: Path | None = None
     flanks: str = "80,400,10000"
     bases: int = 200_000
     rows: int = 4096
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -56,7 +53,6 @@ def run_bench(cfg: BenchConfig) -> dict:
 
     from genotool.bench import emit
     from genotool.outputs import refuse_existing
-    from genotool.probe import apply_torch, make_plan
     from genotool_splice.base import BaseScorer, BaseSpec
     from genotool_splice.features import score_features
     from genotool_splice.meta_model import PRESETS, build_meta
@@ -68,9 +64,7 @@ def run_bench(cfg: BenchConfig) -> dict:
         raise UserError(f"--flanks must be integers separated by commas, not '{cfg.flanks}'") from None
     if cfg.bases < 10_000 or cfg.rows < 64:
         raise UserError("--bases must be >= 10000 and --rows >= 64")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     rng = np.random.default_rng(cfg.seed)
     torch.manual_seed(cfg.seed)
     codes = rng.integers(0, 4, cfg.bases).astype(np.uint8)

@@ -16,10 +16,11 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 
 
 @dataclass
-class PredictConfig:
+class PredictConfig(RunOptions):
     fasta: Path
     model: Path
     output: Path
@@ -27,10 +28,6 @@ class PredictConfig:
     threshold: float = 0.5
     min_score: float | None = None
     base_weights: Path | None = None
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     force: bool = False
 
 
@@ -97,7 +94,6 @@ def meta_scores(meta, payload, probs_t: np.ndarray, codes_t: np.ndarray, idx: np
 def run_predict(cfg: PredictConfig) -> dict:
     from genotool.genome.fasta import open_fasta
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
     from genotool_splice.base import reverse_complement
     from genotool_splice.seqio import fetch_codes
 
@@ -105,9 +101,7 @@ def run_predict(cfg: PredictConfig) -> dict:
         raise UserError(f"--threshold must be in (0, 1], not {cfg.threshold}")
     if not Path(cfg.fasta).is_file():
         raise UserError(f"--fasta: {cfg.fasta} not found")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     fa = open_fasta(cfg.fasta)
     regions = parse_region(cfg.region, fa)
     meta, payload, scorer = load_models(cfg.model, cfg.base_weights, plan)

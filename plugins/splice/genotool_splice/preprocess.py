@@ -30,6 +30,7 @@ import numpy as np
 
 from genotool.errors import UserError
 from genotool.log import log
+from genotool.options import RunOptions
 from genotool_splice.base import BaseSpec, load_base
 from genotool_splice.features import FEATURE_NAMES, score_features
 from genotool_splice.seqio import fetch_codes, to_text, windows
@@ -41,7 +42,7 @@ SUMMARY = "preprocess.json"
 
 
 @dataclass
-class PreprocessConfig:
+class PreprocessConfig(RunOptions):
     fasta: Path
     gtf: Path
     output: Path
@@ -54,10 +55,6 @@ class PreprocessConfig:
     test_chromosomes: list = field(default_factory=list)
     val_chromosomes: list = field(default_factory=list)
     seed: int = 0
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     keep_base_scores: bool = False
     force: bool = False
 
@@ -149,7 +146,6 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
     from genotool.genome.fasta import canonical, open_fasta
     from genotool.genome.gtf import iter_chromosomes
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
     from genotool_splice.base import reverse_complement
     from genotool_splice.variants_io import read_variants, weight_intervals
 
@@ -161,9 +157,7 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
         raise UserError(f"--call-threshold must be in (0, 1], not {cfg.call_threshold}")
     if cfg.negative_ratio < 0:
         raise UserError(f"--negative-ratio must be >= 0, not {cfg.negative_ratio}")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     scorer = load_base(cfg.base, device=plan.device, batch_size=plan.batch_size or 32, precision=plan.precision)
     check_window(cfg.window, scorer.flank)
     weights = weight_intervals(read_variants(cfg.variants)[0]) if cfg.variants else {}

@@ -15,13 +15,14 @@ import torch
 
 from genotool.engine import Task
 from genotool.errors import UserError
+from genotool.options import RunOptions
 from genotool_splice.meta_model import ARCHITECTURES, ENCODERS, FUSIONS, PRESETS, build_meta
 
 PLUGIN = "splice"
 
 
 @dataclass
-class MetaTrainConfig:
+class MetaTrainConfig(RunOptions):
     data: Path
     output: Path
     architecture: str = "meta"
@@ -35,10 +36,6 @@ class MetaTrainConfig:
     balance_classes: bool = True
     scheduler: str = "none"
     max_minutes: float | None = None
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -104,7 +101,6 @@ def run_train(cfg: MetaTrainConfig) -> dict:
     from genotool.engine import TrainConfig, Trainer
     from genotool.engine.model_io import export_model
     from genotool.outputs import run_output, write_json
-    from genotool.probe import apply_torch, make_plan
     from genotool_splice.data import MetaDataset, feature_stats, load_split, read_summary
 
     preset = check_options(cfg)
@@ -114,9 +110,7 @@ def run_train(cfg: MetaTrainConfig) -> dict:
         raise UserError(f"--data: {cfg.data} has no training rows")
     if len(val_rows) == 0:
         raise UserError(f"--data: {cfg.data} has no validation rows (the val split is empty)")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     stats = feature_stats(train_rows.features)
     mcfg = model_config(cfg, preset)
     counts = np.bincount(train_rows.label, minlength=3).astype(np.float64)

@@ -17,11 +17,12 @@ import torch
 
 from genotool.engine import Task
 from genotool.errors import UserError
+from genotool.options import RunOptions
 from genotool_splice.spliceai_net import ACCEPTOR, DONOR, SpliceAINet, net_config
 
 
 @dataclass
-class TrainBaseConfig:
+class TrainBaseConfig(RunOptions):
     fasta: Path
     gtf: Path
     output: Path
@@ -35,10 +36,6 @@ class TrainBaseConfig:
     val_chromosomes: list = field(default_factory=list)
     scheduler: str = "onecycle"
     max_minutes: float | None = None
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 
@@ -146,7 +143,6 @@ def run_train_base(cfg: TrainBaseConfig) -> dict:
     from genotool.engine.model_io import export_model
     from genotool.options import SCHEDULERS, check_choice
     from genotool.outputs import run_output, write_json
-    from genotool.probe import apply_torch, make_plan
 
     if cfg.flank not in (80, 400):
         raise UserError(f"--flank must be 80 or 400 for an own base model, not {cfg.flank}")
@@ -158,9 +154,7 @@ def run_train_base(cfg: TrainBaseConfig) -> dict:
     for p, opt in ((cfg.fasta, "--fasta"), (cfg.gtf, "--annotation")):
         if not Path(p).is_file():
             raise UserError(f"{opt}: {p} not found")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     (tx, ty), (vx, vy) = build_blocks(cfg, cfg.flank)
     if not tx:

@@ -12,19 +12,16 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 
 
 @dataclass
-class ValidateConfig:
+class ValidateConfig(RunOptions):
     data: Path
     model: Path
     output: Path
     score_only_model: Path | None = None
     split: str = "test"
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     force: bool = False
 
 
@@ -79,7 +76,6 @@ def _figures(rep, out: Path, curves: dict, labels: np.ndarray) -> None:
 
 def run_validate(cfg: ValidateConfig) -> dict:
     from genotool.outputs import run_output, write_json
-    from genotool.probe import apply_torch, make_plan
     from genotool.report import Report
     from genotool_splice.data import base_probs, load_split, read_summary
     from genotool_splice.metrics import evaluate
@@ -93,9 +89,7 @@ def run_validate(cfg: ValidateConfig) -> dict:
                         f"{', '.join(summary['splits'].get(cfg.split, [])) or 'none'})")
     if len(set(rows.label.tolist()) & {0, 1}) < 2:
         raise UserError(f"--data: the {cfg.split} split has no donor or no acceptor sites")
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     inputs = [cfg.data, cfg.model] + ([cfg.score_only_model] if cfg.score_only_model else [])
     with run_output(cfg.output, command="splice validate", parameters=params, inputs=inputs, force=cfg.force) as run:

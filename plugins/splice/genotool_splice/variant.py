@@ -20,13 +20,14 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 
 DELTAS = ("DS_AG", "DS_AL", "DS_DG", "DS_DL")
 POSITIONS = ("DP_AG", "DP_AL", "DP_DG", "DP_DL")
 
 
 @dataclass
-class VariantConfig:
+class VariantConfig(RunOptions):
     fasta: Path
     model: Path
     output: Path
@@ -34,10 +35,6 @@ class VariantConfig:
     gtf: Path | None = None
     distance: int = 50
     base_weights: Path | None = None
-    device: str | None = None
-    precision: str | None = None
-    batch_size: int | None = None
-    threads: int | None = None
     force: bool = False
 
 
@@ -66,7 +63,6 @@ def run_variant(cfg: VariantConfig) -> dict:
     from genotool.genome.fasta import canonical, open_fasta
     from genotool.log import warn
     from genotool.outputs import run_output, write_json
-    from genotool.probe import apply_torch, make_plan
     from genotool_splice.base import reverse_complement
     from genotool_splice.predict import load_models, meta_scores
     from genotool_splice.seqio import fetch_codes
@@ -92,9 +88,7 @@ def run_variant(cfg: VariantConfig) -> dict:
             raise UserError(f"{cfg.variants}: line {v.line}: REF '{v.ref}' does not match the FASTA ('{seen}') at "
                             f"{chrom}:{v.pos}")
     genes = _gene_strands(cfg.gtf)
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads)
-    apply_torch(plan)
+    plan = cfg.plan()
     meta, payload, scorer = load_models(cfg.model, cfg.base_weights, plan)
     D = cfg.distance
     margin = max(scorer.flank // 2, payload["config"]["window"] // 2) + 2

@@ -13,10 +13,11 @@ from dataclasses import dataclass
 
 from genotool.bench import emit, peak_children_rss_mb
 from genotool.log import log
+from genotool.options import RunOptions
 
 
 @dataclass
-class BenchConfig:
+class BenchConfig(RunOptions):
     """One ``srsnv bench`` command line."""
 
     data: Path | None = None          # a `srsnv simulate` folder; None: simulate one
@@ -24,10 +25,6 @@ class BenchConfig:
     num_reads: int = 20000            # reads per BAM when simulating
     workers: int = 2                  # N of the N-worker preprocess run
     train_steps: int = 30
-    batch_size: int | None = None
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     seed: int = 0
     force: bool = False
 

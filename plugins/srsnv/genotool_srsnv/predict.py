@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 
 
 def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, reference: Path | None,
@@ -67,7 +68,7 @@ def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, re
 
 
 @dataclass
-class PredictConfig:
+class PredictConfig(RunOptions):
     """One ``srsnv predict`` command line."""
 
     bam: Path
@@ -75,10 +76,6 @@ class PredictConfig:
     model: Path
     output: Path
     workers: int | None = None           # preprocess shard workers (None: default_workers())
-    batch_size: int | None = None        # None: PREDICT_BATCH_SIZE
-    device: str | None = None
-    precision: str | None = None
-    threads: int | None = None
     reference: Path | None = None
     max_missing: float = 0.02
     force: bool = False

@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 
 from genotool.errors import UserError
+from genotool.options import RunOptions
 from genotool_srsnv.preprocess import PreprocessConfig, open_or_rebuild
 
 DEFAULT_DILATIONS = (1, 2, 4, 8)
 
 
 @dataclass
-class TrainOptions:
+class TrainOptions(RunOptions):
     epochs: int = 6
     lr: float = 2e-3
     weight_decay: float = 1e-2
@@ -25,12 +26,9 @@ class TrainOptions:
     dilations: tuple = DEFAULT_DILATIONS
     window: int = 64
     dropout: float = 0.1
-    batch_size: int | None = None        # None: the probe's RAM-bound choice (or the autotuned one)
     autotune_batch_size: bool = False
     use_amp: bool = False
     use_tf32: bool = False
-    device: str | None = None
-    precision: str | None = None
     num_workers: int | None = None       # DataLoader workers (None: 0, in-process)
     loader_prefetch_factor: int = 2
     loader_pin_memory: bool = False
@@ -39,7 +37,6 @@ class TrainOptions:
     seed: int = 0
     snv_error_prior: float = 1e-3
     basename: str = ""
-    threads: int | None = None           # None or 0: auto (1 when the CPU is oversubscribed)
     extra: dict = field(default_factory=dict)
 
 
