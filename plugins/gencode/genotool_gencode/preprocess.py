@@ -22,7 +22,7 @@ import numpy as np
 
 from genotool.log import log as log_line
 from genotool.errors import UserError
-from genotool.genome.fasta import canonical, open_fasta  # noqa: F401 - open_fasta re-exported
+from genotool.genome.fasta import canonical, fasta_contig, open_fasta  # noqa: F401 - open_fasta re-exported
 from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
 from genotool_gencode.labels import LABELS, NUM_LABELS, PRIORITY, transcript_intervals
 
@@ -174,11 +174,7 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
             split = split_of.get(canonical(chrom))
             if not transcripts:
                 continue
-            fa_chrom = fa_names.get(canonical(chrom))
-            if fa_chrom is None:
-                t = transcripts[0]
-                raise UserError(f"{gtf}: line {t.line}: transcript {t.transcript_id} is on contig '{chrom}', "
-                                f"which is not in {fasta}")
+            fa_chrom = fasta_contig(fa_names, chrom, transcripts, gtf, fasta)
             if split is None:
                 summary["chromosomes_not_in_splits"].append(chrom)
                 continue

@@ -24,3 +24,16 @@ def tiny_data(tiny_sim, tmp_path_factory):
         preprocess(tiny_sim / "annotation.gtf", tiny_sim / "genome.fa", run.path, chunk_size=2000, overlap=100,
                    splits={"train": ["chr1"], "val": ["chr2"], "test": ["chr3"]}, log=lambda m: None)
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_genome(tiny_sim):
+    """``tiny_sim``'s genome.fa as {contig: sequence}."""
+    seqs, name = {}, None
+    for line in open(tiny_sim / "genome.fa"):
+        if line.startswith(">"):
+            name = line[1:].strip()
+            seqs[name] = []
+        else:
+            seqs[name].append(line.strip())
+    return {k: "".join(v) for k, v in seqs.items()}

@@ -14,25 +14,14 @@ from genotool_gencode.labels import FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, LAS
 FLANK = 300
 
 
-def _genome(sim):
-    seqs, name = {}, None
-    for line in open(sim / "genome.fa"):
-        if line.startswith(">"):
-            name = line[1:].strip()
-            seqs[name] = []
-        else:
-            seqs[name].append(line.strip())
-    return {k: "".join(v) for k, v in seqs.items()}
-
-
-def _records(sim):
+def _records(sim, genome):
     """Simulated coding genes as AUGUSTUS-style records: the gene with FLANK bp each side, CDS
     without the stop codon (Biopython writes the GenBank text); plus one record without CDS."""
     from Bio.Seq import Seq
     from Bio.SeqFeature import CompoundLocation, SeqFeature, SimpleLocation
     from Bio.SeqRecord import SeqRecord
 
-    genome, out, truth = _genome(sim), [], {}
+    out, truth = [], {}
     for chrom, txs in iter_chromosomes(sim / "annotation.gtf"):
         for t in pick_one_per_gene(txs):
             if not t.cds or len(t.stop_codons) != 1:
@@ -56,10 +45,10 @@ def _records(sim):
 
 
 @pytest.fixture(scope="module")
-def gb(tiny_sim, tmp_path_factory):
+def gb(tiny_sim, tiny_genome, tmp_path_factory):
     from Bio import SeqIO
 
-    recs, empty, truth = _records(tiny_sim)
+    recs, empty, truth = _records(tiny_sim, tiny_genome)
     d = tmp_path_factory.mktemp("gb")
     SeqIO.write([*recs[:-3], empty], d / "train.gb", "genbank")
     SeqIO.write(recs[-3:], d / "test.gb", "genbank")

@@ -20,19 +20,8 @@ def _rc(s):
     return s.translate(COMP)[::-1]
 
 
-def _genome(sim):
-    seqs, name = {}, None
-    for line in open(sim / "genome.fa"):
-        if line.startswith(">"):
-            name = line[1:].strip()
-            seqs[name] = []
-        else:
-            seqs[name].append(line.strip())
-    return {k: "".join(v) for k, v in seqs.items()}
-
-
-def test_simulated_genes_have_splice_sites_codons_and_both_strands(tiny_sim):
-    genome = _genome(tiny_sim)
+def test_simulated_genes_have_splice_sites_codons_and_both_strands(tiny_sim, tiny_genome):
+    genome = tiny_genome
     strands = set()
     n_checked = 0
     for chrom, txs in iter_chromosomes(tiny_sim / "annotation.gtf"):
@@ -80,8 +69,8 @@ def test_transcript_order_labels_on_minus_strand():
                                                                                      FIRST_INTRON}
 
 
-def test_chunks_match_annotation(tiny_sim, tiny_data):
-    genome = _genome(tiny_sim)
+def test_chunks_match_annotation(tiny_sim, tiny_data, tiny_genome):
+    genome = tiny_genome
     recs = [json.loads(line) for line in open(tiny_data / "train.jsonl")]
     assert recs and all(len(r["sequence"]) == len(r["labels"]) == 2000 for r in recs)
     for r in recs:

@@ -143,7 +143,7 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
     import pyarrow.parquet as pq
     import torch
 
-    from genotool.genome.fasta import canonical, open_fasta
+    from genotool.genome.fasta import canonical, fasta_contig, open_fasta
     from genotool.genome.gtf import iter_chromosomes
     from genotool.outputs import run_output
     from genotool_splice.base import reverse_complement
@@ -182,11 +182,7 @@ def run_preprocess(cfg: PreprocessConfig) -> dict:
             for chrom, transcripts in iter_chromosomes(cfg.gtf):
                 if not transcripts:
                     continue
-                fa_chrom = fa_names.get(canonical(chrom))
-                if fa_chrom is None:
-                    t = transcripts[0]
-                    raise UserError(f"{cfg.gtf}: line {t.line}: transcript {t.transcript_id} is on contig '{chrom}', "
-                                    f"which is not in {cfg.fasta}")
+                fa_chrom = fasta_contig(fa_names, chrom, transcripts, cfg.gtf, cfg.fasta)
                 cs = chrom_sites(chrom, transcripts)
                 if not cs.genes:
                     continue
