@@ -178,3 +178,27 @@ def test_damaged_payload_and_unbuildable_config_are_one_line(exported):
     with pytest.raises(UserError) as e:
         load_model(folder, build, plugin="toy")
     one_line_error(e, "saved config", "KeyError")
+
+
+class _Gadget:
+    """Stands for any pickled Python object: unpickling it would run code chosen by the file."""
+
+
+def test_a_model_file_runs_no_code_when_loaded(exported):
+    _, folder = exported
+    payload = torch.load(folder / "model.pt", weights_only=True)
+    payload["extra"]["gadget"] = _Gadget()
+    torch.save(payload, folder / "model.pt")
+    with pytest.raises(UserError) as e:
+        load_model(folder, build, plugin="toy")
+    one_line_error(e, str(folder / "model.pt"), "not unpickle")
+
+
+def test_numpy_values_are_stored_as_plain_data(tmp_path):
+    np = pytest.importorskip("numpy")
+    net = build({"inputs": 3, "hidden": 5})
+    export_model(net, tmp_path / "m", plugin="toy", config={"inputs": np.int64(3), "hidden": 5},
+                 extra={"means": np.array([0.5, 1.5], dtype=np.float32), "path": tmp_path})
+    _, payload = load_model(tmp_path / "m", build, plugin="toy")
+    assert payload["config"] == {"inputs": 3, "hidden": 5} and type(payload["config"]["inputs"]) is int
+    assert payload["extra"] == {"means": [0.5, 1.5], "path": str(tmp_path)}

@@ -14,12 +14,17 @@ and a human-readable copy of ``config`` beside it (``<name>_config.json``). Writ
 config through the plugin's ``upgrade`` (old saved configs gain the defaults of options added
 since), and turns every problem into one :class:`~genotool.errors.UserError` line naming the file.
 Files written before this format existed are handed to the plugin's ``legacy`` reader.
+
+Models are files people share, so loading one never runs code from it: ``config`` and ``extra``
+are stored as plain data (numpy values become Python ones, paths strings) and the file is read
+with ``torch.load(weights_only=True)``, which unpickles tensors and plain containers only.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 from pathlib import Path
 from typing import Callable
 
@@ -36,15 +41,26 @@ def model_file(model_dir: str | os.PathLike, name: str = "model") -> Path:
     return Path(model_dir) / f"{name}.pt"
 
 
+def _plain(value):
+    """``value`` as JSON-able plain data (what ``weights_only`` loading accepts), via JSON itself:
+    numpy scalars and arrays become numbers and lists, anything else its ``str``."""
+    def convert(obj):
+        if hasattr(obj, "tolist"):           # numpy scalar or array
+            return obj.tolist()
+        return str(obj)
+
+    return json.loads(json.dumps(value, default=convert))
+
+
 def export_model(model: torch.nn.Module, model_dir: str | os.PathLike, *, plugin: str, config: dict,
                  name: str = "model", extra: dict | None = None) -> Path:
     """Write ``model``'s weights and ``config`` as ``<model_dir>/<name>.pt`` (+ ``<name>_config.json``)."""
     from genotool import __version__
     from genotool.outputs import atomic_file
 
-    payload = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "plugin": plugin, "config": dict(config),
-               "state_dict": unwrap(model).state_dict(), "extra": dict(extra or {}),
-               "software": {"genotool": __version__, "torch": torch.__version__}}
+    payload = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "plugin": plugin, "config": _plain(dict(config)),
+               "state_dict": unwrap(model).state_dict(), "extra": _plain(dict(extra or {})),
+               "software": {"genotool": str(__version__), "torch": str(torch.__version__)}}
     path = save_atomic(payload, model_file(model_dir, name))
     with atomic_file(Path(model_dir) / f"{name}_config.json") as tmp:
         Path(tmp).write_text(json.dumps(config, indent=2, sort_keys=True, default=str) + "\n")
@@ -70,7 +86,12 @@ def read_model(model_dir: str | os.PathLike, *, plugin: str, name: str = "model"
             return _checked_legacy(legacy, model_dir, option)
         raise UserError(f"{option}: {model_dir} has no {path.name} (a `{plugin} train` output)")
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=False)
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        if "weights only" not in str(exc).lower():
+            raise UserError(f"{option}: {path} cannot be read as a genotool model (UnpicklingError)") from exc
+        raise UserError(f"{option}: {path} holds Python objects besides tensors and plain data; genotool does "
+                        f"not unpickle them (a model file runs no code when loaded)") from exc
     except Exception as exc:  # noqa: BLE001 - a truncated or foreign file is the user's input
         raise UserError(f"{option}: {path} cannot be read as a genotool model ({type(exc).__name__})") from exc
     if not isinstance(payload, dict) or payload.get("format") != MODEL_FORMAT:
