@@ -114,18 +114,34 @@ class BaseScorer:
     """Scores long sequences with one or more SpliceAI nets (ensemble mean of softmax).
 
     ``score(codes)`` -> (L, 3) float32: blocks of ``block`` positions plus ``flank`` context,
-    batches of ``batch_size`` blocks, inference mode.
+    batches of ``batch_size`` blocks, inference mode. The nets run as ``InferenceNet`` copies
+    (channels-last 2-D convolutions, BatchNorm folded; ~2x the speed of ``SpliceAINet.forward``
+    on CPU, same scores to ~1e-6); one-hot is built per batch straight into that layout, so
+    memory is one batch, not the whole sequence.
     """
 
     def __init__(self, nets: list[SpliceAINet], spec: BaseSpec, device: str = "cpu", batch_size: int = 32,
                  block: int = 5000, dtype: torch.dtype | None = None):
-        self.nets = [n.to(device).eval() for n in nets]
+        from genotool_splice.inference_net import InferenceNet
+
+        self.nets = [InferenceNet(n.eval()).to(device) for n in nets]
         self.spec = spec
         self.flank = nets[0].context
         self.device = device
         self.batch_size = batch_size
         self.block = block
         self.autocast = dtype
+
+    def _probs(self, xb: torch.Tensor) -> torch.Tensor:
+        """One-hot batch (B, W, 4) -> mean softmax (B, S, 3), S = W - flank."""
+        x = xb.to(self.device).permute(0, 2, 1).unsqueeze(2)           # (B, 4, 1, W), channels_last memory
+        p = None
+        with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast,
+                            enabled=self.autocast is not None):
+            for net in self.nets:
+                q = torch.softmax(net(x).float().squeeze(2).permute(0, 2, 1), dim=-1)   # (B, S, 3)
+                p = q if p is None else p.add_(q)
+        return p.div_(len(self.nets)) if len(self.nets) > 1 else p
 
     def score(self, codes: np.ndarray) -> np.ndarray:
         n = len(codes)
@@ -136,16 +152,14 @@ class BaseScorer:
         half = self.flank // 2
         padded = np.full(nblocks * block + self.flank, 4, dtype=np.uint8)
         padded[half:half + n] = codes
-        x = torch.from_numpy(ONE_HOT[padded].T.copy())                    # (4, total)
-        win = x.unfold(1, block + self.flank, block).permute(1, 0, 2)    # (nblocks, 4, block + flank)
+        win = np.lib.stride_tricks.sliding_window_view(padded, block + self.flank)[::block]   # (nblocks, W) view
         out = np.empty((nblocks * block, 3), dtype=np.float32)
+        out_t = torch.from_numpy(out)
         with torch.inference_mode():
             for i in range(0, nblocks, self.batch_size):
-                xb = win[i:i + self.batch_size].contiguous().to(self.device)
-                with torch.autocast(device_type=torch.device(self.device).type, dtype=self.autocast,
-                                    enabled=self.autocast is not None):
-                    p = sum(torch.softmax(net(xb).float(), dim=1) for net in self.nets) / len(self.nets)
-                out[i * block:(i + len(xb)) * block] = p.permute(0, 2, 1).reshape(-1, 3).cpu().numpy()
+                xb = torch.from_numpy(ONE_HOT[win[i:i + self.batch_size]])         # (B, W, 4) float32
+                p = self._probs(xb)
+                out_t[i * block:(i + len(xb)) * block].copy_(p.reshape(-1, 3))
         return out[:n]
 
     def score_both(self, codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

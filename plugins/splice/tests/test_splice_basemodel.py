@@ -55,3 +55,26 @@ def test_wrong_architecture_names_the_key(tmp_path):
     torch.save(sd, tmp_path / "model_80nt_rs10.pt")
     with pytest.raises(UserError, match=r"key 'final_conv\.weight' has shape \(3, 16, 1\)"):
         load_openspliceai(tmp_path, 80, 1)
+
+
+@pytest.mark.parametrize("flank", [80, 400, 2000, 10000])
+def test_inference_net_equals_forward(flank):
+    """The scoring copy (channels-last 2-D convs, BN2 folded into conv1) gives the net's own logits."""
+    from genotool_splice.inference_net import InferenceNet
+
+    torch.manual_seed(flank)
+    net = SpliceAINet(flank, channels=8)
+    for m in net.modules():                      # non-trivial BatchNorm statistics, so folding is tested
+        if isinstance(m, torch.nn.BatchNorm1d):
+            m.running_mean.uniform_(-0.5, 0.5)
+            m.running_var.uniform_(0.5, 2.0)
+            m.weight.data.uniform_(0.5, 1.5)
+            m.bias.data.uniform_(-0.2, 0.2)
+    net.eval()
+    codes = np.random.default_rng(flank).integers(0, 5, (2, 300 + net.context))
+    x = torch.from_numpy(np.vstack([np.eye(4), np.zeros((1, 4))])[codes].astype(np.float32))   # (2, W, 4)
+    with torch.inference_mode():
+        want = net(x.permute(0, 2, 1).contiguous())                       # (2, 3, 300)
+        got = InferenceNet(net)(x.permute(0, 2, 1).unsqueeze(2)).squeeze(2)
+    assert got.shape == want.shape == (2, 3, 300)
+    assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
