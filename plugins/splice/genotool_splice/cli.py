@@ -236,13 +236,16 @@ def bench(
     flanks: Annotated[str, typer.Option("--flanks", help="Flank sizes timed (comma-separated).")] = "80,400,10000",
     bases: Annotated[int, typer.Option("--bases", help="Sequence length scored per flank size.")] = 200_000,
     rows: Annotated[int, typer.Option("--rows", help="Candidate rows for feature/training/prediction timing.")] = 4096,
+    repeats: Annotated[int, typer.Option("--repeats", help="Timed scoring calls per flank (median; the "
+                                         "plain-forward reference interleaved at 400 nt).")] = 3,
     device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
     seed: Seed = 0, force: Force = False,
 ):
-    """One JSON: base scoring nt/s per flank (one model and the 5-seed ensemble), feature rows/s,
-    meta-layer training samples/s and prediction rows/s, peak memory."""
+    """One JSON: base scoring nt/s per flank (one model and the 5-seed ensemble; at 400 nt also the
+    plain nn.Module forward and the speed-up over it), feature rows/s, meta-layer training
+    samples/s and prediction rows/s, peak memory."""
     from genotool_splice.bench import BenchConfig, run_bench
 
     run_bench(BenchConfig(output=output, base_weights=base_weights, flanks=flanks, bases=bases, rows=rows,
-                          device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
+                          repeats=repeats, device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
                           force=force))

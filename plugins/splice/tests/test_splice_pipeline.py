@@ -111,9 +111,12 @@ def test_score_only_cross_attention_validate_predict_variant(pipeline, sim, spli
 def test_bench_json(tmp_path, splice_ok):
     run_ok = splice_ok
     out = tmp_path / "bench.json"
-    r = run_ok("bench", "--flanks", "80", "--bases", 20000, "--rows", 128, "-o", out, "--threads", 1)
+    r = run_ok("bench", "--flanks", "80,400", "--bases", 10000, "--rows", 128, "--repeats", 1, "-o", out,
+               "--threads", 1)
     res = json.loads(r.stdout)
     assert res["base_scoring"]["80nt"]["one_model_nt_per_s"] > 0 and res["meta_train_samples_per_s"] > 0
+    fast = res["base_scoring"]["400nt"]          # the scorer and the plain nn.Module forward, interleaved
+    assert fast["plain_forward_nt_per_s"] > 0 and fast["speedup_vs_plain_forward"] > 0 and fast["five_seed_nt_per_s"] > 0
     assert json.loads(out.read_text())["plugin"] == "splice"
     from genotool.testing import invoke
 
