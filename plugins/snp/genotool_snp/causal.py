@@ -4,6 +4,11 @@ and SuSiE fine-mapping (Rscript + susieR where installed).
 Hit rule (scores every method the same way): a top-k SNP is a hit when it is in r^2 >= 0.5 with,
 or in the same haploblock as, a causal SNP of simulate's truth.json. recall@k: share of causal
 SNPs with at least one hit among the top k; precision@k: share of the top k that are hits.
+
+Every ranking is scored after the same PLINK-style clumping by default (``clump=True``): the
+marginal test's top 10 are 10 independent leads, so an importance ranking whose top 10 spend
+several slots on one causal LD block would otherwise be scored on fewer loci. The unclumped
+("raw") ranking of each importance method is reported beside it.
 """
 
 from __future__ import annotations
@@ -19,6 +24,8 @@ import numpy as np
 from genotool.errors import UserError
 
 R2_HIT = 0.5
+CLUMP_R2 = 0.5          # PLINK --clump-r2 default
+CLUMP_KB = 250.0        # PLINK --clump-kb default
 
 
 def causal_indices(data: dict, truth_path: Path) -> list[int]:
@@ -81,10 +88,11 @@ def marginal_association(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return 2 * stats.t.sf(np.abs(t), n - 2)
 
 
-def clump(p: np.ndarray, rows: np.ndarray, pos: np.ndarray, r2: float = 0.5, kb: float = 250.0,
+def clump(p: np.ndarray, rows: np.ndarray, pos: np.ndarray, r2: float = CLUMP_R2, kb: float = CLUMP_KB,
           max_leads: int = 50) -> np.ndarray:
-    """PLINK-style clumping: the best p is a lead; SNPs within ``kb`` and r^2 >= ``r2`` with it join its
-    clump; repeat. Returns lead indices, best first (the ranking association is scored by)."""
+    """PLINK-style clumping: the best (smallest) ``p`` is a lead; SNPs within ``kb`` and r^2 >= ``r2``
+    with it join its clump; repeat. Returns lead indices, best first (the ranking that is scored).
+    An importance score is clumped as ``p = -score`` (the highest score leads)."""
     order = np.argsort(p, kind="stable")
     taken = np.zeros(len(p), bool)
     leads = []
@@ -151,8 +159,12 @@ def susie_metrics(sets: list, causal: list[int], hits: np.ndarray) -> dict:
             "mean_set_size": float(np.mean([len(s) for s in sets])) if sets else float("nan")}
 
 
-def recovery_table(data: dict, truth: Path, scores: dict[str, np.ndarray], ks=(10,), rows=None) -> dict:
-    """Recall/precision at k for each importance score, the clumped marginal test and SuSiE."""
+def recovery_table(data: dict, truth: Path, scores: dict[str, np.ndarray], ks=(10,), rows=None,
+                   clumped: bool = True) -> dict:
+    """Recall/precision at k for each importance score, the clumped marginal test and SuSiE.
+
+    ``clumped``: score each importance ranking after the marginal test's clumping (same r^2 and
+    window); ``methods_raw`` always holds the unclumped rankings' numbers."""
     from genotool_snp.evaluate import dosage
     from genotool_snp.train import split_rows
 
@@ -164,12 +176,20 @@ def recovery_table(data: dict, truth: Path, scores: dict[str, np.ndarray], ks=(1
     x = dosage(geno, tr)[tr]
     col = json.loads(Path(truth).read_text()).get("phenotype_column", "phenotype")
     y = np.asarray([float(v) for v in data["table"][col]])[tr]
-    out = {"causal_indices": causal, "hit_rule": f"r2 >= {R2_HIT} or same haploblock", "methods": {}}
+    pos = data["snps"]["pos"]
+    out = {"causal_indices": causal, "hit_rule": f"r2 >= {R2_HIT} or same haploblock",
+           "ranking": (f"clumped (r2 >= {CLUMP_R2}, {CLUMP_KB:g} kb), like the marginal test" if clumped
+                       else "raw (unclumped)"), "methods": {}, "methods_raw": {}, "leads": {}}
     for name, s in scores.items():
         ranked = np.argsort(-np.asarray(s), kind="stable")
+        out["methods_raw"][name] = {f"at_{k}": recall_precision(ranked, hits, k) for k in ks}
+        if clumped:
+            ranked = clump(-np.asarray(s, float), hap, pos, max_leads=max(50, max(ks)))
+            out["leads"][name] = [int(i) for i in ranked[:max(ks)]]
         out["methods"][name] = {f"at_{k}": recall_precision(ranked, hits, k) for k in ks}
     p = marginal_association(x, y)
-    leads = clump(p, hap, data["snps"]["pos"])
+    leads = clump(p, hap, pos, max_leads=max(50, max(ks)))
+    out["leads"]["marginal+clump"] = [int(i) for i in leads[:max(ks)]]
     out["methods"]["marginal+clump"] = {f"at_{k}": recall_precision(leads, hits, k) for k in ks}
     su = susie(x, y)
     if su["ran"]:

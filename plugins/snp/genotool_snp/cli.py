@@ -157,11 +157,15 @@ def importance(
     also_model: Annotated[Optional[List[Path]], typer.Option("--also-model", help="Further trained models "
                                                              "(other seeds): the ensemble averages them.")] = None,
     methods: Annotated[str, typer.Option("--methods", help="Comma-separated: attention, integrated-gradients, "
-                                         "smoothgrad, saliency.")] = "integrated-gradients,smoothgrad,saliency,attention",
+                                         "smoothgrad, saliency, gradient-x-input.")]
+    = "integrated-gradients,smoothgrad,saliency,attention",
     truth: Truth = None,
     k: Annotated[int, typer.Option("--k", help="Top-k SNPs scored for causal recall and precision.")] = 10,
     split: Annotated[str, typer.Option("--split", help="Samples attributed: train, val or test.")] = "test",
     max_samples: Annotated[int, typer.Option("--max-samples", help="At most this many samples are attributed.")] = 64,
+    clump: Annotated[bool, typer.Option("--clump/--no-clump", help="With --truth: score each ranking after the "
+                                        "marginal test's LD clumping (r2 0.5, 250 kb); raw numbers are "
+                                        "reported either way.")] = True,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
     seed: Seed = 0, force: Force = False,
 ):
@@ -170,7 +174,8 @@ def importance(
 
     run_importance(ImportanceOptions(model=model, data=data, output=output, extra_models=list(also_model or []),
                                      methods=[m.strip() for m in methods.split(",") if m.strip()], truth=truth,
-                                     k=k, split=split, max_samples=max_samples, batch_size=batch_size,
+                                     k=k, split=split, max_samples=max_samples, clump=clump,
+                                     batch_size=batch_size,
                                      device=device, precision=precision,
                                      threads=threads, seed=seed, force=force))
 

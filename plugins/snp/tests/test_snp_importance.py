@@ -17,12 +17,18 @@ def test_phenotype_importance_and_recovery(pre, sim, tmp_path):
         assert r.exit_code == 0, r.stderr
     r = invoke(["snp", "importance", "-m", str(tmp_path / "m0"), "--also-model", str(tmp_path / "m1"),
                 "-d", str(pre), "-o", str(tmp_path / "imp"), "--truth", str(sim / "truth.json"),
-                "--threads", "1", "--max-samples", "8", "--k", "5"])
+                "--threads", "1", "--max-samples", "8", "--k", "5",
+                "--methods", "integrated-gradients,smoothgrad,saliency,gradient-x-input,attention"])
     assert r.exit_code == 0, r.stderr
     res = json.loads((tmp_path / "imp" / "importance.json").read_text())
-    assert set(res["methods"]) == {"integrated-gradients", "smoothgrad", "saliency", "attention", "ensemble"}
+    assert set(res["methods"]) == {"integrated-gradients", "smoothgrad", "saliency", "gradient-x-input",
+                                   "attention", "ensemble"}
     rec = res["recovery"]
-    assert {"marginal+clump", "ensemble", "attention"} <= set(rec["methods"])
+    assert {"marginal+clump", "ensemble", "attention", "gradient-x-input"} <= set(rec["methods"])
+    # clumped rankings are scored (one lead per LD clump), the raw ones reported beside them
+    assert rec["ranking"].startswith("clumped") and set(rec["methods_raw"]) == set(res["methods"])
+    for name, leads in rec["leads"].items():
+        assert len(set(leads)) == len(leads) >= 5
     for m in rec["methods"].values():
         assert 0 <= m["at_5"]["recall"] <= 1 and 0 <= m["at_5"]["precision"] <= 1
     assert "ran" in rec["susie"]
@@ -48,6 +54,17 @@ def test_hit_rule_and_clumping(pre, sim):
     p[c[0]] = 1e-9
     leads = causal.clump(p, hap, data["snps"]["pos"], max_leads=3)
     assert leads[0] == c[0] and len(set(leads)) == len(leads)
+    # an importance ranking whose top slots are one LD block: clumping keeps its best SNP only
+    r2 = causal.r2_with(hap, [c[0]])[0]
+    block = np.flatnonzero(r2 >= 0.9)
+    score = np.zeros(hits.shape[1])
+    score[block] = 2.0 + r2[block]
+    score[c[0]] = 5.0
+    other = int(np.argmin(r2))                            # r^2 < 0.5 with the lead: its own clump
+    assert r2[other] < 0.5
+    score[other] = 1.0
+    cl = causal.clump(-score, hap, data["snps"]["pos"], max_leads=2)
+    assert list(cl) == [c[0], other]
 
 
 def test_focal_loss():
