@@ -57,7 +57,8 @@ class _Unit(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out = F.leaky_relu_(torch.addcmul(self.shift1, x, self.scale1), 0.1)
         out = F.leaky_relu_(F.conv2d(out, self.w1, self.b1, dilation=self.dilation, padding=self.padding), 0.1)
-        return x + F.conv2d(out, self.w2, self.b2, dilation=self.dilation, padding=self.padding)
+        # in place on the fresh conv output (x + y == y + x exactly): one 22 MB tensor less per unit at batch 32
+        return F.conv2d(out, self.w2, self.b2, dilation=self.dilation, padding=self.padding).add_(x)
 
 
 class InferenceNet(nn.Module):
@@ -95,7 +96,7 @@ class InferenceNet(nn.Module):
         for i, unit in enumerate(self.units):
             x = unit(x)
             if k < len(self.skip_after) and self.skip_after[k] == i:
-                skip = skip + F.conv2d(x, getattr(self, f"skip{2 * k}"), getattr(self, f"skip{2 * k + 1}"))
+                skip.add_(F.conv2d(x, getattr(self, f"skip{2 * k}"), getattr(self, f"skip{2 * k + 1}")))
                 k += 1
         half = self.context // 2
         if half:
