@@ -46,6 +46,7 @@ DEFAULT_CONFIG: dict = {
         "loss_weights": {"time_l1": 1.0, "commit": 1.0, "gan": 0.1, "feature": 1.0},
         "beta": 0.25,             # commitment weight inside the SimVQ loss (codebook loss has 1.0)
         "quantizer_dropout": 0.5, # fraction of batches trained with fewer codebooks (bitrate choice)
+        "active_codebooks": 0,    # 0: all levels (+ dropout); N: always the first N (fine-tune for one rate)
         "disc_start": 1000,       # generator-only warm-up steps before the GAN losses come in
         "disc_steps": 1,          # discriminator updates per generator step
         "log_every": 50,
@@ -154,6 +155,8 @@ def validate(cfg: dict) -> None:
         raise UserError(f"config: data.window {cfg['data']['window']} is not a multiple of the hop {h}")
     if t["crop"] and t["crop"] % h:
         raise UserError(f"config: train.crop {t['crop']} is not a multiple of the hop {h}")
+    if not 0 <= int(t.get("active_codebooks", 0)) <= m["n_codebooks"]:
+        raise UserError(f"config: train.active_codebooks must be 0 (all) .. model.n_codebooks ({m['n_codebooks']})")
     for k in ("steps", "batch_size", "grad_accum", "disc_steps"):
         if int(t[k]) < 1:
             raise UserError(f"config: train.{k} must be >= 1")

@@ -148,8 +148,11 @@ class Trainer:
         return jax.device_put(batch)
 
     def n_active(self, step: int) -> int:
-        """Codebooks used at ``step``: all, or (quantizer dropout) 1..n uniformly; depends on step only."""
+        """Codebooks used at ``step``: all, or (quantizer dropout) 1..n uniformly; depends on step only.
+        ``train.active_codebooks = N > 0`` fixes it at N (no dropout): a model fine-tuned for one rate."""
         t, n = self.cfg["train"], int(self.cfg["model"]["n_codebooks"])
+        if int(t.get("active_codebooks", 0)) > 0:
+            return int(t["active_codebooks"])
         rng = np.random.default_rng([int(t["seed"]), step, 7])
         if n > 1 and rng.random() < float(t["quantizer_dropout"]):
             return int(rng.integers(1, n + 1))

@@ -92,3 +92,21 @@ def test_config_overrides_and_errors():
         load_config(overrides=["train.nope=1"])
     with pytest.raises(UserError, match="multiple of the hop"):
         load_config(overrides=["data.window=1001"])
+
+
+def test_active_codebooks_fixes_the_trained_rate():
+    """Quantizer dropout draws 1..N levels per step; train.active_codebooks=K always trains K."""
+    from types import SimpleNamespace
+
+    from genotool.errors import UserError
+
+    from genotool_codec.config import load_config
+    from genotool_codec.train import Trainer
+
+    cfg = load_config(overrides=["model.n_codebooks=3", "train.quantizer_dropout=0.5"])
+    drawn = {Trainer.n_active(SimpleNamespace(cfg=cfg), s) for s in range(200)}
+    assert drawn == {1, 2, 3}
+    fixed = load_config(overrides=["model.n_codebooks=3", "train.active_codebooks=2"])
+    assert {Trainer.n_active(SimpleNamespace(cfg=fixed), s) for s in range(200)} == {2}
+    with pytest.raises(UserError, match="active_codebooks"):
+        load_config(overrides=["model.n_codebooks=3", "train.active_codebooks=4"])
