@@ -106,7 +106,7 @@ def run_bench(cfg: BenchConfig) -> dict:
     codes = rng.integers(0, 4, cfg.bases).astype(np.uint8)
     bs = plan.batch_size or 32
     dtype = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(plan.precision)
-    out: dict = {"torch_threads": torch.get_num_threads(), "plan": plan.to_dict(), "block": 5000, "batch_size": bs,
+    out: dict = {"torch_threads": torch.get_num_threads(), "plan": plan.to_dict(), "batch_size": bs,
                  "repeats": cfg.repeats, "load_average_1min_start": round(os.getloadavg()[0], 2), "base_scoring": {}}
     for flank in flanks:
         nets, src = _nets(flank, 1, cfg.base_weights)
@@ -115,8 +115,8 @@ def run_bench(cfg: BenchConfig) -> dict:
         if flank == 400 and plan.device == "cpu" and dtype is None:
             # the plain nn.Module forward on the same blocks, interleaved: the speed-up is a ratio
             # measured under the same load, the absolute rate needs an idle machine
-            fns["plain_forward_nt_per_s"] = lambda: _plain_forward(nets, codes, 5000, bs)
-        row = {"weights": src, **_median_rate(fns, cfg.bases, cfg.repeats)}
+            fns["plain_forward_nt_per_s"] = lambda: _plain_forward(nets, codes, sc.block, bs)
+        row = {"weights": src, "block": sc.block, **_median_rate(fns, cfg.bases, cfg.repeats)}
         if "plain_forward_nt_per_s" in row:
             row["speedup_vs_plain_forward"] = round(row["one_model_nt_per_s"] / row["plain_forward_nt_per_s"], 2)
         if flank == 400:
