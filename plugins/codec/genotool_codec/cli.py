@@ -221,6 +221,11 @@ def dorado_validate(
     baselines: Baselines = True,
     round_bits: RoundBits = "1,2,3,4,5",
     max_errors: MaxErrors = "4,8,16",
+    also_model: Annotated[Optional[list[Path]], typer.Option("--also-model", help="Another trained model folder "
+                                                             "coded and called on the same reads (its own codec "
+                                                             "curve); repeatable.")] = None,
+    also_codebooks: Annotated[Optional[str], typer.Option("--also-codebooks", help="Codebook counts for the "
+                                                          "--also-model models, comma list; default all.")] = None,
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -234,7 +239,8 @@ def dorado_validate(
         model=model, pod5=list(pod5), output=output, truth=truth, codebooks=_int_list(codebooks, "--codebooks"),
         max_reads=max_reads, baselines=_baselines(baselines, round_bits, max_errors),
         trim_samples=trim_samples, dorado=dorado, dorado_model=dorado_model, scrappie_model=scrappie_model,
-        basecaller_threads=basecaller_threads, window=window, force=force,
+        basecaller_threads=basecaller_threads, window=window, also_models=list(also_model or []),
+        also_codebooks=_int_list(also_codebooks, "--also-codebooks"), force=force,
         runtime=Runtime(device, precision, batch_size, threads)))
 
 

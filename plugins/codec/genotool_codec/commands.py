@@ -252,14 +252,16 @@ def basecall_validate(c: BasecallValidateConfig) -> None:
     params = dict(model=c.model, pod5=c.pod5, truth=c.truth, codebooks=c.codebooks, max_reads=c.max_reads,
                   trim_samples=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
                   scrappie_model=c.scrappie_model, basecaller_threads=c.basecaller_threads,
-                  baselines=c.baselines.as_dict())
+                  baselines=c.baselines.as_dict(), also_models=c.also_models, also_codebooks=c.also_codebooks)
     with run_output(c.output, command="codec dorado-validate", parameters=params,
-                    inputs=[*c.pod5, c.model] + ([c.truth] if c.truth else []), force=c.force, resume=False) as run:
+                    inputs=[*c.pod5, c.model, *c.also_models] + ([c.truth] if c.truth else []), force=c.force,
+                    resume=False) as run:
         run.plan = plan_record(plan)
         rep = run_basecall(c.model, list(c.pod5), run.path, truth=c.truth, n_codebooks=c.codebooks,
                            max_reads=c.max_reads, trim=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
                            scrappie_model=c.scrappie_model, threads=c.basecaller_threads, window=c.window,
-                           batch=plan.batch_size, precision=plan.precision, baselines=c.baselines.as_dict())
+                           batch=plan.batch_size, precision=plan.precision, baselines=c.baselines.as_dict(),
+                           also_models=[(m, c.also_codebooks) for m in c.also_models])
         write_json(run.path / "dorado_report.json", rep)
         run.runtime.update({k: v for k, v in rep.items() if k not in ("per_read", "rate_distortion")})
     io, ig = rep.get("identity_original") or {}, rep.get("identity_generated") or {}

@@ -174,6 +174,8 @@ class BasecallValidateConfig:
     basecaller_threads: int = 1
     window: Optional[int] = None
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    also_models: list[Path] = field(default_factory=list)   # further models, each its own codec curve
+    also_codebooks: Optional[list[int]] = None               # their codebook counts (None: all levels)
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 

@@ -254,10 +254,13 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
                       n_codebooks, max_reads: int | None, trim: int | None,
                       dorado: str | None, dorado_model: str | None, scrappie_model: str | None,
                       threads: int = 1, window: int | None = None, batch: int = 16,
-                      precision: str | None = None, baselines: dict | None = None) -> dict:
+                      precision: str | None = None, baselines: dict | None = None,
+                      also_models: list[tuple[Path, list[int] | None]] = ()) -> dict:
     """Basecall the original reads and their reconstructions by the codec at each codebook count in
     ``n_codebooks`` (an int, a list, or None: all) and by the baselines; identity to the truth and to
-    the original's call, and actual bits/sample, for one rate-distortion table.
+    the original's call, and actual bits/sample, for one rate-distortion table. ``also_models``:
+    further trained models (folder, codebook counts or None: all) coded and called on the same reads,
+    each its own codec curve (e.g. a model fine-tuned for one rate beside the variable-rate one).
 
     The top-level fields (per_read, identity_generated, generated*.pod5, calls_generated.fasta)
     describe the codec at the largest codebook count, as before.
@@ -270,6 +273,13 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
         raise UserError("--dorado and --dorado-model go together")
     model, meta = load_model(model_path)
     cfg = meta["config"]
+    others = []   # (folder, codebook counts, model, config) of each --also-model, refused before any work
+    for path, counts in also_models:
+        m2, meta2 = load_model(path)
+        if meta2["config"]["data"].get("sample_rate") != cfg["data"].get("sample_rate"):
+            raise UserError(f"--also-model {path}: trained at {meta2['config']['data'].get('sample_rate')} Hz, "
+                            f"--model at {cfg['data'].get('sample_rate')} Hz")
+        others.append((path, counts, m2, meta2["config"]))
     files, reads = select_reads(inputs, cfg["data"].get("sample_rate"), max_reads, trim)
     truth_seqs = read_fasta(truth) if truth else {}
     levels = sorted(set([n_codebooks] if isinstance(n_codebooks, int) else
@@ -284,10 +294,20 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         calls_g = call(f"codec{n}", adc)
         per_read = _per_read(reads, calls_o, calls_g, truth_seqs)
-        rows.append({"method": "codec", "setting": n, "label": f"codec {n} codebooks",
+        rows.append({"method": "codec", "model": _model_name(model_path), "setting": n, "label": f"codec {n} codebooks",
                      **_codec_rate(model_path, runner, files, reads, codes, prior, total),
                      **_identity_row(per_read, bool(truth)), "signal": signal_metrics(pa_o, pa_d)})
         main = (n, adc, pa_o, pa_d, calls_g, per_read)
+    n_main = len(rows)
+    for i, (path, counts, m2, cfg2) in enumerate(others):
+        name, prior2 = _model_name(path), model_prior(path)
+        for n in sorted(set(counts or [int(cfg2["model"]["n_codebooks"])])):
+            runner = CodecRunner(m2, cfg2, window=window, batch=batch, n_codebooks=n, precision=precision)
+            adc, pa_o2, pa_d2, codes = reconstruct(runner, reads)
+            per_read2 = _per_read(reads, calls_o, call(f"also{i}_codec{n}", adc), truth_seqs)
+            rows.append({"method": "codec", "model": name, "setting": n, "label": f"codec {name} {n} codebooks",
+                         **_codec_rate(path, runner, files, reads, codes, prior2, total),
+                         **_identity_row(per_read2, bool(truth)), "signal": signal_metrics(pa_o2, pa_d2)})
     if baselines is not None:
         from genotool_codec.baselines import run_baselines
 
@@ -300,8 +320,8 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     n, adc, pa_o, pa_d, calls_g, per_read = main
     _write_pod5s(files, reads, adc, out_dir)
     report = {"basecaller": caller, "reads": len(reads), "n_codebooks": n,
-              "bits_per_sample": rows[len(levels) - 1]["bits_per_sample"],
-              "token_file_bits_per_sample": rows[len(levels) - 1]["token_file_bits_per_sample"],
+              "bits_per_sample": rows[n_main - 1]["bits_per_sample"],
+              "token_file_bits_per_sample": rows[n_main - 1]["token_file_bits_per_sample"],
               "truth": str(truth) if truth else None,
               "identity_original": _summ(per_read, "identity_original") if truth else None,
               **_identity_row(per_read, bool(truth)), "signal": signal_metrics(pa_o, pa_d),
@@ -310,6 +330,12 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     _write_calls(out_dir / "calls_generated.fasta", calls_g)
     _basecall_report(report, out_dir)
     return report
+
+
+def _model_name(path: Path) -> str:
+    """A trained model's label in tables: its run folder's name (not the inner model/)."""
+    p = Path(path).resolve()
+    return p.parent.name if p.name == "model" else p.name
 
 
 def _write_pod5s(files, reads, adc, out_dir: Path) -> None:
@@ -337,7 +363,7 @@ def _basecall_report(rep: dict, out_dir: Path) -> None:
 
     truth = rep["truth"] is not None
     key = "identity_generated" if truth else "identity_generated_vs_original_call"
-    table = [{"method": r["method"], "setting": r["setting"], "actual bits/sample": r["token_file_bits_per_sample"],
+    table = [{"method": r["method"], "model": r.get("model"), "setting": r["setting"], "actual bits/sample": r["token_file_bits_per_sample"],
               "nominal bits/sample": r.get("bits_per_sample") if r["method"] == "codec" else None,
               "median identity to truth": (r["identity_generated"] or {}).get("median") if truth else None,
               "median identity to original call": r["identity_generated_vs_original_call"]["median"],
@@ -349,9 +375,13 @@ def _basecall_report(rep: dict, out_dir: Path) -> None:
     page.add_table("Rate-distortion: codec and baselines on the same reads", table)
     fig = page.figure(7, 4.5)
     ax = fig.subplots()
-    for method, label, style in (("codec", "codec (entropy-coded tokens)", "o-"), ("bit_round", "drop k bits + VBZ", "s--"),
-                                 ("predictive", "LFZip-style predictive quantiser", "^:")):
-        sel = sorted((r for r in rep["rate_distortion"] if r["method"] == method),
+    codec_models = list(dict.fromkeys(r.get("model") for r in rep["rate_distortion"] if r["method"] == "codec"))
+    series = [(("codec", m), "codec (entropy-coded tokens)" + (f", {m}" if len(codec_models) > 1 else ""),
+               "o-" if i == 0 else "D-") for i, m in enumerate(codec_models)]
+    series += [(("bit_round", None), "drop k bits + VBZ", "s--"), (("predictive", None), "LFZip-style predictive quantiser", "^:")]
+    for (method, model), label, style in series:
+        sel = sorted((r for r in rep["rate_distortion"] if r["method"] == method
+                      and (method != "codec" or r.get("model") == model)),
                      key=lambda r: r["token_file_bits_per_sample"])
         pts = [(r["token_file_bits_per_sample"], (r[key] or {}).get("median")) for r in sel]
         pts = [p for p in pts if p[1] is not None]

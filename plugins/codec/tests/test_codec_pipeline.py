@@ -172,6 +172,29 @@ def test_dorado_validate_with_scrappie(tiny_model, sim, tmp_path):
     assert "Identity vs actual bits/sample" in html and "data:image/png;base64" in html
 
 
+def test_dorado_validate_also_model(tiny_model, sim, tmp_path):
+    """--also-model: a second model's codec rows on the same reads, labelled by its folder; a folder
+    that is not a trained model is refused before any basecalling."""
+    other = tmp_path / "other_run"
+    shutil.copytree(tiny_model, other)
+    out = tmp_path / "dv2"
+    r = run_cli("codec", "dorado-validate", "-m", tiny_model, "--pod5", sim / "pod5", "--truth", sim / "truth.fa",
+                "-o", out, "--max-reads", "2", "--trim-samples", "4000", "--no-baselines", "--codebooks", "2",
+                "--also-model", other, "--also-codebooks", "1,2")
+    assert r.exit_code == 0, r.stderr
+    rep = json.loads((out / "dorado_report.json").read_text())
+    rd = rep["rate_distortion"]
+    assert [(x["model"], x["setting"]) for x in rd] == [(tiny_model.name, 2), ("other_run", 1), ("other_run", 2)]
+    assert rep["n_codebooks"] == 2 and all(x["identity_generated"]["n"] + x["failed_reads"] == 2 for x in rd)
+    # The copy is the same model: the same codes, so the same rate and the same calls at 2 codebooks.
+    assert rd[2]["token_file_bits_per_sample"] == pytest.approx(rd[0]["token_file_bits_per_sample"])
+    assert rd[2]["identity_generated"] == rd[0]["identity_generated"]
+    assert rd[1]["bits_per_sample"] < rd[2]["bits_per_sample"]
+    bad = run_cli("codec", "dorado-validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", tmp_path / "dv3",
+                  "--also-model", sim, "--no-baselines")
+    assert bad.exit_code == 2 and not (tmp_path / "dv3").exists()
+
+
 def test_basecaller_crash_is_a_failed_read(tmp_path, monkeypatch):
     """A basecaller that crashes on one read: that read fails, the others are called."""
     from genotool_codec import basecall
