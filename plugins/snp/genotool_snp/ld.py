@@ -51,7 +51,18 @@ def column_sums(hap: np.ndarray, chunk: int = 512, cols=None) -> tuple[np.ndarra
     return s, q
 
 
-def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 1024, cols=None):
+def band_width(pos: np.ndarray, max_bp: int, max_partners: int) -> int:
+    """Partners per SNP the band needs: at most ``max_partners``, and no more than the most SNPs any
+    window of ``max_bp`` holds after its first (pairs beyond it are invalid anyway; at 1.5 SNPs/kb a
+    200 kb window holds ~300 of the 512 allowed, and every band array shrinks with it)."""
+    L = len(pos)
+    if L < 2:
+        return 1
+    reach = np.searchsorted(pos, pos + max_bp, side="right") - np.arange(L) - 1
+    return int(max(1, min(max_partners, L - 1, int(reach.max()))))
+
+
+def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int, block: int = 256, cols=None):
     """Yield (a, Band) for rows a .. a + block of the band: memory O(block x band), not O(L x band).
 
     hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0); ``cols``: use only
@@ -60,7 +71,7 @@ def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int
 
     n = hap.shape[0]
     L = hap.shape[1] if cols is None else len(cols)
-    D = max(1, min(max_partners, L - 1))
+    D = band_width(pos, max_bp, max_partners)
     counts, squares = column_sums(hap, cols=cols)
     for a in range(0, L, block):
         b = min(L, a + block)
@@ -171,20 +182,26 @@ def dprime_ci(n11, ci, cj, n, chunk: int = 262_144, screen: bool = True):
                                torch.minimum(p * q, (1 - p) * (1 - q)))
             est = torch.where(dmax > 0, d_obs.abs() / dmax.clamp_min(1e-12), torch.zeros_like(dmax)).clamp(0, 1)
             g_lo = torch.floor(est / step + 1e-6) * step
-            pts = torch.cat([g_lo, (g_lo + step).clamp(max=1.0)] + [torch.full_like(g_lo, v)
-                            for v in (0.90, 0.92, 0.70, 0.72, 0.96, 0.98, 1.0)], 1)
-            ll = _loglik(a, x, y, n, pts)
-            top = ll[:, :2].max(1).values
-            w = torch.exp(ll - top[:, None])                     # relative to the mode's grid neighbour
-
-            def tail(t, r_num, r_den):   # grid mass from t away from the mode <= w(t) / (1 - ratio)
-                ratio = (w[:, r_num] / w[:, r_den].clamp_min(1e-30)).clamp(max=0.999)
-                return w[:, t] / (1 - ratio)
-
             e = est[:, 0]
-            rec = (e < 0.88) & (tail(2, 3, 2) < 0.05)     # from 0.90 up, ratio w(.92)/w(.90)
-            mass_top = w[:, 7] + w[:, 8]                          # grid points 0.98 and 1.0
-            strong = (e >= 0.98) & (tail(4, 4, 5) < 0.05 * mass_top) & _upper_ok(w)   # from 0.70 down
+            # Each screen evaluates only the grid points it needs, on the pairs whose estimate
+            # can pass it (most pairs of a 200 kb band are candidates for recombination only).
+            cand = torch.nonzero(e < 0.88)[:, 0]
+            rec = torch.zeros(len(e), dtype=torch.bool)
+            if len(cand):
+                gl = g_lo[cand]
+                pts = torch.cat([gl, gl + step, torch.full_like(gl, 0.90), torch.full_like(gl, 0.92)], 1)
+                w = _rel_weights(_loglik(a[cand], x[cand], y[cand], n, pts))
+                rec[cand] = _tail(w, 2, 3, 2) < 0.05               # from 0.90 up, ratio w(.92)/w(.90)
+            cand = torch.nonzero(e >= 0.98)[:, 0]
+            strong = torch.zeros(len(e), dtype=torch.bool)
+            if len(cand):
+                gl = g_lo[cand]
+                pts = torch.cat([gl, (gl + step).clamp(max=1.0)] + [torch.full_like(gl, v)
+                                for v in (0.70, 0.72, 0.96, 0.98, 1.0)], 1)
+                w = _rel_weights(_loglik(a[cand], x[cand], y[cand], n, pts))
+                mass_top = w[:, 5] + w[:, 6]                      # grid points 0.98 and 1.0
+                # from 0.70 down (ratio w(.70)/w(.72)) under 5% of the top; upper >= 0.98
+                strong[cand] = (_tail(w, 2, 2, 3) < 0.05 * mass_top) & _upper_ok(w[:, 4:7])
             rec, strong = rec.numpy(), strong.numpy()
             res_hi[rec] = g_lo[:, 0].numpy()[rec]
             res_lo[strong], res_hi[strong] = 0.70, 1.0
@@ -198,12 +215,27 @@ def dprime_ci(n11, ci, cj, n, chunk: int = 262_144, screen: bool = True):
     return lo, hi
 
 
+def _rel_weights(ll):
+    """Grid likelihoods relative to the larger of the first two points (the mode's grid neighbours)."""
+    import torch
+
+    return torch.exp(ll - ll[:, :2].max(1).values[:, None])
+
+
+def _tail(w, t, r_num, r_den):
+    """Bound on the grid mass from point t away from the mode: w(t) / (1 - ratio), the ratio
+    w(r_num) / w(r_den) of two neighbours (by concavity the mass falls at least that fast)."""
+    ratio = (w[:, r_num] / w[:, r_den].clamp_min(1e-30)).clamp(max=0.999)
+    return w[:, t] / (1 - ratio)
+
+
 def _upper_ok(w):
-    """upper >= 0.98 for a mode at >= 0.98: the mass at <= 0.96 (bounded from 0.96 down, ratio
-    w(0.94)/w(0.96) <= w(0.96)/w(0.98) by concavity) stays under 95% of the total."""
-    ratio = (w[:, 6] / w[:, 7].clamp_min(1e-30)).clamp(max=0.999)
-    below = w[:, 6] / (1 - ratio)
-    above = w[:, 7] + w[:, 8]
+    """upper >= 0.98 for a mode at >= 0.98, from w at (0.96, 0.98, 1.0): the mass at <= 0.96
+    (bounded from 0.96 down, ratio w(0.94)/w(0.96) <= w(0.96)/w(0.98) by concavity) stays under
+    95% of the total."""
+    ratio = (w[:, 0] / w[:, 1].clamp_min(1e-30)).clamp(max=0.999)
+    below = w[:, 0] / (1 - ratio)
+    above = w[:, 1] + w[:, 2]
     return below < 0.95 * (below + above) - 1e-6
 
 
@@ -222,7 +254,7 @@ def gabriel_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int = 200_000, max_
     if L < 2:
         return []
     Lb = L
-    D = max(1, min(max_partners, L - 1))
+    D = band_width(pos, max_bp, max_partners)
     strong = np.zeros((L, D), bool)
     inform = np.zeros((L, D), bool)
     for a, band in band_blocks(hap, pos, max_bp, max_partners, cols=cols):

@@ -38,8 +38,11 @@ class SimulateConfig:
     case_fraction: float | None = None  # binary phenotype: top fraction of the liability are cases
     contig: str = "1"
     seed: int = 0
+    mutation_rate: float = MUTATION_RATE   # per bp per generation (lower: fewer sites on the same length)
 
     def check(self) -> None:
+        if not 0 < self.mutation_rate < 1e-5:
+            raise UserError(f"--mutation-rate must be in (0, 1e-5), not {self.mutation_rate}")
         if self.demography not in DEMOGRAPHIES:
             raise UserError(f"--demography must be one of {', '.join(DEMOGRAPHIES)}, not '{self.demography}'")
         if self.num_samples < 2:
@@ -149,7 +152,7 @@ def simulate(cfg: SimulateConfig, out: Path, progress=lambda m: None) -> dict:
     progress(f"ancestry: {sum(samples.values())} diploids, {cfg.length / 1e6:g} Mb, {len(hotspots)} hotspots")
     ts = msprime.sim_ancestry(samples=samples, demography=demo, sequence_length=cfg.length,
                               recombination_rate=rmap, random_seed=cfg.seed + 1)
-    ts = msprime.sim_mutations(ts, rate=MUTATION_RATE, random_seed=cfg.seed + 2)
+    ts = msprime.sim_mutations(ts, rate=cfg.mutation_rate, random_seed=cfg.seed + 2)
     ts = biallelic(ts)
     if ts.num_sites == 0:
         raise UserError("--length: the simulation produced no segregating sites; use a longer sequence")

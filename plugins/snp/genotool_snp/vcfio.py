@@ -71,14 +71,37 @@ def vcf_samples(path: Path) -> list[str]:
 
 
 def read_chunks(path: Path, samples: list[str], chunk_sites: int = 4096, stats: ReadStats | None = None):
-    """Yield :class:`Chunk` objects of at most ``chunk_sites`` biallelic SNPs, in file order."""
+    """Yield :class:`Chunk` objects of at most ``chunk_sites`` biallelic SNPs, in file order.
+
+    The per-record work is one copy of cyvcf2's genotype array into a chunk buffer; the sample
+    reordering, the missing and phasing counts and the -2 (end of vector) -> -1 mapping run once
+    per chunk on whole arrays (per-record numpy reductions cost more than htslib's parsing)."""
     stats = stats if stats is not None else ReadStats()
     vcf = open_vcf(path, samples)
     order = _sample_order(vcf, samples)
-    n2 = 2 * len(samples)
-    buf = np.empty((chunk_sites, n2), dtype=np.int8)
+    ns = len(samples)
+    buf = np.empty((chunk_sites, ns, 3), dtype=np.int16)    # cyvcf2 layout: allele 0, allele 1, phased
     chrom, pos, ref, alt = [], [], [], []
-    unphased = 0
+    contigs = stats.contigs
+
+    def flush():
+        k = len(pos)
+        g = buf[:k].astype(np.int8)                              # alleles 0/1, -1 missing, -2 end of vector
+        if order is not None:
+            g = g[:, order]
+        a = np.ascontiguousarray(g[:, :, :2])
+        if a.min() >= 0:                                         # the common case: nothing missing
+            missing, unphased = 0, int(k * ns - np.count_nonzero(g[:, :, 2]))
+        else:
+            called = (a >= 0).all(2)                             # (k, samples)
+            missing = int(called.size - np.count_nonzero(called))
+            unphased = int(np.count_nonzero((g[:, :, 2] == 0) & called))
+            np.maximum(a, -1, out=a)
+        alleles = a.reshape(k, 2 * ns)                           # sample-major: s0h0, s0h1, s1h0, ...
+        stats.missing_calls += missing
+        stats.unphased_calls += unphased
+        return Chunk(alleles, chrom, np.asarray(pos, np.int64), ref, alt, unphased)
+
     try:
         it = iter(vcf)
         while True:
@@ -89,39 +112,30 @@ def read_chunks(path: Path, samples: list[str], chunk_sites: int = 4096, stats: 
             except Exception as exc:  # noqa: BLE001 - a truncated bgzip block surfaces here
                 raise UserError(f"--vcf: {path} is truncated or corrupt after record {stats.records} ({exc})") from exc
             stats.records += 1
-            if len(v.ALT) != 1:
+            al = v.ALT
+            if len(al) != 1:
                 stats.multiallelic += 1
                 continue
-            if len(v.REF) != 1 or len(v.ALT[0]) != 1 or v.ALT[0] not in "ACGTacgt":
+            a0, r0 = al[0], v.REF
+            if len(r0) != 1 or len(a0) != 1 or a0 not in "ACGTacgt":
                 stats.non_snp += 1
                 continue
             gt = v.genotype.array()                       # (samples, ploidy + 1) int16; last col phased
-            if gt.shape[1] < 3:
+            if gt.shape[1] != 3:
                 raise UserError(f"--vcf: {path}:{v.CHROM}:{v.POS}: genotypes must be diploid")
-            gt = gt[order] if order is not None else gt
-            a = gt[:, :2]
-            row = buf[len(pos)]
-            row[:] = a.reshape(-1)                        # sample-major: s0h0, s0h1, s1h0, ...
-            if a.min() < 0:                               # cyvcf2: -1 missing, -2 end of vector
-                row[row < 0] = -1
-                called = (a[:, 0] >= 0) & (a[:, 1] >= 0)
-                stats.missing_calls += int((~called).sum())
-                unphased += int(((gt[:, 2] == 0) & called).sum())
-            else:
-                unphased += len(gt) - int(gt[:, 2].sum())
-            chrom.append(v.CHROM)
+            buf[len(pos)] = gt
+            c = v.CHROM
+            chrom.append(c)
             pos.append(v.POS)
-            ref.append(v.REF)
-            alt.append(v.ALT[0])
-            stats.contigs[v.CHROM] = stats.contigs.get(v.CHROM, 0) + 1
+            ref.append(r0)
+            alt.append(a0)
+            contigs[c] = contigs.get(c, 0) + 1
             stats.kept += 1
             if len(pos) == chunk_sites:
-                stats.unphased_calls += unphased
-                yield Chunk(buf[:len(pos)].copy(), chrom, np.asarray(pos, np.int64), ref, alt, unphased)
-                chrom, pos, ref, alt, unphased = [], [], [], [], 0
+                yield flush()
+                chrom, pos, ref, alt = [], [], [], []
         if pos:
-            stats.unphased_calls += unphased
-            yield Chunk(buf[:len(pos)].copy(), chrom, np.asarray(pos, np.int64), ref, alt, unphased)
+            yield flush()
     finally:
         vcf.close()
 

@@ -77,3 +77,27 @@ def test_ld_r2_matches_numpy(pre):
     c = np.corrcoef(h.T) ** 2
     for d in range(1, 6):
         np.testing.assert_allclose(np.nan_to_num(np.diag(c, d)), r2[: 60 - d, d - 1], atol=1e-4)
+
+
+def test_reader_missing_unphased_and_sample_order(tmp_path):
+    """The chunked reader: missing alleles -> -1 (counted), unphased calls counted, columns put in
+    the requested sample order, multi-allelic / indel records skipped, chunks split at chunk_sites."""
+    from genotool_snp.vcfio import ReadStats, read_chunks
+
+    head = ["##fileformat=VCFv4.2", "##contig=<ID=1,length=1000>",
+            '##FORMAT=<ID=GT,Number=1,Type=String,Description="Genotype">',
+            "#CHROM\tPOS\tID\tREF\tALT\tQUAL\tFILTER\tINFO\tFORMAT\ta\tb\tc"]
+    recs = ["1\t10\t.\tA\tG\t.\t.\t.\tGT\t0|1\t1|1\t0|0",
+            "1\t20\t.\tA\tG,T\t.\t.\t.\tGT\t0|1\t1|2\t0|0",
+            "1\t30\t.\tC\tT\t.\t.\t.\tGT\t.|1\t0/1\t./.",
+            "1\t40\t.\tAT\tA\t.\t.\t.\tGT\t0|1\t0|0\t0|0",
+            "1\t50\t.\tG\tC\t.\t.\t.\tGT\t1|0\t0|1\t1|1"]
+    vcf = tmp_path / "m.vcf"
+    vcf.write_text("\n".join(head + recs) + "\n")
+    stats = ReadStats()
+    chunks = list(read_chunks(vcf, ["c", "a", "b"], chunk_sites=2, stats=stats))
+    assert [len(c.pos) for c in chunks] == [2, 1]
+    al = np.concatenate([c.alleles for c in chunks])
+    assert al.tolist() == [[0, 0, 0, 1, 1, 1], [-1, -1, -1, 1, 0, 1], [1, 1, 1, 0, 0, 1]]
+    assert (stats.records, stats.multiallelic, stats.non_snp, stats.kept) == (5, 1, 1, 3)
+    assert stats.missing_calls == 2 and stats.unphased_calls == 1
