@@ -46,6 +46,9 @@ def simulate(
     case_fraction: Annotated[Optional[float], typer.Option("--case-fraction", help="Binary phenotype: this top "
                                                           "fraction of the liability are cases (default: quantitative).")] = None,
     contig: Annotated[str, typer.Option("--contig", help="Contig name in the VCF.")] = "1",
+    mutation_rate: Annotated[float, typer.Option("--mutation-rate", help="Mutations per bp per generation "
+                                                 "(the AmericanAdmixture model's 2.36e-8; lower gives fewer "
+                                                 "sites on the same length).")] = 2.36e-8,
     seed: Seed = 0, force: Force = False,
 ):
     """msprime simulation -> genotypes.vcf.gz (+ .tbi), samples.tsv, truth.json."""
@@ -54,7 +57,7 @@ def simulate(
     from genotool_snp.simulate import SimulateConfig, simulate as run
 
     cfg = SimulateConfig(output, demography, num_samples, num_populations, length, hotspots_per_mb, num_causal, h2,
-                         case_fraction, contig, seed)
+                         case_fraction, contig, seed, mutation_rate)
     cfg.check()
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()}
     with run_output(output, command="snp simulate", parameters=params, force=force) as r:
@@ -200,8 +203,11 @@ def compare(
     task: Task = "population", label: Label = None,
     preset: Annotated[str, typer.Option("--preset", help="Preset for every architecture.")] = "small-cpu",
     set_: Annotated[Optional[List[str]], typer.Option("--set", help="Preset override key=value (repeatable).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs per architecture.")] = None,
-    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Budget per architecture.")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs per architecture (the "
+                                                  "cosine schedule's length).")] = 12,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock budget for EACH "
+                                                         "architecture (default: cnn 5, cnn-transformer 7, gnn "
+                                                         "5 minutes: <= 20 min in all on 2 CPU cores).")] = None,
     json_out: Json = None,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
     seed: Seed = 0, force: Force = False,

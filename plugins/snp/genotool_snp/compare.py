@@ -11,6 +11,13 @@ from pathlib import Path
 from genotool.log import log
 from genotool.options import RunOptions
 
+# The default budget (issue 15: compare on the default simulation in <= 20 min on 2 CPU cores):
+# minutes of training per architecture, 17 in all, leaving ~3 for loading, evaluation and the
+# PCA baselines. The CNN-Transformer is the slowest per epoch (attention over 20k SNP tokens /
+# 8), so it gets the most. An explicit --max-minutes applies to every architecture instead.
+DEFAULT_MINUTES = {"cnn": 5.0, "cnn-transformer": 7.0, "gnn": 5.0}
+DEFAULT_EPOCHS = 12     # a cosine schedule that ends inside the budget on an idle 2-core machine
+
 
 @dataclass
 class CompareOptions(RunOptions):
@@ -21,8 +28,8 @@ class CompareOptions(RunOptions):
     label: str | None = None
     preset: str = "small-cpu"
     overrides: dict = field(default_factory=dict)
-    epochs: int | None = None
-    max_minutes: float | None = None
+    epochs: int | None = DEFAULT_EPOCHS
+    max_minutes: float | None = None   # None: DEFAULT_MINUTES per architecture
     json: Path | None = None
     seed: int = 0
     force: bool = False
@@ -47,9 +54,9 @@ def run_compare(opts: CompareOptions) -> dict:
             t = time.perf_counter()
             tops = TrainOptions(data=opts.data, output=sub, architecture=arch, task=opts.task, label=opts.label,
                                 preset=opts.preset, overrides=opts.overrides, epochs=opts.epochs,
-                                max_minutes=opts.max_minutes, batch_size=opts.batch_size, device=opts.device,
-                                precision=opts.precision, threads=opts.threads, seed=opts.seed,
-                                progress_label=f"[{arch}] ")
+                                max_minutes=opts.max_minutes or DEFAULT_MINUTES.get(arch, 5.0),
+                                batch_size=opts.batch_size, device=opts.device, precision=opts.precision,
+                                threads=opts.threads, seed=opts.seed, progress_label=f"[{arch}] ")
             summary = train_model(tops, data, sub)
             run.plan = summary["plan"]
             model, payload = load(sub, "cuda" if summary["plan"]["device"].startswith("cuda") else summary["plan"]["device"])
