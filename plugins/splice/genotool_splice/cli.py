@@ -247,5 +247,5 @@ def bench(
     from genotool_splice.bench import BenchConfig, run_bench
 
     run_bench(BenchConfig(output=output, base_weights=base_weights, flanks=flanks, bases=bases, rows=rows,
-                          repeats=repeats, device=device, precision=precision, batch_size=batch_size, threads=threads, seed=seed,
-                          force=force))
+                          repeats=repeats, device=device, precision=precision, batch_size=batch_size,
+                          threads=threads, seed=seed, force=force))
