@@ -2,7 +2,8 @@
 
 Pairs are only formed within a band (partners up to ``max_bp`` away and at most ``max_partners``
 SNPs later), so the cost is O(L x band), computed as blocked matrix products of the haplotype
-matrix (2N x L) in float32. With phased data the 2x2 haplotype counts are observed, so no EM is
+matrix (2N x L) in float32 (numpy + BLAS: exact, the counts stay far below 2^24; no torch, whose
+import alone costs ~2 s of the preprocess budget). With phased data the 2x2 haplotype counts are observed, so no EM is
 needed. Missing alleles (-1) count as the reference allele here (they are rare and masked in the
 model input).
 
@@ -67,8 +68,6 @@ def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int
 
     hap: (rows, L) int8: 0/1 haplotypes or 0/1/2 dosages (-1 = missing -> 0); ``cols``: use only
     these SNP columns (``pos`` then holds their positions)."""
-    import torch
-
     n = hap.shape[0]
     L = hap.shape[1] if cols is None else len(cols)
     D = band_width(pos, max_bp, max_partners)
@@ -76,12 +75,12 @@ def band_blocks(hap: np.ndarray, pos: np.ndarray, max_bp: int, max_partners: int
     for a in range(0, L, block):
         b = min(L, a + block)
         e = min(L, b + D)
-        x = torch.from_numpy(np.clip(_columns(hap, cols, a, e), 0, 2).astype(np.float32))   # (rows, e - a)
-        m = x[:, : b - a].T @ x                                              # (b - a, e - a)
-        m = torch.nn.functional.pad(m, (0, D + 1))                         # room for r + d past the edge
-        r = torch.arange(b - a)[:, None]
-        d = torch.arange(1, D + 1)[None, :]
-        n11 = m[r, r + d].numpy()
+        x = np.clip(_columns(hap, cols, a, e), 0, 2).astype(np.float32)      # (rows, e - a)
+        m = np.zeros((b - a, e - a + D + 1), np.float32)                   # room for r + d past the edge
+        m[:, : e - a] = x[:, : b - a].T @ x                                # (b - a, e - a)
+        r = np.arange(b - a)[:, None]
+        d = np.arange(1, D + 1)[None, :]
+        n11 = m[r, r + d]
         j = np.arange(a, b)[:, None] + np.arange(1, D + 1)[None, :]
         valid = (j < L) & ((pos[np.minimum(j, L - 1)] - pos[a:b, None]) <= max_bp)
         n11[~valid] = 0
@@ -119,32 +118,29 @@ def r2_band(band: Band, a: int = 0) -> np.ndarray:
 def _loglik(a, x, y, n, delta):
     """Log-likelihood of the pair's haplotype counts at |D'| = delta (allele frequencies fixed).
 
-    a, x, y: (P, 1) alt/alt count and alt counts; delta (1, G) or (P, G). Returns (P, G)."""
-    import torch
-
-    p, q = x / n, y / n
-    pos = (a / n - p * q) >= 0
-    dmax = torch.where(pos, torch.minimum(p * (1 - q), (1 - p) * q), torch.minimum(p * q, (1 - p) * (1 - q)))
-    dk = torch.where(pos, 1.0, -1.0) * delta * dmax
-    eps = 1e-10
-    return (a * torch.log((p * q + dk).clamp_min(eps))
-            + (x - a) * torch.log((p * (1 - q) - dk).clamp_min(eps))
-            + (y - a) * torch.log(((1 - p) * q - dk).clamp_min(eps))
-            + (n - x - y + a) * torch.log(((1 - p) * (1 - q) + dk).clamp_min(eps)))
+    a, x, y: (P, 1) float32 alt/alt count and alt counts; delta (1, G) or (P, G). Returns (P, G)."""
+    f = np.float32
+    p, q = x / f(n), y / f(n)
+    pos = (a / f(n) - p * q) >= 0
+    dmax = np.where(pos, np.minimum(p * (1 - q), (1 - p) * q), np.minimum(p * q, (1 - p) * (1 - q)))
+    dk = np.where(pos, f(1.0), f(-1.0)) * delta * dmax
+    eps = f(1e-10)
+    return (a * np.log(np.maximum(p * q + dk, eps))
+            + (x - a) * np.log(np.maximum(p * (1 - q) - dk, eps))
+            + (y - a) * np.log(np.maximum((1 - p) * q - dk, eps))
+            + (f(n) - x - y + a) * np.log(np.maximum((1 - p) * (1 - q) + dk, eps)))
 
 
 def _classify_grid(a, x, y, n):
-    """Full grid: (lower, upper) as (P,) tensors (Haploview's 5th and 95th likelihood percentiles)."""
-    import torch
-
-    grid = torch.linspace(0, 1, GRID)[None, :]
+    """Full grid: (lower, upper) as (P,) arrays (Haploview's 5th and 95th likelihood percentiles)."""
+    grid = np.linspace(0, 1, GRID, dtype=np.float32)[None, :]
     ll = _loglik(a, x, y, n, grid)
-    w = torch.exp(ll - ll.max(1, keepdim=True).values)
-    c = torch.cumsum(w, 1) / w.sum(1, keepdim=True)
-    step = 1.0 / (GRID - 1)
-    lo_i = (c < 0.05).sum(1).clamp(max=GRID - 1)     # first grid point reaching 5% of the mass
-    hi_i = (c < 0.95).sum(1).clamp(max=GRID - 1)     # first grid point reaching 95%
-    return lo_i.float() * step, hi_i.float() * step
+    w = np.exp(ll - ll.max(1, keepdims=True))
+    c = np.cumsum(w, 1) / w.sum(1, keepdims=True)
+    step = np.float32(1.0 / (GRID - 1))
+    lo_i = np.minimum((c < 0.05).sum(1), GRID - 1)   # first grid point reaching 5% of the mass
+    hi_i = np.minimum((c < 0.95).sum(1), GRID - 1)   # first grid point reaching 95%
+    return lo_i.astype(np.float32) * step, hi_i.astype(np.float32) * step
 
 
 def dprime_ci(n11, ci, cj, n, chunk: int = 262_144, screen: bool = True):
@@ -163,53 +159,49 @@ def dprime_ci(n11, ci, cj, n, chunk: int = 262_144, screen: bool = True):
       95% -> lower >= 0.70 and upper >= 0.98 (reported as 0.70 and 1.0).
     Only the remaining pairs get the full 51-point grid.
     """
-    import torch
-
+    f = np.float32
     lo = np.zeros(len(n11), np.float32)
     hi = np.zeros(len(n11), np.float32)
-    step = 1.0 / (GRID - 1)
+    step = f(1.0 / (GRID - 1))
     for s in range(0, len(n11), chunk):
-        a = torch.from_numpy(np.asarray(n11[s:s + chunk], np.float32))[:, None]
-        x = torch.from_numpy(np.asarray(ci[s:s + chunk], np.float32))[:, None]
-        y = torch.from_numpy(np.asarray(cj[s:s + chunk], np.float32))[:, None]
+        a = np.asarray(n11[s:s + chunk], np.float32)[:, None]
+        x = np.asarray(ci[s:s + chunk], np.float32)[:, None]
+        y = np.asarray(cj[s:s + chunk], np.float32)[:, None]
         res_lo = np.zeros(a.shape[0], np.float32)
         res_hi = np.zeros(a.shape[0], np.float32)
         hard = np.arange(a.shape[0])
         if screen:
-            p, q = x / n, y / n
-            d_obs = a / n - p * q
-            dmax = torch.where(d_obs >= 0, torch.minimum(p * (1 - q), (1 - p) * q),
-                               torch.minimum(p * q, (1 - p) * (1 - q)))
-            est = torch.where(dmax > 0, d_obs.abs() / dmax.clamp_min(1e-12), torch.zeros_like(dmax)).clamp(0, 1)
-            g_lo = torch.floor(est / step + 1e-6) * step
+            p, q = x / f(n), y / f(n)
+            d_obs = a / f(n) - p * q
+            dmax = np.where(d_obs >= 0, np.minimum(p * (1 - q), (1 - p) * q), np.minimum(p * q, (1 - p) * (1 - q)))
+            est = np.clip(np.where(dmax > 0, np.abs(d_obs) / np.maximum(dmax, f(1e-12)), f(0)), 0, 1)
+            g_lo = np.floor(est / step + f(1e-6)) * step
             e = est[:, 0]
             # Each screen evaluates only the grid points it needs, on the pairs whose estimate
             # can pass it (most pairs of a 200 kb band are candidates for recombination only).
-            cand = torch.nonzero(e < 0.88)[:, 0]
-            rec = torch.zeros(len(e), dtype=torch.bool)
+            cand = np.flatnonzero(e < 0.88)
+            rec = np.zeros(len(e), bool)
             if len(cand):
                 gl = g_lo[cand]
-                pts = torch.cat([gl, gl + step, torch.full_like(gl, 0.90), torch.full_like(gl, 0.92)], 1)
+                pts = np.concatenate([gl, gl + step, np.full_like(gl, 0.90), np.full_like(gl, 0.92)], 1)
                 w = _rel_weights(_loglik(a[cand], x[cand], y[cand], n, pts))
                 rec[cand] = _tail(w, 2, 3, 2) < 0.05               # from 0.90 up, ratio w(.92)/w(.90)
-            cand = torch.nonzero(e >= 0.98)[:, 0]
-            strong = torch.zeros(len(e), dtype=torch.bool)
+            cand = np.flatnonzero(e >= 0.98)
+            strong = np.zeros(len(e), bool)
             if len(cand):
                 gl = g_lo[cand]
-                pts = torch.cat([gl, (gl + step).clamp(max=1.0)] + [torch.full_like(gl, v)
-                                for v in (0.70, 0.72, 0.96, 0.98, 1.0)], 1)
+                pts = np.concatenate([gl, np.minimum(gl + step, f(1.0))] + [np.full_like(gl, v)
+                                     for v in (0.70, 0.72, 0.96, 0.98, 1.0)], 1)
                 w = _rel_weights(_loglik(a[cand], x[cand], y[cand], n, pts))
                 mass_top = w[:, 5] + w[:, 6]                      # grid points 0.98 and 1.0
                 # from 0.70 down (ratio w(.70)/w(.72)) under 5% of the top; upper >= 0.98
                 strong[cand] = (_tail(w, 2, 2, 3) < 0.05 * mass_top) & _upper_ok(w[:, 4:7])
-            rec, strong = rec.numpy(), strong.numpy()
-            res_hi[rec] = g_lo[:, 0].numpy()[rec]
+            res_hi[rec] = g_lo[:, 0][rec]
             res_lo[strong], res_hi[strong] = 0.70, 1.0
             hard = np.flatnonzero(~(rec | strong))
         if len(hard):
-            h = torch.from_numpy(hard)
-            l_, h_ = _classify_grid(a[h], x[h], y[h], n)
-            res_lo[hard], res_hi[hard] = l_.numpy(), h_.numpy()
+            l_, h_ = _classify_grid(a[hard], x[hard], y[hard], n)
+            res_lo[hard], res_hi[hard] = l_, h_
         lo[s:s + chunk] = res_lo
         hi[s:s + chunk] = res_hi
     return lo, hi
@@ -217,15 +209,13 @@ def dprime_ci(n11, ci, cj, n, chunk: int = 262_144, screen: bool = True):
 
 def _rel_weights(ll):
     """Grid likelihoods relative to the larger of the first two points (the mode's grid neighbours)."""
-    import torch
-
-    return torch.exp(ll - ll[:, :2].max(1).values[:, None])
+    return np.exp(ll - ll[:, :2].max(1)[:, None])
 
 
 def _tail(w, t, r_num, r_den):
     """Bound on the grid mass from point t away from the mode: w(t) / (1 - ratio), the ratio
     w(r_num) / w(r_den) of two neighbours (by concavity the mass falls at least that fast)."""
-    ratio = (w[:, r_num] / w[:, r_den].clamp_min(1e-30)).clamp(max=0.999)
+    ratio = np.minimum(w[:, r_num] / np.maximum(w[:, r_den], np.float32(1e-30)), np.float32(0.999))
     return w[:, t] / (1 - ratio)
 
 
@@ -233,7 +223,7 @@ def _upper_ok(w):
     """upper >= 0.98 for a mode at >= 0.98, from w at (0.96, 0.98, 1.0): the mass at <= 0.96
     (bounded from 0.96 down, ratio w(0.94)/w(0.96) <= w(0.96)/w(0.98) by concavity) stays under
     95% of the total."""
-    ratio = (w[:, 0] / w[:, 1].clamp_min(1e-30)).clamp(max=0.999)
+    ratio = np.minimum(w[:, 0] / np.maximum(w[:, 1], np.float32(1e-30)), np.float32(0.999))
     below = w[:, 0] / (1 - ratio)
     above = w[:, 1] + w[:, 2]
     return below < 0.95 * (below + above) - 1e-6
