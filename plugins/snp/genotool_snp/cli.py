@@ -206,8 +206,8 @@ def compare(
     epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs per architecture (the "
                                                   "cosine schedule's length).")] = 12,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock budget for EACH "
-                                                         "architecture (default: cnn 5, cnn-transformer 7, gnn "
-                                                         "5 minutes: <= 20 min in all on 2 CPU cores).")] = None,
+                                                         "architecture (default: cnn 7, cnn-transformer 6, gnn "
+                                                         "4 minutes: <= 20 min in all on 2 CPU cores).")] = None,
     json_out: Json = None,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
     seed: Seed = 0, force: Force = False,
