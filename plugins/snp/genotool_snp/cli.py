@@ -160,8 +160,8 @@ def importance(
     also_model: Annotated[Optional[List[Path]], typer.Option("--also-model", help="Further trained models "
                                                              "(other seeds): the ensemble averages them.")] = None,
     methods: Annotated[str, typer.Option("--methods", help="Comma-separated: attention, integrated-gradients, "
-                                         "smoothgrad, saliency, gradient-x-input.")]
-    = "integrated-gradients,smoothgrad,saliency,attention",
+                                         "smoothgrad, saliency, gradient-x-input.")
+                       ] = "integrated-gradients,smoothgrad,saliency,attention",
     truth: Truth = None,
     k: Annotated[int, typer.Option("--k", help="Top-k SNPs scored for causal recall and precision.")] = 10,
     split: Annotated[str, typer.Option("--split", help="Samples attributed: train, val or test.")] = "test",
