@@ -288,26 +288,27 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     total = sum(len(r.signal) for r in reads)
     caller, call = _caller(reads, dorado, dorado_model, scrappie_model, threads, out_dir)
     calls_o = call("original", [r.signal for r in reads])
+    def codec_row(path, mdl, mcfg, mprior, n, label, tag):
+        """Code the reads with one model at ``n`` codebooks and basecall them: (row, main-tuple)."""
+        runner = CodecRunner(mdl, mcfg, window=window, batch=batch, n_codebooks=n, precision=precision)
+        adc, pa_o, pa_d, codes = reconstruct(runner, reads)
+        calls_g = call(tag, adc)
+        per_read = _per_read(reads, calls_o, calls_g, truth_seqs)
+        row = {"method": "codec", "model": _model_name(path), "setting": n, "label": label,
+               **_codec_rate(path, runner, files, reads, codes, mprior, total),
+               **_identity_row(per_read, bool(truth)), "signal": signal_metrics(pa_o, pa_d)}
+        return row, (n, adc, pa_o, pa_d, calls_g, per_read)
+
     rows, main = [], None
     for n in levels:
-        runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n, precision=precision)
-        adc, pa_o, pa_d, codes = reconstruct(runner, reads)
-        calls_g = call(f"codec{n}", adc)
-        per_read = _per_read(reads, calls_o, calls_g, truth_seqs)
-        rows.append({"method": "codec", "model": _model_name(model_path), "setting": n, "label": f"codec {n} codebooks",
-                     **_codec_rate(model_path, runner, files, reads, codes, prior, total),
-                     **_identity_row(per_read, bool(truth)), "signal": signal_metrics(pa_o, pa_d)})
-        main = (n, adc, pa_o, pa_d, calls_g, per_read)
+        row, main = codec_row(model_path, model, cfg, prior, n, f"codec {n} codebooks", f"codec{n}")
+        rows.append(row)
     n_main = len(rows)
     for i, (path, counts, m2, cfg2) in enumerate(others):
-        name, prior2 = _model_name(path), model_prior(path)
+        prior2 = model_prior(path)
         for n in sorted(set(counts or [int(cfg2["model"]["n_codebooks"])])):
-            runner = CodecRunner(m2, cfg2, window=window, batch=batch, n_codebooks=n, precision=precision)
-            adc, pa_o2, pa_d2, codes = reconstruct(runner, reads)
-            per_read2 = _per_read(reads, calls_o, call(f"also{i}_codec{n}", adc), truth_seqs)
-            rows.append({"method": "codec", "model": name, "setting": n, "label": f"codec {name} {n} codebooks",
-                         **_codec_rate(path, runner, files, reads, codes, prior2, total),
-                         **_identity_row(per_read2, bool(truth)), "signal": signal_metrics(pa_o2, pa_d2)})
+            rows.append(codec_row(path, m2, cfg2, prior2, n, f"codec {_model_name(path)} {n} codebooks",
+                                  f"also{i}_codec{n}")[0])
     if baselines is not None:
         from genotool_codec.baselines import run_baselines
 
