@@ -13,8 +13,8 @@ from genotool.options import (BatchSize, Device, Force, Model, OptionalData, Opt
                               Precision, Seed, Threads, count_option)
 
 from genotool_codec.settings import (BaselineConfig, BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig,
-                                     PredictConfig, PreprocessConfig, PriorConfig, Runtime, SimulateConfig, TrainConfig,
-                                     ValidateConfig)
+                                     PredictConfig, PreprocessConfig, PriorConfig, Runtime, Search, SimulateConfig,
+                                     TrainConfig, ValidateConfig)
 
 app = typer.Typer(help="SimVQ-GAN codec for nanopore raw current: simulate, preprocess, train, encode/decode, "
                        "validate against a basecaller.", no_args_is_help=True, add_completion=False)
@@ -31,6 +31,13 @@ RoundBits = Annotated[str, typer.Option("--round-bits", help="Bit-rounding basel
                                         "(each 1..12).")]
 MaxErrors = Annotated[str, typer.Option("--max-errors", help="Predictive-quantiser baseline: max errors in ADC "
                                         "units, comma list.")]
+SearchMethod = Annotated[str, typer.Option("--search", help="How encode picks codes: greedy (nearest code per "
+                                           "level; fastest), beam (best of --beam level-0 candidates by latent "
+                                           "error), signal (candidates judged by the decoded signal; slowest "
+                                           "encode, best identity). Decoding is the same for all.")]
+SearchList = Annotated[str, typer.Option("--search", help="Encode search(es) to measure, comma list of greedy, "
+                                         "beam, signal: one codec row per codebook count and search.")]
+Beam = Annotated[int, typer.Option("--beam", help="Level-0 candidates tried per token by --search beam/signal.")]
 InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per jitted encode/decode call; "
                                                    "default: the probe's choice, else 16.")]
 
@@ -38,6 +45,10 @@ InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows
 def _baselines(enabled: bool, round_bits: str, max_errors: str) -> BaselineConfig:
     return BaselineConfig(enabled=enabled, round_bits=_int_list(round_bits, "--round-bits") or [],
                           max_errors=_int_list(max_errors, "--max-errors") or [])
+
+
+def _searches(text: str, beam: int) -> list[Search]:
+    return [Search(m.strip(), beam) for m in text.split(",") if m.strip()] or [Search(beam=beam)]
 
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
@@ -124,6 +135,8 @@ def encode(
     output: Annotated[Path, typer.Option("--output", "-o", help="Token file to write (.tokens).")],
     codebooks: Codebooks = None,
     window: Window = None,
+    search: SearchMethod = "greedy",
+    beam: Beam = 4,
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -134,7 +147,7 @@ def encode(
     from genotool_codec import commands
 
     commands.encode(EncodeConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                 force=force, runtime=Runtime(device, precision, batch_size, threads)))
+                                 search=Search(search, beam), force=force, runtime=Runtime(device, precision, batch_size, threads)))
 
 
 @app.command()
@@ -162,6 +175,8 @@ def predict(
     output: Output,
     codebooks: Codebooks = None,
     window: Window = None,
+    search: SearchMethod = "greedy",
+    beam: Beam = 4,
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -172,7 +187,7 @@ def predict(
     from genotool_codec import commands
 
     commands.predict(PredictConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                   force=force, runtime=Runtime(device, precision, batch_size, threads)))
+                                   search=Search(search, beam), force=force, runtime=Runtime(device, precision, batch_size, threads)))
 
 
 @app.command()
@@ -183,6 +198,8 @@ def validate(
     codebooks: CodebookList = None,
     max_reads: Annotated[Optional[int], typer.Option("--max-reads", help="Use the first N reads.")] = None,
     window: Window = None,
+    search: SearchList = "greedy",
+    beam: Beam = 4,
     baselines: Baselines = True,
     round_bits: RoundBits = "1,2,3,4,5",
     max_errors: MaxErrors = "4,8,16",
@@ -198,7 +215,7 @@ def validate(
     commands.validate(ValidateConfig(model=model, pod5=list(pod5), output=output,
                                      codebooks=_int_list(codebooks, "--codebooks"), max_reads=max_reads,
                                      window=window, baselines=_baselines(baselines, round_bits, max_errors),
-                                     force=force,
+                                     searches=_searches(search, beam), force=force,
                                      runtime=Runtime(device, precision, batch_size, threads)))
 
 
@@ -218,6 +235,8 @@ def dorado_validate(
                                                            "(default from the chemistry: rgrgr_r941 / rgrgr_r10).")] = None,
     basecaller_threads: Annotated[int, typer.Option("--basecaller-threads", help="Basecaller threads.")] = 1,
     window: Window = None,
+    search: SearchList = "greedy",
+    beam: Beam = 4,
     baselines: Baselines = True,
     round_bits: RoundBits = "1,2,3,4,5",
     max_errors: MaxErrors = "4,8,16",
@@ -239,7 +258,7 @@ def dorado_validate(
         model=model, pod5=list(pod5), output=output, truth=truth, codebooks=_int_list(codebooks, "--codebooks"),
         max_reads=max_reads, baselines=_baselines(baselines, round_bits, max_errors),
         trim_samples=trim_samples, dorado=dorado, dorado_model=dorado_model, scrappie_model=scrappie_model,
-        basecaller_threads=basecaller_threads, window=window, also_models=list(also_model or []),
+        basecaller_threads=basecaller_threads, window=window, searches=_searches(search, beam), also_models=list(also_model or []),
         also_codebooks=_int_list(also_codebooks, "--also-codebooks"), force=force,
         runtime=Runtime(device, precision, batch_size, threads)))
 

@@ -176,7 +176,7 @@ def encode(c: EncodeConfig) -> None:
     _refuse_existing(c.output, c.force)
     plan = c.runtime.plan()
     res = encode_pod5(list(c.pod5), c.model, c.output, n_codebooks=c.codebooks, window=c.window,
-                      batch=plan.batch_size, precision=plan.precision, force=c.force)
+                      batch=plan.batch_size, precision=plan.precision, search=c.search, force=c.force)
     res["plan"] = plan_record(plan)
     log(f"encoded {res['reads']} reads, {res['samples']} samples at {res['file_bits_per_sample']:.3f} bits/sample "
         f"({res['size_vs_pod5']:.3f}x the POD5) -> {c.output}")
@@ -200,12 +200,12 @@ def predict(c: PredictConfig) -> None:
     from genotool_codec.predict import decode_tokens, encode_pod5
 
     plan = c.runtime.plan()
-    params = dict(pod5=c.pod5, model=c.model, codebooks=c.codebooks, window=c.window)
+    params = dict(pod5=c.pod5, model=c.model, codebooks=c.codebooks, window=c.window, search=c.search.as_dict())
     with run_output(c.output, command="codec predict", parameters=params, inputs=[*c.pod5, c.model], force=c.force,
                     resume=False) as run:
         run.plan = plan_record(plan)
         enc = encode_pod5(list(c.pod5), c.model, run.path / "reads.tokens", n_codebooks=c.codebooks, window=c.window,
-                          batch=plan.batch_size, precision=plan.precision)
+                          batch=plan.batch_size, precision=plan.precision, search=c.search)
         dec = decode_tokens(run.path / "reads.tokens", c.model, run.path / "reconstructed.pod5",
                             batch=plan.batch_size, precision=plan.precision)
         run.runtime.update(encode=enc, decode=dec)
@@ -221,17 +221,17 @@ def validate(c: ValidateConfig) -> None:
     check_baselines(c.baselines)
     plan = c.runtime.plan()
     params = dict(model=c.model, pod5=c.pod5, codebooks=c.codebooks, max_reads=c.max_reads,
-                  baselines=c.baselines.as_dict())
+                  baselines=c.baselines.as_dict(), searches=[s.as_dict() for s in c.searches])
     with run_output(c.output, command="codec validate", parameters=params, inputs=[*c.pod5, c.model],
                     force=c.force, resume=False) as run:
         run.plan = plan_record(plan)
         res = run_validate(c.model, list(c.pod5), run.path, levels=c.codebooks, max_reads=c.max_reads,
                            window=c.window, batch=plan.batch_size, precision=plan.precision,
-                           baselines=c.baselines.as_dict())
+                           searches=c.searches, baselines=c.baselines.as_dict())
         write_json(run.path / "validation.json", res)
         run.runtime.update({k: v for k, v in res.items() if k not in ("rate_distortion", "baselines")})
     for r in res["rate_distortion"]:
-        log(f"{r['n_codebooks']:3d} codebooks  {r['bits_per_sample']:.2f} nominal, {r['token_file_bits_per_sample']:.3f} "
+        log(f"{r['n_codebooks']:3d} codebooks{r['search_label']}  {r['bits_per_sample']:.2f} nominal, {r['token_file_bits_per_sample']:.3f} "
             f"actual bits/sample ({r['size_vs_vbz']:.3f}x VBZ)  RMSE {r['rmse_pa']:.3f} pA  SNR {r['snr_db']:.2f} dB")
     for r in res["baselines"]:
         log(f"{r['label']:>28}  {r['bits_per_sample']:.3f} bits/sample  RMSE {r['rmse_pa']:.3f} pA  "
@@ -252,7 +252,8 @@ def basecall_validate(c: BasecallValidateConfig) -> None:
     params = dict(model=c.model, pod5=c.pod5, truth=c.truth, codebooks=c.codebooks, max_reads=c.max_reads,
                   trim_samples=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
                   scrappie_model=c.scrappie_model, basecaller_threads=c.basecaller_threads,
-                  baselines=c.baselines.as_dict(), also_models=c.also_models, also_codebooks=c.also_codebooks)
+                  baselines=c.baselines.as_dict(), also_models=c.also_models, also_codebooks=c.also_codebooks,
+                  searches=[s.as_dict() for s in c.searches])
     with run_output(c.output, command="codec dorado-validate", parameters=params,
                     inputs=[*c.pod5, c.model, *c.also_models] + ([c.truth] if c.truth else []), force=c.force,
                     resume=False) as run:
@@ -260,8 +261,8 @@ def basecall_validate(c: BasecallValidateConfig) -> None:
         rep = run_basecall(c.model, list(c.pod5), run.path, truth=c.truth, n_codebooks=c.codebooks,
                            max_reads=c.max_reads, trim=c.trim_samples, dorado=c.dorado, dorado_model=c.dorado_model,
                            scrappie_model=c.scrappie_model, threads=c.basecaller_threads, window=c.window,
-                           batch=plan.batch_size, precision=plan.precision, baselines=c.baselines.as_dict(),
-                           also_models=[(m, c.also_codebooks) for m in c.also_models])
+                           batch=plan.batch_size, precision=plan.precision, searches=c.searches,
+                           baselines=c.baselines.as_dict(), also_models=[(m, c.also_codebooks) for m in c.also_models])
         write_json(run.path / "dorado_report.json", rep)
         run.runtime.update({k: v for k, v in rep.items() if k not in ("per_read", "rate_distortion")})
     io, ig = rep.get("identity_original") or {}, rep.get("identity_generated") or {}

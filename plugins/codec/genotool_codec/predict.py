@@ -25,12 +25,14 @@ class CodecRunner:
     """Jitted encode/decode of (batch, window) float32 <-> (batch, window / hop, n) int32."""
 
     def __init__(self, model, cfg: dict, *, window: int | None = None, batch: int = 16,
-                 n_codebooks: int | None = None, precision: str | None = None):
+                 n_codebooks: int | None = None, precision: str | None = None, search=None):
         import jax
         import jax.numpy as jnp
         from flax import nnx
 
         from genotool_codec.runtime import cast_for_compute, compute_dtype
+        from genotool_codec.search import signal_step
+        from genotool_codec.settings import Search
 
         self.cfg = cfg
         self.hop = hop_of(cfg["model"])
@@ -49,17 +51,45 @@ class CodecRunner:
         self.state = cast_for_compute(state, self.dtype)
         dt = self.dtype
 
+        self.search = search or Search()
+        # One level has nothing to gain from a latent beam (the nearest code is the best); the
+        # signal search still weighs its level-0 candidates by the decoded error.
+        width = self.search.width if self.n > 1 or self.search.method == "signal" else 1
+
+        def latent(m, x):
+            return m.encoder(x[..., None].astype(dt)).astype(jnp.float32)
+
         def enc(state, x):
             m = nnx.merge(gdef, state)
-            z = m.encoder(x[..., None].astype(dt)).astype(jnp.float32)
-            return m.quantizer.encode(z)
+            return m.quantizer.encode(latent(m, x), self.n, width)
+
+        def cands(state, x):
+            m = nnx.merge(gdef, state)
+            return m.quantizer.candidates(latent(m, x), self.n, width)
 
         def dec(state, codes):
             m = nnx.merge(gdef, state)
             return m.decoder(m.quantizer.decode(codes).astype(dt))[..., 0].astype(jnp.float32)
 
+        def refine(state, x, c, cur, phase):
+            return signal_step(lambda codes: dec(state, codes), x, c, cur, phase, hop=self.hop)
+
         self._enc = jax.jit(enc)
+        self._cands = jax.jit(cands)
         self._dec = jax.jit(dec)
+        self._refine = jax.jit(refine)
+
+    def _encode_batch(self, x: np.ndarray) -> np.ndarray:
+        """(batch, window) float32 -> (batch, window/hop, n) int32 under this runner's search."""
+        if self.search.method != "signal":
+            return np.asarray(self._enc(self.state, x))
+        from genotool_codec.search import SIGNAL_PHASES
+
+        c = self._cands(self.state, x)
+        cur = c[:, :, 0]
+        for phase in range(SIGNAL_PHASES):
+            cur = self._refine(self.state, x, c, cur, phase)
+        return np.asarray(cur)
 
     def encode_windows(self, w: np.ndarray) -> np.ndarray:
         """(M, window) float32 -> (M, window/hop, n) int32 codes (first n levels)."""
@@ -69,7 +99,7 @@ class CodecRunner:
             m = len(chunk)
             if m < self.batch:
                 chunk = np.concatenate([chunk, np.zeros((self.batch - m, w.shape[1]), np.float32)])
-            c = np.asarray(self._enc(self.state, chunk))[:m, :, : self.n]
+            c = self._encode_batch(chunk)[:m]
             out.append(c)
         return np.concatenate(out) if out else np.zeros((0, self.window // self.hop, self.n), np.int32)
 
@@ -152,7 +182,7 @@ def gather_reads(inputs: list[Path], expect_rate: int | None) -> tuple[list[Path
 
 
 def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codebooks: int | None = None,
-                window: int | None = None, batch: int = 16, precision: str | None = None,
+                window: int | None = None, batch: int = 16, precision: str | None = None, search=None,
                 entropy_coding: bool = True, force: bool = False) -> dict:
     import pod5
     import time
@@ -165,7 +195,7 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
     if output.exists() and not force:
         raise UserError(f"output already exists: {output} (use --force to overwrite)")
     runner, meta = load_runner(model_path, window=window, batch=batch, n_codebooks=n_codebooks,
-                               precision=precision)
+                               precision=precision, search=search)
     cfg = runner.cfg
     files, reads = gather_reads(inputs, cfg["data"].get("sample_rate"))
     t0 = time.perf_counter()
@@ -192,7 +222,7 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
             "pod5_bytes": src_bytes, "pod5_bits_per_sample": 8 * src_bytes / max(total, 1),
             "size_vs_pod5": output.stat().st_size / max(src_bytes, 1), "n_codebooks": runner.n,
             "nominal_bits_per_sample": runner.n * math.ceil(math.log2(int(cfg["model"]["codebook_size"]))) / runner.hop,
-            "coding": "ans" if prior is not None else "fixed",
+            "coding": "ans" if prior is not None else "fixed", "search": runner.search.as_dict(),
             "encode_seconds": round(enc_s, 3), "encode_samples_per_second": round(total / max(enc_s, 1e-9), 1)}
 
 
@@ -240,7 +270,8 @@ def token_header(cfg: dict, runner: CodecRunner, sample_rate: int, files: list[P
     """The token file header (before the coding fields ``write_tokens`` adds)."""
     return {"fingerprint": model_fingerprint(cfg["model"]), "model": cfg["model"], "n_codebooks": runner.n,
             "codebook_size": int(cfg["model"]["codebook_size"]), "hop": runner.hop, "window": runner.window,
-            "sample_rate": sample_rate, "sources": [str(f) for f in files], "run_infos": run_infos, "reads": rmeta}
+            "sample_rate": sample_rate, "sources": [str(f) for f in files], "run_infos": run_infos, "reads": rmeta,
+            "search": runner.search.as_dict()}
 
 
 def model_prior(model_path: Path, wanted: bool = True, *, warn: bool = True):

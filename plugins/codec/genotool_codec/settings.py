@@ -57,6 +57,37 @@ def plan_record(plan) -> dict:
 
 
 @dataclass
+class Search:
+    """How ``encode`` picks each token's codes (``search.py``); decoding is the same for all, so
+    token files are compatible. ``beam`` is the number of level-0 candidates (beam and signal)."""
+    method: str = "greedy"
+    beam: int = 4
+
+    def __post_init__(self):
+        from genotool.errors import UserError
+
+        from genotool_codec.search import SEARCHES
+
+        if self.method not in SEARCHES:
+            raise UserError(f"--search must be one of {', '.join(SEARCHES)}, not {self.method!r}")
+        if not 1 <= int(self.beam) <= 1024:
+            raise UserError(f"--beam must be between 1 and 1024, not {self.beam}")
+
+    @property
+    def width(self) -> int:
+        """Candidates actually tried: 1 for greedy."""
+        return 1 if self.method == "greedy" else int(self.beam)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "beam": self.width}
+
+    @property
+    def suffix(self) -> str:
+        """Label suffix of a codec row: nothing for greedy (the default), else ' (signal search, beam 4)'."""
+        return "" if self.method == "greedy" else f" ({self.method} search, beam {self.width})"
+
+
+@dataclass
 class SimulateConfig:
     output: Path
     chemistry: str = "r9.4.1"
@@ -101,6 +132,7 @@ class EncodeConfig:
     output: Path
     codebooks: Optional[int] = None
     window: Optional[int] = None
+    search: Search = field(default_factory=Search)
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 
@@ -121,6 +153,7 @@ class PredictConfig:
     output: Path
     codebooks: Optional[int] = None
     window: Optional[int] = None
+    search: Search = field(default_factory=Search)
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 
@@ -155,6 +188,7 @@ class ValidateConfig:
     max_reads: Optional[int] = None
     window: Optional[int] = None
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
+    searches: list[Search] = field(default_factory=lambda: [Search()])   # one codec row each
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 
@@ -176,6 +210,7 @@ class BasecallValidateConfig:
     baselines: BaselineConfig = field(default_factory=BaselineConfig)
     also_models: list[Path] = field(default_factory=list)   # further models, each its own codec curve
     also_codebooks: Optional[list[int]] = None               # their codebook counts (None: all levels)
+    searches: list[Search] = field(default_factory=lambda: [Search()])   # one codec row each
     force: bool = False
     runtime: Runtime = field(default_factory=Runtime)
 

@@ -88,9 +88,10 @@ def _pa(reads, adc: list[np.ndarray]) -> list[np.ndarray]:
 
 def run_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, levels: list[int] | None,
                  max_reads: int | None, window: int | None, batch: int = 16, precision: str | None = None,
-                 baselines: dict | None = None) -> dict:
-    """Signal metrics and actual bits/sample of the codec at each codebook count, and of the
-    non-learned baselines (``baselines``: {"round_bits": [...], "max_errors": [...]}, None: none)."""
+                 searches=None, baselines: dict | None = None) -> dict:
+    """Signal metrics and actual bits/sample of the codec at each codebook count and encode search
+    (``searches``: list of settings.Search, default greedy), and of the non-learned baselines
+    (``baselines``: {"round_bits": [...], "max_errors": [...]}, None: none)."""
     from genotool_codec.checkpoint import load_model
     from genotool_codec.predict import CodecRunner, model_prior, reconstruct
 
@@ -107,11 +108,13 @@ def run_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, levels:
     all_samples = sum(len(r.signal) for f in files for r in pod5_io.iter_reads(f))
     vbz_bps = 8 * pod5_bytes / max(all_samples, 1)
     rows, first = [], None
-    for n in levels:
-        runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n, precision=precision)
+    for n, search in _coding_grid(levels, searches):
+        runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n, precision=precision,
+                             search=search)
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         cs = code_stats(codes, int(cfg["model"]["codebook_size"]))
-        row = {"n_codebooks": n, **_codec_rate(model_path, runner, files, reads, codes, prior, total)}
+        row = {"n_codebooks": n, "search": search.as_dict(), "search_label": search.suffix,
+               **_codec_rate(model_path, runner, files, reads, codes, prior, total)}
         row.update(size_vs_vbz=row["token_file_bits_per_sample"] / vbz_bps, **signal_metrics(pa_o, pa_d),
                    usage_mean=cs["usage_mean"], perplexity_mean=cs["perplexity_mean"])
         rows.append(row)
@@ -156,7 +159,9 @@ def _validate_report(out, rows, base_rows, n_show, pa_o, pa_d, cs, vbz_bps, out_
     rep.add_figure("Original vs reconstructed current", fig, png_path=out_dir / "overlay.png")
     fig = rep.figure(9, 3.5)
     a1, a2 = fig.subplots(1, 2)
-    series = [("codec", rows, "token_file_bits_per_sample")]
+    searches = list(dict.fromkeys(r["search"]["method"] for r in rows))
+    series = [("codec" + ("" if m == "greedy" else f", {m} search"), [r for r in rows if r["search"]["method"] == m],
+               "token_file_bits_per_sample") for m in searches]
     for method, label in (("bit_round", "drop k bits + VBZ"), ("predictive", "LFZip-style")):
         sel = [r for r in base_rows if r["method"] == method]
         if sel:
@@ -178,6 +183,13 @@ def _validate_report(out, rows, base_rows, n_show, pa_o, pa_d, cs, vbz_bps, out_
     ax.set_ylabel("usage")
     rep.add_figure("Codebook usage per level", fig, png_path=out_dir / "codebook_usage.png")
     rep.write(out_dir / "report.html")
+
+
+def _coding_grid(levels: list[int], searches) -> list[tuple]:
+    """(codebook count, encode search) pairs, every search at each count; default search greedy."""
+    from genotool_codec.settings import Search
+
+    return [(n, s) for n in levels for s in (searches or [Search()])]
 
 
 def _default_levels(n: int) -> list[int]:
@@ -254,7 +266,7 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
                       n_codebooks, max_reads: int | None, trim: int | None,
                       dorado: str | None, dorado_model: str | None, scrappie_model: str | None,
                       threads: int = 1, window: int | None = None, batch: int = 16,
-                      precision: str | None = None, baselines: dict | None = None,
+                      precision: str | None = None, searches=None, baselines: dict | None = None,
                       also_models: list[tuple[Path, list[int] | None]] = ()) -> dict:
     """Basecall the original reads and their reconstructions by the codec at each codebook count in
     ``n_codebooks`` (an int, a list, or None: all) and by the baselines; identity to the truth and to
@@ -288,26 +300,29 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     total = sum(len(r.signal) for r in reads)
     caller, call = _caller(reads, dorado, dorado_model, scrappie_model, threads, out_dir)
     calls_o = call("original", [r.signal for r in reads])
-    def codec_row(path, mdl, mcfg, mprior, n, label, tag):
+    def codec_row(path, mdl, mcfg, mprior, n, search, label, tag):
         """Code the reads with one model at ``n`` codebooks and basecall them: (row, main-tuple)."""
-        runner = CodecRunner(mdl, mcfg, window=window, batch=batch, n_codebooks=n, precision=precision)
+        runner = CodecRunner(mdl, mcfg, window=window, batch=batch, n_codebooks=n, precision=precision,
+                             search=search)
+        label, tag = label + search.suffix, f"{tag}_{search.method}"
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         calls_g = call(tag, adc)
         per_read = _per_read(reads, calls_o, calls_g, truth_seqs)
         row = {"method": "codec", "model": _model_name(path), "setting": n, "label": label,
+               "search": search.as_dict(),
                **_codec_rate(path, runner, files, reads, codes, mprior, total),
                **_identity_row(per_read, bool(truth)), "signal": signal_metrics(pa_o, pa_d)}
         return row, (n, adc, pa_o, pa_d, calls_g, per_read)
 
     rows, main = [], None
-    for n in levels:
-        row, main = codec_row(model_path, model, cfg, prior, n, f"codec {n} codebooks", f"codec{n}")
+    for n, search in _coding_grid(levels, searches):
+        row, main = codec_row(model_path, model, cfg, prior, n, search, f"codec {n} codebooks", f"codec{n}")
         rows.append(row)
     n_main = len(rows)
     for i, (path, counts, m2, cfg2) in enumerate(others):
         prior2 = model_prior(path)
-        for n in sorted(set(counts or [int(cfg2["model"]["n_codebooks"])])):
-            rows.append(codec_row(path, m2, cfg2, prior2, n, f"codec {_model_name(path)} {n} codebooks",
+        for n, search in _coding_grid(sorted(set(counts or [int(cfg2["model"]["n_codebooks"])])), searches):
+            rows.append(codec_row(path, m2, cfg2, prior2, n, search, f"codec {_model_name(path)} {n} codebooks",
                                   f"also{i}_codec{n}")[0])
     if baselines is not None:
         from genotool_codec.baselines import run_baselines
@@ -364,7 +379,8 @@ def _basecall_report(rep: dict, out_dir: Path) -> None:
 
     truth = rep["truth"] is not None
     key = "identity_generated" if truth else "identity_generated_vs_original_call"
-    table = [{"method": r["method"], "model": r.get("model"), "setting": r["setting"], "actual bits/sample": r["token_file_bits_per_sample"],
+    table = [{"method": r["method"], "model": r.get("model"), "setting": r["setting"],
+              "search": (r.get("search") or {}).get("method"), "actual bits/sample": r["token_file_bits_per_sample"],
               "nominal bits/sample": r.get("bits_per_sample") if r["method"] == "codec" else None,
               "median identity to truth": (r["identity_generated"] or {}).get("median") if truth else None,
               "median identity to original call": r["identity_generated_vs_original_call"]["median"],
@@ -376,13 +392,17 @@ def _basecall_report(rep: dict, out_dir: Path) -> None:
     page.add_table("Rate-distortion: codec and baselines on the same reads", table)
     fig = page.figure(7, 4.5)
     ax = fig.subplots()
-    codec_models = list(dict.fromkeys(r.get("model") for r in rep["rate_distortion"] if r["method"] == "codec"))
-    series = [(("codec", m), "codec (entropy-coded tokens)" + (f", {m}" if len(codec_models) > 1 else ""),
-               "o-" if i == 0 else "D-") for i, m in enumerate(codec_models)]
-    series += [(("bit_round", None), "drop k bits + VBZ", "s--"), (("predictive", None), "LFZip-style predictive quantiser", "^:")]
-    for (method, model), label, style in series:
+    curves = list(dict.fromkeys((r.get("model"), r["search"]["method"])
+                                for r in rep["rate_distortion"] if r["method"] == "codec"))
+    several = len({m for m, _ in curves}) > 1
+    series = [(("codec", m, srch), "codec (entropy-coded tokens)" + (f", {m}" if several else "")
+               + ("" if srch == "greedy" else f", {srch} search"), "o-" if i == 0 else "D-")
+              for i, (m, srch) in enumerate(curves)]
+    series += [(("bit_round", None, None), "drop k bits + VBZ", "s--"),
+               (("predictive", None, None), "LFZip-style predictive quantiser", "^:")]
+    for (method, model, srch), label, style in series:
         sel = sorted((r for r in rep["rate_distortion"] if r["method"] == method
-                      and (method != "codec" or r.get("model") == model)),
+                      and (method != "codec" or (r.get("model"), r["search"]["method"]) == (model, srch))),
                      key=lambda r: r["token_file_bits_per_sample"])
         pts = [(r["token_file_bits_per_sample"], (r[key] or {}).get("median")) for r in sel]
         pts = [p for p in pts if p[1] is not None]

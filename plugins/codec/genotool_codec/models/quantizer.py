@@ -65,17 +65,47 @@ class ResidualSimVQ(nnx.Module):
         idx = jnp.stack(idx_all, -1).reshape(b, n, self.n)
         return zq.reshape(b, n, d), {"codebook_loss": cb_loss, "commit_loss": commit, "idx": idx}
 
-    def encode(self, z):
-        """z (B, N, D) -> codes (B, N, n) int32."""
-        b, n, d = z.shape
+    def encode(self, z, n: int | None = None, beam: int = 1):
+        """z (B, N, D) -> codes (B, N, n) int32 for the first ``n`` levels (default all).
+
+        ``beam`` 1 is plain residual VQ (nearest code per level). ``beam`` > 1 returns the best of
+        :meth:`candidates`: greedy residual VQ is not the best pair of codes for a vector, and
+        trying the ``beam`` nearest level-0 codes lowers the latent error (~10% at 8 here).
+        """
+        return self.candidates(z, n, beam)[:, :, 0]
+
+    def candidates(self, z, n: int | None = None, beam: int = 1):
+        """z (B, N, D) -> (B, N, beam, n) int32 code paths, smallest final latent error first.
+
+        Path b starts at the b-th nearest level-0 code and completes the other levels greedily on
+        its own residual. Cost: one level-0 search plus ``beam`` x (n - 1) greedy searches.
+        """
+        b, t, d = z.shape
+        n = self.n if n is None else int(n)
+        beam = max(1, min(int(beam), self.k))
         e_all = self.codes()
         r = z.reshape(-1, d)
-        out = []
-        for lvl in range(self.n):
-            idx = self._nearest(r, e_all[lvl])
-            r = r - e_all[lvl][idx]
-            out.append(idx)
-        return jnp.stack(out, -1).reshape(b, n, self.n)
+        if beam == 1:
+            out = []
+            for lvl in range(n):
+                idx = self._nearest(r, e_all[lvl])
+                r = r - e_all[lvl][idx]
+                out.append(idx)
+            return jnp.stack(out, -1).reshape(b, t, 1, n)
+        e0 = e_all[0]
+        d0 = jnp.sum(e0 * e0, -1)[None, :] - 2.0 * r @ e0.T                  # (M, K)
+        first = jax.lax.top_k(-d0, beam)[1].astype(jnp.int32)                # (M, beam)
+        rb = (r[:, None, :] - e0[first]).reshape(-1, d)                      # (M * beam, D)
+        path = [first.reshape(-1)]
+        for lvl in range(1, n):
+            idx = self._nearest(rb, e_all[lvl])
+            rb = rb - e_all[lvl][idx]
+            path.append(idx)
+        err = jnp.sum(rb * rb, -1).reshape(-1, beam)                         # (M, beam)
+        order = jnp.argsort(err, axis=-1)
+        codes = jnp.stack(path, -1).reshape(-1, beam, n)
+        codes = jnp.take_along_axis(codes, order[:, :, None], axis=1)
+        return codes.reshape(b, t, beam, n)
 
     def decode(self, codes):
         """codes (B, N, m) int32 with m <= n levels (the first m) -> z_q (B, N, D)."""

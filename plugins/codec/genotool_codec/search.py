@@ -1,0 +1,57 @@
+"""Encode-time code search: which codes each token gets.
+
+Decoding is the same whatever the search, so token files made with any search decode alike (and
+the entropy-coding prior applies to all). Three searches, from fast to slow:
+
+- ``greedy``: plain residual VQ, the nearest code at each level on what the levels before left.
+- ``beam``: the ``beam`` nearest level-0 codes, each completed greedily; keep the path with the
+  smallest final latent error (:meth:`ResidualSimVQ.candidates`).
+- ``signal``: analysis by synthesis. The same candidate paths, but chosen by the error of the
+  *decoded signal* around each token, not by the latent error the decoder never sees. Tokens are
+  visited in ``phases`` interleaved sets (tokens ``phases`` apart barely share decoder output, so
+  a whole set is tried at once): per set, every candidate is decoded and each token keeps the
+  candidate with the least squared error over its neighbourhood. Cost: ``beam x phases`` decodes
+  per window on top of the beam encode.
+
+Measured on simulated R9.4.1 reads at 2 codebooks (docs/codec.md): greedy -> signal lowers the
+decoded RMSE ~11% and gains ~1.3 scrappie identity points at the same bits/sample.
+"""
+
+from __future__ import annotations
+
+SEARCHES = ("greedy", "beam", "signal")
+#: Interleaved token sets for ``signal``; tokens this far apart are tried at the same time.
+SIGNAL_PHASES = 4
+#: Half-width, in tokens, of the neighbourhood whose decoded error judges a token's candidate.
+SIGNAL_RADIUS = 3
+
+
+def signal_step(decode, x, cands, cur, phase, *, hop: int, phases: int = SIGNAL_PHASES,
+                radius: int = SIGNAL_RADIUS):
+    """One interleaved set of :func:`signal` search (traceable; jit it with ``phase`` traced).
+
+    decode: codes (B, N, n) -> signal (B, N * hop); x (B, N * hop) target; cands (B, N, C, n)
+    candidate paths; cur (B, N, n) current codes. Returns the new current codes (B, N, n), where
+    tokens ``t % phases == phase`` hold their best candidate and the others are unchanged.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    b, n_tok, n_cand, _ = cands.shape
+    on = (jnp.arange(n_tok) % phases == phase)[None, :, None]
+    kernel = jnp.ones(2 * radius + 1, x.dtype)
+
+    def local_error(codes):
+        per_token = ((decode(codes) - x) ** 2).reshape(b, n_tok, hop).sum(-1)        # (B, N)
+        return jax.vmap(lambda v: jnp.convolve(v, kernel, mode="same"))(per_token)  # (B, N)
+
+    def try_candidate(c, carry):
+        best_err, best = carry
+        trial = jnp.where(on, cands[:, :, c], cur)
+        err = local_error(trial)
+        better = err < best_err
+        return jnp.where(better, err, best_err), jnp.where(better[..., None], cands[:, :, c], best)
+
+    init = (jnp.full((b, n_tok), jnp.inf, x.dtype), cur)
+    _, best = jax.lax.fori_loop(0, n_cand, try_candidate, init)
+    return jnp.where(on, best, cur)

@@ -1,0 +1,96 @@
+"""Encode-time code search (greedy / beam / signal): same decoder, better codes, compatible files."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+
+
+def run_cli(*args):
+    from genotool.testing import invoke
+
+    return invoke([str(a) for a in args])
+
+
+def _latent_and_codes(tiny_model, sim):
+    import jax.numpy as jnp
+
+    from genotool_codec.checkpoint import load_model
+    from genotool_codec.data import normalise, pad_to
+    from genotool_codec.predict import gather_reads
+
+    model, meta = load_model(tiny_model)
+    _, reads = gather_reads([sim / "pod5"], None)
+    w = meta["config"]["data"]["window"]
+    x = np.concatenate([pad_to(normalise(r.pa())[0], w).reshape(-1, w) for r in reads[:3]]).astype(np.float32)
+    return model, x, model.encoder(jnp.asarray(x)[..., None])
+
+
+def _latent_error(q, z, codes):
+    """Squared latent error per token: z (B, N, D), codes (B, N, n) -> (B, N)."""
+    import jax.numpy as jnp
+
+    return np.asarray(jnp.sum((z - q.decode(codes)) ** 2, -1))
+
+
+def test_beam_contains_greedy_and_never_loses_to_it(tiny_model, sim):
+    model, _, z = _latent_and_codes(tiny_model, sim)
+    q = model.quantizer
+    greedy = q.encode(z)
+    assert np.array_equal(np.asarray(q.candidates(z, beam=1)[:, :, 0]), np.asarray(greedy))
+    cands = q.candidates(z, beam=5)
+    assert cands.shape == (*greedy.shape[:2], 5, q.n)
+    # Path 0 is the best of the candidates; the greedy path is among them, so it can only improve.
+    errs = np.stack([_latent_error(q, z, cands[:, :, b]) for b in range(5)], -1)
+    assert np.all(errs[..., 0] <= errs.min(-1) + 1e-5)
+    assert np.all(_latent_error(q, z, q.encode(z, beam=5)) <= _latent_error(q, z, greedy) + 1e-5)
+    assert np.mean(_latent_error(q, z, q.encode(z, beam=5))) < np.mean(_latent_error(q, z, greedy))
+    # Fewer levels: the first n only.
+    assert q.encode(z, 1, beam=3).shape[-1] == 1
+
+
+def test_signal_search_lowers_the_decoded_error(tiny_model, sim):
+    from genotool_codec.checkpoint import load_model
+    from genotool_codec.predict import CodecRunner
+    from genotool_codec.settings import Search
+
+    model, meta = load_model(tiny_model)
+    _, x, _ = _latent_and_codes(tiny_model, sim)
+    err = {}
+    for method in ("greedy", "beam", "signal"):
+        r = CodecRunner(model, meta["config"], batch=4, search=Search(method, 4))
+        codes = r.encode_windows(x)
+        assert codes.shape == (len(x), x.shape[1] // r.hop, 2) and codes.dtype == np.int32
+        err[method] = float(np.mean((r.decode_windows(codes) - x) ** 2))
+    assert err["signal"] < err["beam"] and err["signal"] < err["greedy"]
+
+
+def test_search_option_on_encode_and_validate(tiny_model, sim, tmp_path):
+    from genotool_codec import tokens
+    from genotool_codec.entropy import load_prior
+
+    tok = tmp_path / "s.tokens"
+    r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tok, "--search", "signal",
+                "--beam", "3")
+    assert r.exit_code == 0, r.stderr
+    assert json.loads(r.stdout)["search"] == {"method": "signal", "beam": 3}
+    prior = load_prior(tiny_model / "model")
+    assert tokens.read_tokens(tok, lambda h: prior)["header"]["search"] == {"method": "signal", "beam": 3}
+    # Decoding does not depend on the search: a signal-search file decodes like any other.
+    assert run_cli("codec", "decode", "--tokens", tok, "-m", tiny_model, "-o", tmp_path / "s.pod5").exit_code == 0
+    r = run_cli("codec", "validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", tmp_path / "v",
+                "--codebooks", "2", "--search", "greedy,signal", "--no-baselines")
+    assert r.exit_code == 0, r.stderr
+    rd = json.loads((tmp_path / "v" / "validation.json").read_text())["rate_distortion"]
+    assert [(x["n_codebooks"], x["search"]["method"]) for x in rd] == [(2, "greedy"), (2, "signal")]
+    assert rd[1]["rmse_pa"] < rd[0]["rmse_pa"]
+
+
+@pytest.mark.parametrize("args, word", [(["--search", "exhaustive"], "--search"), (["--beam", "0"], "--beam")])
+def test_bad_search_options(tiny_model, sim, tmp_path, args, word):
+    r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "t.tokens", *args)
+    assert r.exit_code == 2 and word in r.stderr and "Traceback" not in r.stderr
+    assert not (tmp_path / "t.tokens").exists()
