@@ -32,6 +32,27 @@ def _entropy_timing(codes: np.ndarray, cfg: dict, model_path, res: dict) -> tupl
     return ee, ed, src
 
 
+def _search_timing(model, cfg: dict, x: np.ndarray, *, window: int, batch: int, precision, decode_seconds_per_sample):
+    """Encode speed of each --search (default beam width) on the first <= 4 batches of ``x``; decode
+    does not depend on the search, so encode+decode uses the decode time measured above."""
+    from genotool_codec.predict import CodecRunner
+    from genotool_codec.search import SEARCHES
+    from genotool_codec.settings import Search
+
+    xs = x[: min(len(x), 4 * batch)]
+    out = {}
+    for method in SEARCHES:
+        s = Search(method)
+        runner = CodecRunner(model, cfg, window=window, batch=batch, precision=precision, search=s)
+        runner.encode_windows(xs[:batch])                      # compile
+        t0 = time.perf_counter()
+        runner.encode_windows(xs)
+        te = time.perf_counter() - t0
+        out[method] = {"beam": s.width, "encode_samples_per_second": round(xs.size / te, 1),
+                       "encode_decode_samples_per_second": round(xs.size / (te + xs.size * decode_seconds_per_sample), 1)}
+    return out
+
+
 def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, batch: int = 16,
               train_steps: int = 10, train_batch: int | None = None, precision: str | None = None) -> dict:
     import jax
@@ -75,6 +96,8 @@ def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, ba
                encode_samples_per_second=round(n / te, 1), decode_samples_per_second=round(n / td, 1),
                encode_decode_samples_per_second=round(n / (te + td), 1), entropy_coding_prior=prior_src,
                entropy_encode_seconds=round(ee, 4), entropy_decode_seconds=round(ed, 4))
+    res["encode_search"] = _search_timing(model, cfg, x, window=window, batch=batch, precision=precision,
+                                          decode_seconds_per_sample=td / n)
     if train_steps > 0:
         from genotool_codec.train import Trainer
 

@@ -216,6 +216,8 @@ def test_bench_json(tiny_model, tmp_path):
     res = json.loads(r.stdout)
     assert res["plugin"] == "codec" and res["encode_decode_samples_per_second"] > 0
     assert res["train"]["generator_only"]["steps_per_second"] > 0 and res["peak_rss_mb"] > 0
+    assert set(res["encode_search"]) == {"greedy", "beam", "signal"}
+    assert all(v["encode_decode_samples_per_second"] > 0 for v in res["encode_search"].values())
     assert json.loads((tmp_path / "b.json").read_text())["samples"] == res["samples"]
     # bench writes -o like every verb: an existing file is refused unless --force.
     r = run_cli("codec", "bench", "-m", tiny_model, "--seconds", "1", "--train-steps", "0", "-o", tmp_path / "b.json")
