@@ -32,12 +32,12 @@ RoundBits = Annotated[str, typer.Option("--round-bits", help="Bit-rounding basel
 MaxErrors = Annotated[str, typer.Option("--max-errors", help="Predictive-quantiser baseline: max errors in ADC "
                                         "units, comma list.")]
 SearchMethod = Annotated[str, typer.Option("--search", help="How encode picks codes: greedy (nearest code per "
-                                           "level; fastest), beam (best of --beam level-0 candidates by latent "
+                                           "level; fastest), beam (beam search over the levels, --beam paths, by latent "
                                            "error), signal (candidates judged by the decoded signal; slowest "
                                            "encode, best identity). Decoding is the same for all.")]
 SearchList = Annotated[str, typer.Option("--search", help="Encode search(es) to measure, comma list of greedy, "
                                          "beam, signal: one codec row per codebook count and search.")]
-Beam = Annotated[int, typer.Option("--beam", help="Level-0 candidates tried per token by --search beam/signal.")]
+Beam = Annotated[int, typer.Option("--beam", help="Code paths kept per level (--search beam) and tried per token (signal).")]
 InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per jitted encode/decode call; "
                                                    "default: the probe's choice, else 16.")]
 

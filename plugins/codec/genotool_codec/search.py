@@ -4,8 +4,8 @@ Decoding is the same whatever the search, so token files made with any search de
 the entropy-coding prior applies to all). Three searches, from fast to slow:
 
 - ``greedy``: plain residual VQ, the nearest code at each level on what the levels before left.
-- ``beam``: the ``beam`` nearest level-0 codes, each completed greedily; keep the path with the
-  smallest final latent error (:meth:`ResidualSimVQ.candidates`).
+- ``beam``: beam search over the residual levels (``beam`` paths kept per level); keep the path
+  with the smallest final latent error (:meth:`ResidualSimVQ.candidates`).
 - ``signal``: analysis by synthesis. The same candidate paths, but chosen by the error of the
   *decoded signal* around each token, not by the latent error the decoder never sees. Tokens are
   visited in ``phases`` interleaved sets (tokens ``phases`` apart barely share decoder output, so

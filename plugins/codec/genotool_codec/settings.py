@@ -59,7 +59,7 @@ def plan_record(plan) -> dict:
 @dataclass
 class Search:
     """How ``encode`` picks each token's codes (``search.py``); decoding is the same for all, so
-    token files are compatible. ``beam`` is the number of level-0 candidates (beam and signal)."""
+    token files are compatible. ``beam``: code paths kept per level (beam) and tried per token (signal)."""
     method: str = "greedy"
     beam: int = 4
 

@@ -43,7 +43,8 @@ def test_beam_contains_greedy_and_never_loses_to_it(tiny_model, sim):
     assert np.array_equal(np.asarray(q.candidates(z, beam=1)[:, :, 0]), np.asarray(greedy))
     cands = q.candidates(z, beam=5)
     assert cands.shape == (*greedy.shape[:2], 5, q.n)
-    # Path 0 is the best of the candidates; the greedy path is among them, so it can only improve.
+    # Path 0 is the best of the candidates. With 2 levels the greedy path's error is among the
+    # beam x beam extensions searched at level 1, so the beam can only improve on it.
     errs = np.stack([_latent_error(q, z, cands[:, :, b]) for b in range(5)], -1)
     assert np.all(errs[..., 0] <= errs.min(-1) + 1e-5)
     assert np.all(_latent_error(q, z, q.encode(z, beam=5)) <= _latent_error(q, z, greedy) + 1e-5)

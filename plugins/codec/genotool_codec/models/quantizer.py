@@ -75,10 +75,12 @@ class ResidualSimVQ(nnx.Module):
         return self.candidates(z, n, beam)[:, :, 0]
 
     def candidates(self, z, n: int | None = None, beam: int = 1):
-        """z (B, N, D) -> (B, N, beam, n) int32 code paths, smallest final latent error first.
+        """z (B, N, D) -> (B, N, beam, n) int32 code paths, smallest latent error first.
 
-        Path b starts at the b-th nearest level-0 code and completes the other levels greedily on
-        its own residual. Cost: one level-0 search plus ``beam`` x (n - 1) greedy searches.
+        Beam search over the levels: level 0 keeps its ``beam`` nearest codes; at each further
+        level every kept path is extended by its ``beam`` nearest codes for its own residual and the
+        ``beam`` best of those beam x beam paths are kept. ``beam`` 1 is plain greedy residual VQ.
+        Cost: one level-0 search plus ``beam`` searches per further level.
         """
         b, t, d = z.shape
         n = self.n if n is None else int(n)
@@ -92,20 +94,22 @@ class ResidualSimVQ(nnx.Module):
                 r = r - e_all[lvl][idx]
                 out.append(idx)
             return jnp.stack(out, -1).reshape(b, t, 1, n)
+        m = r.shape[0]
         e0 = e_all[0]
-        d0 = jnp.sum(e0 * e0, -1)[None, :] - 2.0 * r @ e0.T                  # (M, K)
-        first = jax.lax.top_k(-d0, beam)[1].astype(jnp.int32)                # (M, beam)
-        rb = (r[:, None, :] - e0[first]).reshape(-1, d)                      # (M * beam, D)
-        path = [first.reshape(-1)]
+        d0 = jnp.sum(e0 * e0, -1)[None, :] - 2.0 * r @ e0.T                  # (M, K), minus |r|^2
+        paths = jax.lax.top_k(-d0, beam)[1].astype(jnp.int32)[:, :, None]    # (M, beam, 1)
+        res = r[:, None, :] - e0[paths[:, :, 0]]                              # (M, beam, D)
+        rows = jnp.arange(m)[:, None]
         for lvl in range(1, n):
-            idx = self._nearest(rb, e_all[lvl])
-            rb = rb - e_all[lvl][idx]
-            path.append(idx)
-        err = jnp.sum(rb * rb, -1).reshape(-1, beam)                         # (M, beam)
-        order = jnp.argsort(err, axis=-1)
-        codes = jnp.stack(path, -1).reshape(-1, beam, n)
-        codes = jnp.take_along_axis(codes, order[:, :, None], axis=1)
-        return codes.reshape(b, t, beam, n)
+            e = e_all[lvl]
+            err = (jnp.sum(res * res, -1)[..., None] + jnp.sum(e * e, -1)
+                   - 2.0 * jnp.einsum("mbd,kd->mbk", res, e))                # (M, beam, K)
+            neg, child = jax.lax.top_k(-err, beam)                            # (M, beam, beam) each
+            keep = jax.lax.top_k(neg.reshape(m, -1), beam)[1]                 # (M, beam) of beam*beam
+            parent, child = keep // beam, child.reshape(m, -1)[rows, keep].astype(jnp.int32)
+            paths = jnp.concatenate([paths[rows, parent], child[..., None]], -1)
+            res = res[rows, parent] - e[child]
+        return paths.reshape(b, t, beam, n)
 
     def decode(self, codes):
         """codes (B, N, m) int32 with m <= n levels (the first m) -> z_q (B, N, D)."""
