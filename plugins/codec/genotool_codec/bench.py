@@ -49,7 +49,8 @@ def _search_timing(model, cfg: dict, x: np.ndarray, *, window: int, batch: int, 
         runner.encode_windows(xs)
         te = time.perf_counter() - t0
         out[method] = {"beam": s.width, "encode_samples_per_second": round(xs.size / te, 1),
-                       "encode_decode_samples_per_second": round(xs.size / (te + xs.size * decode_seconds_per_sample), 1)}
+                       "encode_decode_samples_per_second":
+                           round(xs.size / (te + xs.size * decode_seconds_per_sample), 1)}
     return out
 
 

@@ -32,12 +32,13 @@ RoundBits = Annotated[str, typer.Option("--round-bits", help="Bit-rounding basel
 MaxErrors = Annotated[str, typer.Option("--max-errors", help="Predictive-quantiser baseline: max errors in ADC "
                                         "units, comma list.")]
 SearchMethod = Annotated[str, typer.Option("--search", help="How encode picks codes: greedy (nearest code per "
-                                           "level; fastest), beam (beam search over the levels, --beam paths, by latent "
-                                           "error), signal (candidates judged by the decoded signal; slowest "
+                                           "level; fastest), beam (beam search over the levels, --beam paths, "
+                                           "by latent error), signal (candidates judged by the decoded signal; slowest "
                                            "encode, best identity). Decoding is the same for all.")]
 SearchList = Annotated[str, typer.Option("--search", help="Encode search(es) to measure, comma list of greedy, "
                                          "beam, signal: one codec row per codebook count and search.")]
-Beam = Annotated[int, typer.Option("--beam", help="Code paths kept per level (--search beam) and tried per token (signal).")]
+Beam = Annotated[int, typer.Option("--beam", help="Code paths kept per level (--search beam) and tried per "
+                                    "token (signal).")]
 InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per jitted encode/decode call; "
                                                    "default: the probe's choice, else 16.")]
 
@@ -147,7 +148,8 @@ def encode(
     from genotool_codec import commands
 
     commands.encode(EncodeConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                 search=Search(search, beam), force=force, runtime=Runtime(device, precision, batch_size, threads)))
+                                 search=Search(search, beam), force=force,
+                                 runtime=Runtime(device, precision, batch_size, threads)))
 
 
 @app.command()
@@ -187,7 +189,8 @@ def predict(
     from genotool_codec import commands
 
     commands.predict(PredictConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                   search=Search(search, beam), force=force, runtime=Runtime(device, precision, batch_size, threads)))
+                                   search=Search(search, beam), force=force,
+                                 runtime=Runtime(device, precision, batch_size, threads)))
 
 
 @app.command()
