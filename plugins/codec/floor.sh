@@ -27,7 +27,10 @@ fi
 # One rate-distortion table: the codec at 1, 2, 3 codebooks (entropy-coded token files) and the
 # baselines (drop k = 1..5 low bits + VBZ; LFZip-style predictive quantiser at max error 4, 8, 16 ADC),
 # all basecalled with scrappie on the same 40 held-out reads.
+# Each codec row twice: greedy codes (the fast default) and the signal search (candidates judged by
+# the decoded signal; same decoder and rate, slower encode).
 genotool codec dorado-validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --truth "$OUT/test_sim/truth.fa" \
-    --codebooks 1,2,3 "${ALSO[@]}" --max-reads 40 --basecaller-threads 2 -o "$OUT/scrappie_rd" --force
+    --codebooks 1,2,3 "${ALSO[@]}" --search greedy,signal --max-reads 40 --basecaller-threads 2 \
+    -o "$OUT/scrappie_rd" --force
 genotool codec validate -m "$OUT/model" --pod5 "$OUT/test_sim/pod5" --codebooks 1,2,3 -o "$OUT/validate" --force
 genotool codec bench -m "$OUT/model" --seconds 120 --train-steps 10 -o "$OUT/bench.json" --force

@@ -37,6 +37,9 @@ SearchMethod = Annotated[str, typer.Option("--search", help="How encode picks co
                                            "encode, best identity). Decoding is the same for all.")]
 SearchList = Annotated[str, typer.Option("--search", help="Encode search(es) to measure, comma list of greedy, "
                                          "beam, signal: one codec row per codebook count and search.")]
+RateWeight = Annotated[float, typer.Option("--rate-weight", help="--search signal: squared error (normalised "
+                                          "signal) one bit is worth; trades identity for file size, 0 = ignore "
+                                          "the rate.")]
 Beam = Annotated[int, typer.Option("--beam", help="Code paths kept per level (--search beam) and tried per "
                                     "token (signal).")]
 InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows per jitted encode/decode call; "
@@ -48,8 +51,8 @@ def _baselines(enabled: bool, round_bits: str, max_errors: str) -> BaselineConfi
                           max_errors=_int_list(max_errors, "--max-errors") or [])
 
 
-def _searches(text: str, beam: int) -> list[Search]:
-    return [Search(m.strip(), beam) for m in text.split(",") if m.strip()] or [Search(beam=beam)]
+def _searches(text: str, beam: int, rate_weight: float) -> list[Search]:
+    return [Search(m.strip(), beam, rate_weight) for m in text.split(",") if m.strip()] or [Search(beam=beam)]
 
 
 def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
@@ -138,6 +141,7 @@ def encode(
     window: Window = None,
     search: SearchMethod = "greedy",
     beam: Beam = 4,
+    rate_weight: RateWeight = 0.02,
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -148,7 +152,7 @@ def encode(
     from genotool_codec import commands
 
     commands.encode(EncodeConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                 search=Search(search, beam), force=force,
+                                 search=Search(search, beam, rate_weight), force=force,
                                  runtime=Runtime(device, precision, batch_size, threads)))
 
 
@@ -179,6 +183,7 @@ def predict(
     window: Window = None,
     search: SearchMethod = "greedy",
     beam: Beam = 4,
+    rate_weight: RateWeight = 0.02,
     batch_size: InferBatch = None,
     device: Device = None,
     precision: Precision = None,
@@ -189,7 +194,7 @@ def predict(
     from genotool_codec import commands
 
     commands.predict(PredictConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                   search=Search(search, beam), force=force,
+                                   search=Search(search, beam, rate_weight), force=force,
                                  runtime=Runtime(device, precision, batch_size, threads)))
 
 
@@ -203,6 +208,7 @@ def validate(
     window: Window = None,
     search: SearchList = "greedy",
     beam: Beam = 4,
+    rate_weight: RateWeight = 0.02,
     baselines: Baselines = True,
     round_bits: RoundBits = "1,2,3,4,5",
     max_errors: MaxErrors = "4,8,16",
@@ -218,7 +224,7 @@ def validate(
     commands.validate(ValidateConfig(model=model, pod5=list(pod5), output=output,
                                      codebooks=_int_list(codebooks, "--codebooks"), max_reads=max_reads,
                                      window=window, baselines=_baselines(baselines, round_bits, max_errors),
-                                     searches=_searches(search, beam), force=force,
+                                     searches=_searches(search, beam, rate_weight), force=force,
                                      runtime=Runtime(device, precision, batch_size, threads)))
 
 
@@ -240,6 +246,7 @@ def dorado_validate(
     window: Window = None,
     search: SearchList = "greedy",
     beam: Beam = 4,
+    rate_weight: RateWeight = 0.02,
     baselines: Baselines = True,
     round_bits: RoundBits = "1,2,3,4,5",
     max_errors: MaxErrors = "4,8,16",
@@ -261,7 +268,7 @@ def dorado_validate(
         model=model, pod5=list(pod5), output=output, truth=truth, codebooks=_int_list(codebooks, "--codebooks"),
         max_reads=max_reads, baselines=_baselines(baselines, round_bits, max_errors),
         trim_samples=trim_samples, dorado=dorado, dorado_model=dorado_model, scrappie_model=scrappie_model,
-        basecaller_threads=basecaller_threads, window=window, searches=_searches(search, beam), also_models=list(also_model or []),
+        basecaller_threads=basecaller_threads, window=window, searches=_searches(search, beam, rate_weight), also_models=list(also_model or []),
         also_codebooks=_int_list(also_codebooks, "--also-codebooks"), force=force,
         runtime=Runtime(device, precision, batch_size, threads)))
 

@@ -61,6 +61,18 @@ class Prior:
         p = self.cross[level - 1, ctx].astype(np.float64) + self.alpha[level] * self.unigram_p(level)
         return p / p.sum()
 
+    def bit_tables(self, n: int) -> list[np.ndarray]:
+        """Code lengths in bits under this prior for the first ``n`` levels: [(K,) for level 0,
+        then (K, K) [code above, code] per level] (the unigram broadcast where ``alpha`` is 0)."""
+        out = [-np.log2(self.unigram_p(0))]
+        for lvl in range(1, n):
+            if self.alpha[lvl] <= 0:
+                out.append(np.broadcast_to(-np.log2(self.unigram_p(lvl)), (self.k, self.k)).copy())
+            else:
+                p = self.cross[lvl - 1].astype(np.float64) + self.alpha[lvl] * self.unigram_p(lvl)[None, :]
+                out.append(-np.log2(p / p.sum(1, keepdims=True)))
+        return [t.astype(np.float32) for t in out]
+
 
 # ------------------------------------------------------------------------------------ fitting
 def _count(codes: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

@@ -25,13 +25,13 @@ class CodecRunner:
     """Jitted encode/decode of (batch, window) float32 <-> (batch, window / hop, n) int32."""
 
     def __init__(self, model, cfg: dict, *, window: int | None = None, batch: int = 16,
-                 n_codebooks: int | None = None, precision: str | None = None, search=None):
+                 n_codebooks: int | None = None, precision: str | None = None, search=None, prior=None):
         import jax
         import jax.numpy as jnp
         from flax import nnx
 
         from genotool_codec.runtime import cast_for_compute, compute_dtype
-        from genotool_codec.search import signal_step
+        from genotool_codec.search import code_bits, signal_step
         from genotool_codec.settings import Search
 
         self.cfg = cfg
@@ -71,8 +71,16 @@ class CodecRunner:
             m = nnx.merge(gdef, state)
             return m.decoder(m.quantizer.decode(codes).astype(dt))[..., 0].astype(jnp.float32)
 
+        # The signal search weighs each candidate's bits under the entropy-coding prior when the
+        # model has one (``prior``: entropy.Prior) and --rate-weight > 0.
+        tables = None
+        if prior is not None and self.search.method == "signal" and self.search.rate_weight > 0:
+            tables = [jnp.asarray(t) for t in prior.bit_tables(self.n)]
+
         def refine(state, x, c, cur, phase):
-            return signal_step(lambda codes: dec(state, codes), x, c, cur, phase, hop=self.hop)
+            return signal_step(lambda codes: dec(state, codes), x, c, cur, phase, hop=self.hop,
+                               bits=None if tables is None else (lambda codes: code_bits(tables, codes)),
+                               rate_weight=float(self.search.rate_weight))
 
         self._enc = jax.jit(enc)
         self._cands = jax.jit(cands)
@@ -194,8 +202,9 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
     output = Path(output)
     if output.exists() and not force:
         raise UserError(f"output already exists: {output} (use --force to overwrite)")
+    prior = model_prior(model_path, entropy_coding)
     runner, meta = load_runner(model_path, window=window, batch=batch, n_codebooks=n_codebooks,
-                               precision=precision, search=search)
+                               precision=precision, search=search, prior=prior)
     cfg = runner.cfg
     files, reads = gather_reads(inputs, cfg["data"].get("sample_rate"))
     t0 = time.perf_counter()
@@ -208,7 +217,6 @@ def encode_pod5(inputs: list[Path], model_path: Path, output: Path, *, n_codeboo
             for rec in r.reads():
                 rmeta.append(tokens.read_metadata(rec.to_read(), run_infos, run_index))
     header = token_header(cfg, runner, reads[0].sample_rate, files, run_infos, rmeta)
-    prior = model_prior(model_path, entropy_coding)
     with atomic_file(output, force=force) as tmp:
         with open(tmp, "wb"):
             pass

@@ -26,13 +26,25 @@ SIGNAL_PHASES = 4
 SIGNAL_RADIUS = 3
 
 
+def code_bits(tables, codes):
+    """Bits of each token's codes under the prior: tables from ``Prior.bit_tables``, codes
+    (..., n) int -> (...) float32 (level 0 unigram, each further level given the one above)."""
+    bits = tables[0][codes[..., 0]]
+    for lvl in range(1, codes.shape[-1]):
+        bits = bits + tables[lvl][codes[..., lvl - 1], codes[..., lvl]]
+    return bits
+
+
 def signal_step(decode, x, cands, cur, phase, *, hop: int, phases: int = SIGNAL_PHASES,
-                radius: int = SIGNAL_RADIUS):
+                radius: int = SIGNAL_RADIUS, bits=None, rate_weight: float = 0.0):
     """One interleaved set of :func:`signal` search (traceable; jit it with ``phase`` traced).
 
     decode: codes (B, N, n) -> signal (B, N * hop); x (B, N * hop) target; cands (B, N, C, n)
     candidate paths; cur (B, N, n) current codes. Returns the new current codes (B, N, n), where
     tokens ``t % phases == phase`` hold their best candidate and the others are unchanged.
+    ``bits``: codes (..., n) -> bits (...) under the entropy-coding prior; with it each candidate
+    costs its squared error + ``rate_weight`` x its bits (rate-distortion optimisation: the
+    searched codes are rarer than greedy ones, and the file would grow without this term).
     """
     import jax
     import jax.numpy as jnp
@@ -49,6 +61,8 @@ def signal_step(decode, x, cands, cur, phase, *, hop: int, phases: int = SIGNAL_
         best_err, best = carry
         trial = jnp.where(on, cands[:, :, c], cur)
         err = local_error(trial)
+        if bits is not None and rate_weight > 0:
+            err = err + rate_weight * bits(cands[:, :, c])
         better = err < best_err
         return jnp.where(better, err, best_err), jnp.where(better[..., None], cands[:, :, c], best)
 

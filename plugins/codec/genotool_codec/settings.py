@@ -62,6 +62,9 @@ class Search:
     token files are compatible. ``beam``: code paths kept per level (beam) and tried per token (signal)."""
     method: str = "greedy"
     beam: int = 4
+    # signal: squared error (normalised units) one bit of the prior is worth; 0.02 kept the signal
+    # search's codes at the greedy rate on the r941-cpu training windows (docs/codec.md).
+    rate_weight: float = 0.02
 
     def __post_init__(self):
         from genotool.errors import UserError
@@ -72,6 +75,8 @@ class Search:
             raise UserError(f"--search must be one of {', '.join(SEARCHES)}, not {self.method!r}")
         if not 1 <= int(self.beam) <= 1024:
             raise UserError(f"--beam must be between 1 and 1024, not {self.beam}")
+        if not self.rate_weight >= 0:
+            raise UserError(f"--rate-weight must be >= 0, not {self.rate_weight}")
 
     @property
     def width(self) -> int:
@@ -79,12 +84,16 @@ class Search:
         return 1 if self.method == "greedy" else int(self.beam)
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "beam": self.width}
+        d = {"method": self.method, "beam": self.width}
+        return {**d, "rate_weight": float(self.rate_weight)} if self.method == "signal" else d
 
     @property
     def suffix(self) -> str:
-        """Label suffix of a codec row: nothing for greedy (the default), else ' (signal search, beam 4)'."""
-        return "" if self.method == "greedy" else f" ({self.method} search, beam {self.width})"
+        """Label suffix of a codec row: nothing for greedy (the default), else e.g. ' (beam search, beam 4)'."""
+        if self.method == "greedy":
+            return ""
+        rate = f", rate weight {self.rate_weight:g}" if self.method == "signal" else ""
+        return f" ({self.method} search, beam {self.width}{rate})"
 
 
 @dataclass

@@ -110,7 +110,7 @@ def run_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, levels:
     rows, first = [], None
     for n, search in _coding_grid(levels, searches):
         runner = CodecRunner(model, cfg, window=window, batch=batch, n_codebooks=n, precision=precision,
-                             search=search)
+                             search=search, prior=prior)
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         cs = code_stats(codes, int(cfg["model"]["codebook_size"]))
         row = {"n_codebooks": n, "search": search.as_dict(), "search_label": search.suffix,
@@ -303,7 +303,7 @@ def basecall_validate(model_path: Path, inputs: list[Path], out_dir: Path, *, tr
     def codec_row(path, mdl, mcfg, mprior, n, search, label, tag):
         """Code the reads with one model at ``n`` codebooks and basecall them: (row, main-tuple)."""
         runner = CodecRunner(mdl, mcfg, window=window, batch=batch, n_codebooks=n, precision=precision,
-                             search=search)
+                             search=search, prior=mprior)
         label, tag = label + search.suffix, f"{tag}_{search.method}"
         adc, pa_o, pa_d, codes = reconstruct(runner, reads)
         calls_g = call(tag, adc)

@@ -69,6 +69,31 @@ def test_signal_search_lowers_the_decoded_error(tiny_model, sim):
     assert err["signal"] < err["beam"] and err["signal"] < err["greedy"]
 
 
+def test_rate_weight_trades_error_for_bits(tiny_model, sim):
+    """--rate-weight: each candidate also pays its bits under the prior, so a heavy weight picks
+    cheaper codes (fewer bits, more error) than the pure signal search."""
+    from genotool_codec.checkpoint import load_model
+    from genotool_codec.entropy import load_prior
+    from genotool_codec.predict import CodecRunner
+    from genotool_codec.search import code_bits
+    from genotool_codec.settings import Search
+
+    model, meta = load_model(tiny_model)
+    prior = load_prior(tiny_model / "model")
+    tables = prior.bit_tables(2)
+    for a in range(prior.k):   # the tables are the coder's probabilities, as code lengths
+        p = prior.conditional_p(1, a) if prior.alpha[1] > 0 else prior.unigram_p(1)
+        assert np.allclose(tables[1][a], -np.log2(p), atol=1e-4)
+    _, x, _ = _latent_and_codes(tiny_model, sim)
+    got = {}
+    for w in (0.0, 10.0):
+        r = CodecRunner(model, meta["config"], batch=4, search=Search("signal", 4, w), prior=prior)
+        codes = r.encode_windows(x)
+        got[w] = (float(np.mean(np.asarray(code_bits(tables, codes)))),
+                  float(np.mean((r.decode_windows(codes) - x) ** 2)))
+    assert got[10.0][0] < got[0.0][0] and got[10.0][1] > got[0.0][1]
+
+
 def test_search_option_on_encode_and_validate(tiny_model, sim, tmp_path):
     from genotool_codec import tokens
     from genotool_codec.entropy import load_prior
@@ -77,9 +102,10 @@ def test_search_option_on_encode_and_validate(tiny_model, sim, tmp_path):
     r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tok, "--search", "signal",
                 "--beam", "3")
     assert r.exit_code == 0, r.stderr
-    assert json.loads(r.stdout)["search"] == {"method": "signal", "beam": 3}
+    want = {"method": "signal", "beam": 3, "rate_weight": 0.02}
+    assert json.loads(r.stdout)["search"] == want
     prior = load_prior(tiny_model / "model")
-    assert tokens.read_tokens(tok, lambda h: prior)["header"]["search"] == {"method": "signal", "beam": 3}
+    assert tokens.read_tokens(tok, lambda h: prior)["header"]["search"] == want
     # Decoding does not depend on the search: a signal-search file decodes like any other.
     assert run_cli("codec", "decode", "--tokens", tok, "-m", tiny_model, "-o", tmp_path / "s.pod5").exit_code == 0
     r = run_cli("codec", "validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", tmp_path / "v",
@@ -90,7 +116,8 @@ def test_search_option_on_encode_and_validate(tiny_model, sim, tmp_path):
     assert rd[1]["rmse_pa"] < rd[0]["rmse_pa"]
 
 
-@pytest.mark.parametrize("args, word", [(["--search", "exhaustive"], "--search"), (["--beam", "0"], "--beam")])
+@pytest.mark.parametrize("args, word", [(["--search", "exhaustive"], "--search"), (["--beam", "0"], "--beam"),
+                                        (["--rate-weight", "-1"], "--rate-weight")])
 def test_bad_search_options(tiny_model, sim, tmp_path, args, word):
     r = run_cli("codec", "encode", "--pod5", sim / "pod5", "-m", tiny_model, "-o", tmp_path / "t.tokens", *args)
     assert r.exit_code == 2 and word in r.stderr and "Traceback" not in r.stderr
