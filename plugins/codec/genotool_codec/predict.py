@@ -19,6 +19,7 @@ from genotool.errors import UserError
 from genotool_codec import pod5_io
 from genotool_codec.config import hop as hop_of, model_fingerprint
 from genotool_codec.data import normalise, pad_to
+from genotool_codec.search import SIGNAL_PHASES, code_bits, signal_step
 
 
 class CodecRunner:
@@ -31,7 +32,6 @@ class CodecRunner:
         from flax import nnx
 
         from genotool_codec.runtime import cast_for_compute, compute_dtype
-        from genotool_codec.search import code_bits, signal_step
         from genotool_codec.settings import Search
 
         self.cfg = cfg
@@ -91,8 +91,6 @@ class CodecRunner:
         """(batch, window) float32 -> (batch, window/hop, n) int32 under this runner's search."""
         if self.search.method != "signal":
             return np.asarray(self._enc(self.state, x))
-        from genotool_codec.search import SIGNAL_PHASES
-
         c = self._cands(self.state, x)
         cur = c[:, :, 0]
         for phase in range(SIGNAL_PHASES):
