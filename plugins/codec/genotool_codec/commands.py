@@ -231,8 +231,8 @@ def validate(c: ValidateConfig) -> None:
         write_json(run.path / "validation.json", res)
         run.runtime.update({k: v for k, v in res.items() if k not in ("rate_distortion", "baselines")})
     for r in res["rate_distortion"]:
-        log(f"{r['n_codebooks']:3d} codebooks{r['search_label']}  {r['bits_per_sample']:.2f} nominal, {r['token_file_bits_per_sample']:.3f} "
-            f"actual bits/sample ({r['size_vs_vbz']:.3f}x VBZ)  RMSE {r['rmse_pa']:.3f} pA  SNR {r['snr_db']:.2f} dB")
+        log(f"{r['n_codebooks']:3d} codebooks{r['search_label']}  {r['bits_per_sample']:.2f} nominal, "
+            f"{r['token_file_bits_per_sample']:.3f} actual bits/sample ({r['size_vs_vbz']:.3f}x VBZ)  RMSE {r['rmse_pa']:.3f} pA  SNR {r['snr_db']:.2f} dB")
     for r in res["baselines"]:
         log(f"{r['label']:>28}  {r['bits_per_sample']:.3f} bits/sample  RMSE {r['rmse_pa']:.3f} pA  "
             f"SNR {r['snr_db']:.2f} dB")
