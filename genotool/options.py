@@ -26,6 +26,8 @@ The vocabulary (see docs/plugins.md for the table):
 ``--force``            replace an existing output (every verb that writes, benches included)
 ``--json``             also write a table (compare) as JSON to this file
 ``--scheduler``        none, cosine, onecycle, plateau (the engine's schedules)
+``--test-regions``     held-out regions, CONTIG[:START-END],... (also ``--train-regions``,
+                       ``--val-regions``; parsed by :mod:`genotool.genome.regions`)
 ``--num-<things>``     how many things a ``simulate`` verb makes (``--num-reads``, ``--num-samples``)
 =====================  ===============================================================
 
@@ -73,6 +75,12 @@ Workers = NumWorkers  # old name of the type
 Seed = Annotated[int, typer.Option("--seed", help="Random seed.")]
 Force = Annotated[bool, typer.Option("--force", help="Replace an existing output.")]
 Json = Annotated[Optional[Path], typer.Option("--json", help="Also write the table as JSON to this file.")]
+_REGIONS = ("Comma-separated CONTIG or CONTIG:START-END (1-based, inclusive, as samtools writes regions); "
+            "a feature counts only when wholly inside.")
+TrainRegions = Annotated[Optional[str], typer.Option("--train-regions", help="Training regions. " + _REGIONS
+                                                     + " Default: everything outside the val/test regions.")]
+ValRegions = Annotated[Optional[str], typer.Option("--val-regions", help="Validation regions. " + _REGIONS)]
+TestRegions = Annotated[Optional[str], typer.Option("--test-regions", help="Test regions. " + _REGIONS)]
 Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate schedule: none, cosine (decay to 0), "
                                         "onecycle or plateau (the engine's schedules).")]
 

@@ -37,6 +37,9 @@ VOCABULARY = {
     "force": ({"--force"}, bool, {False}),
     "json": ({"--json"}, Path, {None}),
     "scheduler": ({"--scheduler"}, str, lambda d: d in SCHEDULERS),
+    "train_regions": ({"--train-regions"}, str, {None}),
+    "val_regions": ({"--val-regions"}, str, {None}),
+    "test_regions": ({"--test-regions"}, str, {None}),
 }
 FLAG_TO_CONCEPT = {flag: concept for concept, (flags, _, _) in VOCABULARY.items() for flag in flags}
 MODEL_VERBS = ("train", "predict", "validate", "bench")
