@@ -129,6 +129,8 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--batch": "--batch-size",   # gencode bench's semi-CRF batch B
     "-B": "--batch-size",
     "--files": "--num-files",
+    "--test-chromosomes": "--test-regions",   # splice: whole chromosomes are regions too
+    "--val-chromosomes": "--val-regions",
 }
 
 
