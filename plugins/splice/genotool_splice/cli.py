@@ -231,8 +231,8 @@ def predict(
     = 0.5,
     min_score: Annotated[Optional[float], typer.Option("--min-score", help="Positions where neither the base nor "
                                                        "the meta-layer reaches this donor/acceptor probability are "
-                                                       "not written (default 0.01; a candidate-row meta-layer: its "
-                                                       "call threshold, and it rescores only base calls).")] = None,
+                                                       "not written; 0 to 0.5 (default 0.01; a candidate-row meta-layer: "
+                                                       "its call threshold, and it rescores only base calls).")] = None,
     base_weights: BaseWeights = None,
     device: Device = None, precision: Precision = None, batch_size: BatchSize = None, threads: Threads = None,
     force: Force = False,

@@ -37,7 +37,13 @@ class Candidate:
 
     @property
     def base_key(self) -> tuple:
-        return (self.base.kind, str(Path(self.base.weights).resolve()), self.base.flank, self.base.seeds)
+        """Models over the same weight files share one base scoring (a MANE folder and its 400nt/ too)."""
+        from genotool_splice.base import _weight_files
+
+        folder = Path(self.base.weights)
+        if self.base.kind == "openspliceai":
+            return ("openspliceai", *(str(p.resolve()) for p in _weight_files(folder, self.base.flank)[:self.base.seeds]))
+        return (self.base.kind, str(folder.resolve()))
 
 
 def candidate_from_path(text: str, flank: int | None, seeds: int, min_score: float | None,

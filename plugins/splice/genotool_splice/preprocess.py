@@ -126,7 +126,7 @@ def _score_contig(scorer, ref, cache, contig: str, spans: list, advance) -> tupl
 def _write_tracks(writer, contig, split_tx, strand, pieces, pad, codes, probs_t, L) -> None:
     """One split's bodies on one strand (padded, clipped to the split's region pieces) into ``writer``."""
     from genotool_splice.base import reverse_complement
-    from genotool_splice.sites import chrom_sites
+    from genotool_splice.sites import chrom_sites, merge_intervals
     from genotool_splice.tracks import body_spans
 
     label = np.full(L, -1, np.int8)               # genomic order: -1 outside bodies, else 0/1/2
@@ -138,16 +138,8 @@ def _write_tracks(writer, contig, split_tx, strand, pieces, pad, codes, probs_t,
         label[np.fromiter(sites.keys(), np.int64, len(sites))] = np.fromiter((v[0] for v in sites.values()),
                                                                               np.int8, len(sites))
     for ps, pe in pieces:
-        merged: list[list[int]] = []
-        for s, e in spans:
-            if s < ps or e > pe:
-                continue
-            lo, hi = max(ps, s - pad), min(pe, e + pad)
-            if merged and lo <= merged[-1][1]:
-                merged[-1][1] = hi
-            else:
-                merged.append([lo, hi])
-        for lo, hi in merged:
+        padded = [(max(ps, s - pad), min(pe, e + pad)) for s, e in spans if s >= ps and e <= pe]
+        for lo, hi in merge_intervals(padded):
             if strand == "+":
                 writer.add(contig, strand, lo, hi, codes[lo:hi], probs_t[lo:hi], label[lo:hi])
             else:

@@ -67,18 +67,10 @@ def region_spans(splits: RegionSplits, split: str, lengths: dict[str, int]) -> d
 
 def used_spans(splits: RegionSplits, lengths: dict[str, int]) -> dict[str, list[tuple[int, int]]]:
     """contig -> merged [start, end) pieces covered by any split (what preprocess scores)."""
+    from genotool_splice.sites import merge_intervals
+
     merged: dict[str, list[tuple[int, int]]] = {}
     for split in ("train", "val", "test"):
         for c, spans in region_spans(splits, split, lengths).items():
             merged.setdefault(c, []).extend(spans)
-    out = {}
-    for c, spans in merged.items():
-        spans.sort()
-        acc: list[list[int]] = []
-        for s, e in spans:
-            if acc and s <= acc[-1][1]:
-                acc[-1][1] = max(acc[-1][1], e)
-            else:
-                acc.append([s, e])
-        out[c] = [(s, e) for s, e in acc]
-    return out
+    return {c: merge_intervals(spans) for c, spans in merged.items()}

@@ -27,14 +27,9 @@ FILES = {"codes": ("u8", np.uint8, ()), "probs": ("f32", np.float32, (3,)), "lab
 
 def body_spans(transcripts, strand: str) -> list[tuple[int, int]]:
     """Merged [start, end) bodies (first exon start .. last exon end) of one strand's transcripts."""
-    spans = sorted((t.start, t.end) for t in transcripts if t.strand == strand)
-    out: list[list[int]] = []
-    for s, e in spans:
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
+    from genotool_splice.sites import merge_intervals
+
+    return merge_intervals((t.start, t.end) for t in transcripts if t.strand == strand)
 
 
 class TrackWriter:

@@ -104,3 +104,9 @@ def test_train_option_errors(pipeline, tmp_path):
     fails(["train", "-d", pipeline["data"], "-o", out, "--encoder", "hyenadna"], "--encoder: 'hyenadna' is not "
           "available offline", out)
     fails(["train", "-d", tmp_path, "-o", out], "is not a `splice preprocess` output", out)
+
+
+def test_predict_min_score_range(pipeline, tmp_path):
+    out = tmp_path / "pred"
+    fails(["predict", "--fasta", pipeline["fasta"], "-m", pipeline["meta"], "-o", out, "--min-score", 0.7],
+          "--min-score must be in [0, 0.5]", out)
