@@ -49,6 +49,8 @@ def _plain_forward(nets, codes: np.ndarray, block: int, batch_size: int) -> None
     from genotool_splice.base import ONE_HOT
 
     flank = nets[0].context
+    for n in nets:
+        n.cpu_channels_last = False          # the nn.Conv1d modules themselves, as before any speed-up
     nblocks = -(-len(codes) // block)
     padded = np.full(nblocks * block + flank, 4, dtype=np.uint8)
     padded[flank // 2:flank // 2 + len(codes)] = codes

@@ -91,10 +91,11 @@ class SpliceAINet(nn.Module):
             if (i + 1) % 4 == 0:
                 self.residual_units.append(Skip(channels))
         self.final_conv = nn.Conv1d(channels, 3, 1)
+        self.cpu_channels_last = True     # False: plain nn.Conv1d on CPU too (bench's reference point)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 4, S + context) -> logits (N, 3, S)."""
-        flat = x.device.type != "cpu"
+        flat = x.device.type != "cpu" or not self.cpu_channels_last
         if not flat:
             x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)    # (N, 4, 1, L)
         x = conv(self.initial_conv, x)
