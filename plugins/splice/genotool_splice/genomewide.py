@@ -52,30 +52,21 @@ def candidate_from_path(text: str, flank: int | None, seeds: int, min_score: flo
     `splice train-base` output, or a folder of OpenSpliceAI weights."""
     from genotool_splice.base import resolve_base
 
-    label, _, rest = text.partition("=")
-    path = Path(rest) if rest and not Path(text).exists() else Path(text)
-    if not rest or Path(text).exists():
-        label = ""
+    label, sep, rest = text.partition("=")
+    if sep and rest and not Path(text).exists():
+        path = Path(rest)
+    else:                                     # no label (or a path that itself holds '=')
+        label, path = "", Path(text)
     if not path.is_dir():
         raise UserError(f"{option}: {path} is not a folder")
     if (path / "model.pt").is_file():
-        from genotool_splice.meta_io import read_meta
+        from genotool_splice.meta_io import base_spec_of, head_of, protocol_of, read_meta
 
         payload = read_meta(path, option)
-        spec = BaseSpec(**payload["config"]["base"])
-        if base_weights:
-            spec.weights = str(base_weights)
-        protocol = payload["config"].get("protocol", "candidates")
-        kind = "meta" if protocol == "genome" else "rows"
-
-        def make_head(plan, path=path, kind=kind):
-            from genotool_splice.meta_io import head_of
-
-            return head_of(path, plan, min_score, option)
-
-        arch = payload["config"]["model"]["architecture"]
-        return Candidate(label or path.name, str(path), kind, spec, make_head,
-                         {"architecture": arch, "protocol": protocol})
+        protocol = protocol_of(payload["config"])
+        return Candidate(label or path.name, str(path), "meta" if protocol == "genome" else "rows",
+                         base_spec_of(payload, base_weights), lambda plan: head_of(path, plan, min_score, option),
+                         {"architecture": payload["config"]["model"]["architecture"], "protocol": protocol})
     spec = resolve_base(path, flank, seeds, option)
     if not label:
         if spec.kind == "own":
