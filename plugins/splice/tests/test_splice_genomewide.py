@@ -166,7 +166,8 @@ def test_validate_genome_wide_is_primary(pipeline, splice_ok, tmp_path):
 def test_meta_layer_trains_on_tracks(pipeline):
     s = json.loads((pipeline["meta"] / "train_summary.json").read_text())
     assert s["protocol"] == "genome" and s["positions"]["train"] > 50_000
-    assert s["exported"] in ("best epoch", "base-equivalent start")
+    assert s["exported"] == ("best epoch" if s["validation_gain"]["gain_p5"] > 0 else "base-equivalent start")
+    assert s["validation_gain"]["resamples"] > 50
     cfg = json.loads((pipeline["meta"] / "model_config.json").read_text())
     assert cfg["protocol"] == "genome" and cfg["model"]["window"] == 501
 
