@@ -109,8 +109,8 @@ def read_chunks(path: Path, samples: list[str], chunk_sites: int = 4096, stats: 
 
     def flush():
         k = len(pos)
-        idx = buf[:k, :, :2]
-        if idx.max() > 1:                                        # before the int8 cast wraps large indices
+        if buf[:k].max() > 1:       # an allele index > 1 (the phase column is 0/1); before the int8 cast wraps it
+            idx = buf[:k, :, :2]
             r, col = np.argwhere(idx.max(2) > 1)[0]
             raise UserError(f"--vcf: {path}:{chrom[r]}:{pos[r]}: genotype allele {int(idx[r, col].max())} but the "
                             f"record has 1 ALT allele (sample {vcf.samples[col]})")
