@@ -117,6 +117,8 @@ def _writing_verbs():
 
 
 WRITING_VERBS = list(_writing_verbs())
+# /sys goes through the same check as a path below a file: one verb per plugin is enough there.
+ONE_PER_PLUGIN = list({p.values[0]: p for p in reversed(WRITING_VERBS)}.values())
 
 
 @pytest.mark.parametrize("plugin,verb,option,required", WRITING_VERBS)
@@ -127,8 +129,8 @@ def test_every_writing_verb_refuses_an_output_below_a_file(plugin, verb, option,
     assert a_file.read_text() == "not a folder\n"
 
 
-@pytest.mark.parametrize("plugin,verb,option,required", WRITING_VERBS)
-def test_every_writing_verb_refuses_an_output_under_sys(plugin, verb, option, required, genotool_cli):
+@pytest.mark.parametrize("plugin,verb,option,required", ONE_PER_PLUGIN)
+def test_a_writing_verb_of_every_plugin_refuses_an_output_under_sys(plugin, verb, option, required, genotool_cli):
     if not Path("/sys").is_dir():
         pytest.skip("no /sys here")
     res = genotool_cli(plugin, verb, *required, option, "/sys/genotool-test/out")
