@@ -52,9 +52,13 @@ def check_writable(path: str | os.PathLike, option: str = "--output") -> None:
     written and removed (permission bits alone miss read-only mounts, /sys and root's rights)."""
     p = Path(path).absolute()
     anc = p.parent
-    while not anc.exists() and anc != anc.parent:
-        anc = anc.parent
-    if not anc.is_dir():
+    try:
+        while not anc.exists() and anc != anc.parent:
+            anc = anc.parent
+        is_dir = anc.is_dir()
+    except OSError as exc:                           # a folder on the way that may not be entered
+        raise UserError(f"{option}: cannot create {p}: {exc.filename or anc}: {_reason(exc)}") from None
+    if not is_dir:
         raise UserError(f"{option}: cannot create {p}: {anc} is a file, not a folder")
     try:
         fd, probe = tempfile.mkstemp(prefix=".genotool-write-test-", dir=anc)

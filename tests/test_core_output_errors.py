@@ -68,6 +68,40 @@ def test_run_output_in_a_read_only_folder(tmp_path):
         ro.chmod(0o755)
 
 
+def test_cli_in_a_read_only_folder_as_another_user(tmp_path):
+    """Root writes anywhere, so as root the read-only case runs as user nobody (setpriv)."""
+    import shutil
+    import subprocess
+    import sys
+
+    if not ROOT_USER or not shutil.which("setpriv"):
+        pytest.skip("needs root and setpriv (the non-root case is the test above)")
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", sys.executable, "-m", "genotool"]
+    if subprocess.run([*as_nobody, "--version"], capture_output=True, timeout=60).returncode != 0:
+        pytest.skip("user nobody cannot run this interpreter")
+    import tempfile
+
+    top = Path(tempfile.mkdtemp(prefix="genotool-ro-", dir="/tmp"))    # pytest's tmp_path is root-only
+    try:
+        top.chmod(0o755)
+        ro = top / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        res = subprocess.run([*as_nobody, "snp", "predict", "--vcf", "x.vcf", "-m", "m", "-o", str(ro / "out")],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2, res.stderr
+        assert res.stderr.strip().splitlines() == [f"genotool: error: --output: cannot create {ro}/out: {ro} is not "
+                                                   "writable (Permission denied)"]
+        assert list(ro.iterdir()) == []
+        # a folder on the way that user nobody may not enter
+        res = subprocess.run([*as_nobody, "snp", "predict", "--vcf", "x.vcf", "-m", "m", "-o", str(tmp_path / "o")],
+                             capture_output=True, text=True, timeout=120)
+        assert res.returncode == 2 and res.stderr.startswith("genotool: error: --output: cannot create "), res.stderr
+        assert len(res.stderr.strip().splitlines()) == 1 and "Permission denied" in res.stderr
+    finally:
+        shutil.rmtree(top)
+
+
 def test_atomic_file_below_a_regular_file(a_file):
     with pytest.raises(UserError, match=r"^cannot create .*plain.txt/x.json: .*plain.txt is a file"):
         with atomic_file(a_file / "x.json") as tmp:
