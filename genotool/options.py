@@ -181,7 +181,25 @@ class AliasedCommand(TyperCommand):
                 arg = canonical + eq + rest
             value_next = not value_next and not eq and key in takes_value
             out.append(arg)
-        return super().parse_args(ctx, out)
+        rest = super().parse_args(ctx, out)
+        _check_outputs(self, ctx)
+        return rest
+
+
+#: Options whose value is a path the verb writes: checked before the verb starts.
+OUTPUT_OPTIONS = ("--output", "--json")
+
+
+def _check_outputs(command, ctx) -> None:
+    """A path given to ``--output``/``--json`` that cannot be created (read-only folder, /sys,
+    below a regular file) is a one-line error before the verb reads a byte of input."""
+    from genotool.outputs import check_writable
+
+    for p in command.params:
+        opt = next((o for o in OUTPUT_OPTIONS if o in getattr(p, "opts", ())), None)
+        value = ctx.params.get(p.name) if opt else None
+        if value is not None and str(value) not in ("", "-"):
+            check_writable(value, opt)
 
 
 def install_aliases(app) -> None:
