@@ -158,11 +158,16 @@ def check_verb_plan(args: list[str], result: CliResult) -> None:
         check_plan_record(plan, f"genotool {group} {verb}")
 
 
+def run_cli(*args, env: dict | None = None, check_plan: bool = True) -> CliResult:
+    """``genotool ARGS`` in-process (arguments may be paths), with the plan check of
+    :func:`check_verb_plan`: what the ``genotool_cli`` fixture calls, usable in session fixtures."""
+    args = [str(a) for a in args]
+    result = invoke(args, env=env)
+    if check_plan:
+        check_verb_plan(args, result)
+    return result
+
+
 @pytest.fixture
 def genotool_cli():
-    def run(*args: str, env: dict | None = None, check_plan: bool = True) -> CliResult:
-        result = invoke(list(args), env=env)
-        if check_plan:
-            check_verb_plan(list(args), result)
-        return result
-    return run
+    return run_cli
