@@ -18,7 +18,6 @@ from __future__ import annotations
 import ast
 import importlib.util
 import json
-import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
