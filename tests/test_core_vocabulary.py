@@ -30,6 +30,7 @@ VOCABULARY = {
     "architecture": ({"--architecture"}, str, lambda d: isinstance(d, str)),
     "device": ({"--device"}, str, {None}),
     "precision": ({"--precision"}, str, {None}),
+    "tf32": ({"--tf32", "--no-tf32"}, bool, {None}),
     "batch_size": ({"--batch-size"}, int, {None}),
     "threads": ({"--threads"}, int, {None}),
     "num_workers": ({"--num-workers"}, int, {None}),
