@@ -200,17 +200,6 @@ def test_a_plan_record_has_the_core_fields():
         check_plan_record({}, "x")
 
 
-@pytest.fixture
-def hello(genotool_host):
-    """The example plugin (examples/genotool-hello), registered in-process unless installed."""
-    hello_plugin = pytest.importorskip("genotool_hello.plugin")
-    rec = genotool_host.records.get("hello")
-    if rec is None or rec.status != "ok":
-        rec = genotool_host.register(hello_plugin, name="hello")
-    assert rec.status == "ok", rec.reason
-    return rec
-
-
 def test_genotool_cli_checks_the_plan_a_model_verb_records(hello, genotool_cli, tmp_path, monkeypatch):
     """The check every plugin's tests get from the ``genotool_cli`` fixture: a verb that records a
     plan of its own making fails it; the core's plan passes."""
