@@ -241,9 +241,10 @@ class Pod5Out:
     def __init__(self, path: Path, force: bool = False):
         import pod5
 
+        from genotool.outputs import refuse_existing
+
         self.path = Path(path)
-        if self.path.exists() and not force:
-            raise UserError(f"output already exists: {self.path} (use --force to overwrite)")
+        refuse_existing(self.path, force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = _tmp_for(self.path)
         if self.tmp.exists():

@@ -45,20 +45,8 @@ def unpack_codes(packed: np.ndarray, count: int, bits: int) -> np.ndarray:
     return (b << np.arange(bits - 1, -1, -1, dtype=np.uint32)).sum(1).astype(np.int32)
 
 
-def read_metadata(read, run_infos: list, run_index: dict) -> dict:
-    """A pod5.Read's fields except the signal, with its run_info as an index into ``run_infos``."""
-    from genotool_codec.pod5_io import ReadMetadata
-
-    m = ReadMetadata.of(read)
-    key = m.run_info["acquisition_id"]
-    if key not in run_index:
-        run_index[key] = len(run_infos)
-        run_infos.append(m.run_info)
-    return {**m.fields, "run_info": run_index[key]}
-
-
 def build_read(meta: dict, run_infos: list, signal: np.ndarray, _cache: dict = {}):  # noqa: B006 - run-info cache
-    """pod5.Read from read_metadata() output and an int16 signal."""
+    """pod5.Read from a token file's read metadata (``pod5_io.index_run_infos``) and an int16 signal."""
     import pod5
 
     idx = meta["run_info"]
