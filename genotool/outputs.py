@@ -142,7 +142,7 @@ class RunDir:
         self.command = command
         self.parameters = dict(parameters)
         self.inputs = list(inputs)
-        self.plan: dict = {}
+        self.plan = {}               # the probe's Plan (or its to_dict()): metadata.json's "plan"
         self.runtime: dict = {}
         self.extra: dict = {}
         self.resumed = resumed       # True when a previous killed run left staging content
@@ -154,8 +154,9 @@ class RunDir:
 
     def metadata(self) -> dict:
         runtime = {"wall_seconds": round(time.perf_counter() - self._t0, 3), **self.runtime}
+        plan = self.plan.to_dict() if hasattr(self.plan, "to_dict") else self.plan
         return build_metadata(command=self.command, parameters=self.parameters, inputs=self.inputs,
-                              plan=self.plan, runtime=runtime, started=self.started,
+                              plan=plan, runtime=runtime, started=self.started,
                               output=str(self.final), **self.extra)
 
     def write_metadata(self, name: str = METADATA_NAME) -> Path:

@@ -121,7 +121,7 @@ def run_predict(opts: PredictOptions) -> dict:
 
     if not 0 <= opts.max_missing_fraction <= 1:
         raise UserError(f"--max-missing-fraction must be in [0, 1], not {opts.max_missing_fraction}")
-    plan = opts.plan()
+    plan = opts.plan(default_batch_size=64)
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     extra = payload["extra"]
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
@@ -129,10 +129,8 @@ def run_predict(opts: PredictOptions) -> dict:
                     force=opts.force) as run:
         names, geno, missing = aligned_genotypes(opts.vcf, extra["sites"], extra.get("phased", True),
                                                  opts.max_missing_fraction)
-        bs = plan.batch_size or 64
-        plan.batch_size = bs
         run.plan = plan.to_dict()
-        out = model_outputs(model, geno, plan, bs)
+        out = model_outputs(model, geno, plan, plan.batch_size)
         df = pd.DataFrame(to_table(names, out, extra["label"]))
         df.to_csv(run.path / "predictions.tsv", sep="\t", index=False, float_format="%.6g")
         df.to_parquet(run.path / "predictions.parquet", index=False)
