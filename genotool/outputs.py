@@ -29,7 +29,7 @@ from pathlib import Path
 
 from genotool.errors import UserError
 from genotool.log import log
-from genotool.provenance import _jsonable, build_metadata, input_record, now_iso
+from genotool.provenance import build_metadata, input_record, jsonable, now_iso
 
 METADATA_NAME = "metadata.json"
 STAMP_NAME = ".genotool-staging.json"   # inside <output>.partial only; removed before publishing
@@ -240,7 +240,7 @@ def run_output(output: str | os.PathLike, *, command: str, parameters: dict | No
 def _stamp(command: str, parameters: dict | None, inputs: list | None) -> dict:
     """What a staging folder was made from: command, parameters that shape the output, and each
     input's path, size and mtime (folders: file count, total size, newest mtime)."""
-    params = {k: v for k, v in _stable(_jsonable(dict(parameters or {}))).items() if k not in RESUME_IGNORES}
+    params = {k: v for k, v in _stable(jsonable(dict(parameters or {}))).items() if k not in RESUME_IGNORES}
     return {"command": command, "parameters": params, "inputs": [input_record(p) for p in inputs or []]}
 
 
