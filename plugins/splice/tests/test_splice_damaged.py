@@ -124,42 +124,66 @@ def test_d11_line_breaks_mean_a_stale_index_and_warnings_are_one_line(capsys):
     assert err.count("\n") == 1 and "2 character(s) other than A, C, G, T, N (e.g. '\\x01')" in err
 
 
-def test_d12_cache_is_keyed_by_content(sim, pipeline, tmp_path):
-    """A run killed with cached scores, then rerun on an edited FASTA of the same lengths: the cache
-    must not be reused (it was keyed by contig name and length)."""
-    out_a = tmp_path / "a"
-    r = _preprocess(sim / "genome.fa", sim / "annotation.gtf", pipeline["base"], out_a, "--keep-base-scores")
-    assert r.exit_code == 0, r.stderr[-1500:]
-    text = (sim / "genome.fa").read_text()
-    edited = tmp_path / "edited.fa"
-    lines = text.splitlines(keepends=True)
-    comp = str.maketrans("ACGT", "TGCA")
-    edited.write_text("".join(x if x.startswith(">") else x[:-1].translate(comp) + "\n" for x in lines))
-    fresh = tmp_path / "fresh"
-    assert _preprocess(edited, sim / "annotation.gtf", pipeline["base"], fresh).exit_code == 0
+def _killed_run(monkeypatch, fasta, gtf, base, out, last_contig):
+    """A preprocess run that dies (not a user error) right after scoring ``last_contig``: its
+    ``<out>.partial`` keeps the staging stamp and the cached base scores, as a killed run's does."""
+    from genotool_splice import preprocess
+
+    real = preprocess._score_contig
+
+    def score_then_die(scorer, ref, cache, contig, *args):
+        result = real(scorer, ref, cache, contig, *args)
+        if contig == last_contig:
+            raise RuntimeError("killed")
+        return result
+
+    with monkeypatch.context() as m:
+        m.setattr(preprocess, "_score_contig", score_then_die)
+        with pytest.raises(RuntimeError, match="killed"):
+            _preprocess(fasta, gtf, base, out)
+    assert out.with_name(out.name + ".partial").is_dir() and not out.exists()
+
+
+def test_d12_cache_is_keyed_by_content(sim, pipeline, tmp_path, monkeypatch):
+    """A run killed with cached scores; the FASTA is then edited in place keeping its size and
+    mtime (so the staging stamp still matches and the partial is trusted) and the run repeated:
+    the cached scores must not be reused (they were keyed by contig name and length)."""
+    import os
+
+    fasta = tmp_path / "genome.fa"
+    shutil.copy(sim / "genome.fa", fasta)
     resumed = tmp_path / "resumed"
-    shutil.copytree(out_a / "base_scores", resumed.with_name("resumed.partial") / "base_scores")
-    r = _preprocess(edited, sim / "annotation.gtf", pipeline["base"], resumed)
+    _killed_run(monkeypatch, fasta, sim / "annotation.gtf", pipeline["base"], resumed, "chr2")
+    st = fasta.stat()
+    comp = str.maketrans("ACGT", "TGCA")
+    lines = fasta.read_text().splitlines(keepends=True)
+    fasta.write_text("".join(x if x.startswith(">") else x[:-1].translate(comp) + "\n" for x in lines))
+    os.utime(fasta, ns=(st.st_atime_ns, st.st_mtime_ns))
+    assert fasta.stat().st_size == st.st_size
+    r = _preprocess(fasta, sim / "annotation.gtf", pipeline["base"], resumed)
     assert r.exit_code == 0, r.stderr[-1500:]
+    assert "starting afresh" not in r.stderr          # the staging folder was trusted: the key did the work
+    assert "cached scores" not in r.stderr
+    fresh = tmp_path / "fresh"
+    assert _preprocess(fasta, sim / "annotation.gtf", pipeline["base"], fresh).exit_code == 0
     a = pq.read_table(fresh / "candidates.parquet").to_pandas()
     b = pq.read_table(resumed / "candidates.parquet").to_pandas()
     assert len(a) == len(b) and (a.drop(columns="sequence") == b.drop(columns="sequence")).all().all()
-    assert "cached scores" not in r.stderr
 
 
-def test_cache_detects_a_damaged_file(sim, pipeline, tmp_path):
+def test_cache_detects_a_damaged_file(sim, pipeline, tmp_path, monkeypatch):
     out_a = tmp_path / "a"
-    assert _preprocess(sim / "genome.fa", sim / "annotation.gtf", pipeline["base"], out_a,
-                       "--keep-base-scores").exit_code == 0
+    assert _preprocess(sim / "genome.fa", sim / "annotation.gtf", pipeline["base"], out_a).exit_code == 0
     resumed = tmp_path / "b"
+    _killed_run(monkeypatch, sim / "genome.fa", sim / "annotation.gtf", pipeline["base"], resumed, "chr2")
     cache = resumed.with_name("b.partial") / "base_scores"
-    shutil.copytree(out_a / "base_scores", cache)
     victim = sorted(cache.glob("chr1.*.plus.npy"))[0]
     data = bytearray(victim.read_bytes())
     data[-100] ^= 0xFF                                    # one flipped byte
     victim.write_bytes(bytes(data))
     r = _preprocess(sim / "genome.fa", sim / "annotation.gtf", pipeline["base"], resumed)
     assert r.exit_code == 0
+    assert "starting afresh" not in r.stderr
     logged = {x.split()[1]: x for x in r.stderr.splitlines() if x.startswith("preprocess: chr")}
     assert "(cached scores)" not in logged["chr1"]           # damaged: scored again
     assert "(cached scores)" in logged["chr2"]               # intact entries are reused
