@@ -163,6 +163,8 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--batch": "--batch-size",   # gencode bench's semi-CRF batch B
     "-B": "--batch-size",
     "--files": "--num-files",
+    "--test-chromosomes": "--test-regions",   # splice: whole chromosomes are regions too
+    "--val-chromosomes": "--val-regions",
     "--use-amp": "--precision=auto",   # srsnv: mixed precision where the GPU has it = the probe's choice
     "--use-tf32": "--tf32",
 }

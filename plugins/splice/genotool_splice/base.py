@@ -16,9 +16,10 @@ import numpy as np
 import torch
 
 from genotool.errors import UserError
-from genotool_splice.spliceai_net import ARCHITECTURES, SpliceAINet, build_net
+from genotool_splice.spliceai_net import ARCHITECTURES, SpliceAINet, build_net, net_config
 
 BASE_KINDS = ("openspliceai", "own")
+OWN_NAME = "base_model"           # <train-base output>/base_model.pt
 CODE = np.full(256, 4, dtype=np.uint8)
 for _i, _c in enumerate(b"ACGT"):
     CODE[_c] = _i
@@ -59,6 +60,33 @@ def _weight_files(folder: Path, flank: int) -> list[Path]:
     return []
 
 
+def flanks_in(folder: Path) -> list[int]:
+    """Flanks of the OpenSpliceAI weight files in ``folder`` or its ``<flank>nt/`` subfolders."""
+    found = {flank_of_weights_name(p.name) for d in (folder, *folder.glob("*nt")) if d.is_dir()
+             for p in d.glob("model_*nt_rs*.pt")}
+    return sorted(f for f in found if f in ARCHITECTURES)
+
+
+def resolve_base(path, flank: int | None = None, seeds: int = 1, option: str = "--base-weights") -> BaseSpec:
+    """The base model a folder holds: a ``splice train-base`` output (own, fine-tuned or from
+    scratch) or OpenSpliceAI weight files (the flank found in the folder, or ``flank``)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise UserError(f"{option}: {path} is not a folder")
+    if (path / f"{OWN_NAME}.pt").is_file():
+        return BaseSpec("own", str(path))
+    flanks = flanks_in(path)
+    if not flanks:
+        raise UserError(f"{option}: {path} holds neither a `splice train-base` output ({OWN_NAME}.pt) nor "
+                        f"OpenSpliceAI files model_<flank>nt_rs*.pt")
+    if flank is None:
+        if len(flanks) > 1:
+            raise UserError(f"{option}: {path} holds OpenSpliceAI models of several flanks "
+                            f"({', '.join(map(str, flanks))} nt): name one, e.g. {path / f'{flanks[0]}nt'}")
+        flank = flanks[0]
+    return BaseSpec("openspliceai", str(path), flank, seeds)
+
+
 def check_state_dict(sd: dict, net: SpliceAINet, path: Path) -> None:
     """Strict key/shape comparison with one line naming the first missing, unexpected or mismatched key."""
     want = net.state_dict()
@@ -75,7 +103,22 @@ def check_state_dict(sd: dict, net: SpliceAINet, path: Path) -> None:
         raise UserError(f"--base-weights: {path}: unexpected key '{extra[0]}' (not a SpliceAI-{net.flank}nt state dict)")
 
 
+def _openspliceai_payload(path: Path, flank: int) -> dict:
+    """An OpenSpliceAI state-dict file as a model_io payload (its ``legacy`` reader: foreign
+    weights, read with ``weights_only`` and ``map_location`` as every model file is)."""
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - the user's file
+        raise UserError(f"--base-weights: {path} cannot be read as a torch state dict ({type(exc).__name__})") from None
+    net = SpliceAINet(flank)
+    check_state_dict(sd, net, path)
+    return {"config": {"kind": "openspliceai", "net": net_config(net)}, "state_dict": sd}
+
+
 def load_openspliceai(folder: Path, flank: int, seeds: int) -> list[SpliceAINet]:
+    """The first ``seeds`` OpenSpliceAI models of ``flank`` in ``folder``, each through model_io."""
+    from genotool.engine.model_io import load_model
+
     folder = Path(folder)
     if flank not in ARCHITECTURES:
         raise UserError(f"--base-flank must be one of {', '.join(map(str, ARCHITECTURES))}, not {flank}")
@@ -89,25 +132,33 @@ def load_openspliceai(folder: Path, flank: int, seeds: int) -> list[SpliceAINet]
                         f"(in it or in {flank}nt/), {seeds} needed")
     nets = []
     for f in files[:seeds]:
-        try:
-            sd = torch.load(f, map_location="cpu", weights_only=True)
-        except Exception as exc:  # noqa: BLE001 - the user's file
-            raise UserError(f"--base-weights: {f} cannot be read as a torch state dict ({type(exc).__name__})") from None
-        net = SpliceAINet(flank)
-        check_state_dict(sd, net, f)
-        net.load_state_dict(sd, strict=True)
-        nets.append(net.eval())
+        net, _ = load_model(f, lambda cfg: build_net(cfg["net"]), plugin="splice", option="--base-weights",
+                            legacy=lambda _dir, f=f: _openspliceai_payload(f, flank))
+        nets.append(net)
     return nets
 
 
-def load_own(folder: Path) -> list[SpliceAINet]:
+def load_own(folder: Path, option: str = "--base-weights") -> list[SpliceAINet]:
     from genotool.engine.model_io import load_model
 
-    net, payload = load_model(folder, lambda cfg: build_net(cfg["net"]), plugin="splice", name="base_model",
-                              option="--base-weights")
+    net, payload = load_model(folder, lambda cfg: build_net(cfg["net"]), plugin="splice", name=OWN_NAME,
+                              option=option)
     if payload["config"].get("kind") != "base":
-        raise UserError(f"--base-weights: {folder} is not a `splice train-base` output")
+        raise UserError(f"{option}: {folder} is not a `splice train-base` output")
     return [net]
+
+
+def load_base_nets(spec: BaseSpec, option: str = "--base-weights") -> list[SpliceAINet]:
+    """The nets of a base spec (OpenSpliceAI seeds, or the one own/fine-tuned net)."""
+    if spec.kind not in BASE_KINDS:
+        raise UserError(f"--base-model must be one of {', '.join(BASE_KINDS)}, not '{spec.kind}'")
+    if not spec.weights:
+        raise UserError(f"{option}: a folder is required (OpenSpliceAI weights, or a `splice train-base` output)")
+    if spec.kind == "openspliceai":
+        return load_openspliceai(Path(spec.weights), spec.flank, spec.seeds)
+    nets = load_own(Path(spec.weights), option)
+    spec.flank, spec.seeds = nets[0].context, 1
+    return nets
 
 
 class BaseScorer:
@@ -169,16 +220,8 @@ class BaseScorer:
         return self.score(codes), self.score(reverse_complement(codes))
 
 
-def load_base(spec: BaseSpec, device: str = "cpu", batch_size: int = 32, precision: str = "fp32") -> BaseScorer:
-    if spec.kind not in BASE_KINDS:
-        raise UserError(f"--base-model must be one of {', '.join(BASE_KINDS)}, not '{spec.kind}'")
-    if not spec.weights:
-        raise UserError("--base-weights: a folder is required (OpenSpliceAI MANE weights, or a "
-                        "`splice train-base` output for --base-model own)")
-    nets = load_openspliceai(Path(spec.weights), spec.flank, spec.seeds) if spec.kind == "openspliceai" \
-        else load_own(Path(spec.weights))
-    if spec.kind == "own":
-        spec.flank, spec.seeds = nets[0].context, 1
+def load_base(spec: BaseSpec, device: str = "cpu", batch_size: int = 32, precision: str = "fp32") -> "BaseScorer":
+    nets = load_base_nets(spec)
     dtype = {"bf16-mixed": torch.bfloat16, "fp16-mixed": torch.float16}.get(precision)
     return BaseScorer(nets, spec, device=device, batch_size=batch_size, dtype=dtype)
 

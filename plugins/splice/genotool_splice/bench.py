@@ -1,5 +1,7 @@
 """``splice bench``: one JSON with base scoring nt/s per flank (one model; the 5-seed ensemble at
-400 nt), feature extraction rows/s, meta-layer training samples/s and prediction rows/s.
+400 nt), the genome-wide meta-layer's nt/s over the 400 nt base (and the time ratio base + meta
+over base), feature extraction rows/s, candidate-row meta-layer training samples/s and
+prediction rows/s.
 
 Without ``--base-weights`` the SpliceAI nets are randomly initialised: speed does not depend on
 the weights' values, only on the architecture (recorded as ``weights: random``).
@@ -47,6 +49,8 @@ def _plain_forward(nets, codes: np.ndarray, block: int, batch_size: int) -> None
     from genotool_splice.base import ONE_HOT
 
     flank = nets[0].context
+    for n in nets:
+        n.cpu_channels_last = False          # the nn.Conv1d modules themselves, as before any speed-up
     nblocks = -(-len(codes) // block)
     padded = np.full(nblocks * block + flank, 4, dtype=np.uint8)
     padded[flank // 2:flank // 2 + len(codes)] = codes
@@ -80,6 +84,23 @@ def _rate(fn, units: float, min_seconds: float = 1.0) -> float:
         dt = time.perf_counter() - t0
         if dt >= min_seconds:
             return units * n / dt
+
+
+def _genome_meta_rate(sc, codes: np.ndarray, plan, reps: int) -> dict:
+    """nt/s of the genome-wide meta-layer (lightweight preset, random weights) on the 400 nt base's
+    probabilities of ``codes``, interleaved with the base scoring itself: time(base + meta) /
+    time(base) is the cost of genome-wide rescoring (issue 25's floor: <= 2)."""
+    from genotool_splice.genome_meta import GenomeMetaNet
+    from genotool_splice.meta_model import PRESETS
+    from genotool_splice.scoring import DenseMetaHead
+
+    p = PRESETS["lightweight"]
+    head = DenseMetaHead(GenomeMetaNet(kernels=p["kernels"], filters=p["filters"], hidden=p["genome_hidden"]), plan)
+    probs = sc.score(codes)
+    rates = _median_rate({"base_nt_per_s": lambda: sc.score(codes), "meta_nt_per_s": lambda: head(codes, probs)},
+                         len(codes), reps)
+    rates["base_plus_meta_over_base"] = round(1 + rates["base_nt_per_s"] / rates["meta_nt_per_s"], 3)
+    return rates
 
 
 def run_bench(cfg: BenchConfig) -> dict:
@@ -126,6 +147,8 @@ def run_bench(cfg: BenchConfig) -> dict:
             row.update(_median_rate({"five_seed_nt_per_s": lambda: sc5.score(codes[: cfg.bases // 2])},
                                     cfg.bases // 2, cfg.repeats))
         out["base_scoring"][f"{flank}nt"] = row
+        if flank == 400:
+            out["genome_meta"] = _genome_meta_rate(sc, codes, plan, cfg.repeats)
     probs = rng.dirichlet([0.2, 0.2, 5.0], size=cfg.bases).astype(np.float32)
     idx = rng.integers(0, cfg.bases, cfg.rows)
     out["feature_rows_per_s"] = round(_rate(lambda: score_features(probs, idx), cfg.rows), 1)

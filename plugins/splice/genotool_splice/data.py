@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from genotool.errors import UserError
-from genotool_splice.features import FEATURE_NAMES, squash
+from genotool_splice.features import FEATURE_NAMES, standardise
 from genotool_splice.preprocess import CANDIDATES, SUMMARY
 from genotool_splice.seqio import from_text
 
@@ -52,17 +52,6 @@ def load_split(data: Path, split: str) -> Rows:
     win = from_text(df["sequence"].tolist())
     return Rows(win, feats, df["label"].to_numpy(np.int64), df["sample_weight"].to_numpy(np.float32),
                 df[["chrom", "position", "strand", "gene", "candidate"]])
-
-
-def feature_stats(features: np.ndarray) -> dict:
-    z = squash(features.astype(np.float64))
-    sd = z.std(axis=0)
-    return {"mean": z.mean(axis=0).tolist(), "std": np.where(sd > 1e-8, sd, 1.0).tolist()}
-
-
-def standardise(features: np.ndarray, stats: dict) -> np.ndarray:
-    z = squash(features.astype(np.float64))
-    return ((z - np.asarray(stats["mean"])) / np.asarray(stats["std"])).astype(np.float32)
 
 
 class MetaDataset(torch.utils.data.Dataset):

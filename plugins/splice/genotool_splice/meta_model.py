@@ -17,10 +17,10 @@ import torch
 from torch import nn
 
 PRESETS = {
-    "lightweight": {"kernels": [3, 5, 7], "filters": 32, "hidden": 128, "lr": 1e-3, "weight_decay": 0.01,
-                    "patience": 4, "epochs": 20, "batch_size": 64},
-    "default": {"kernels": [3, 5, 7, 11], "filters": 64, "hidden": 256, "lr": 1e-4, "weight_decay": 0.01,
-                "patience": 10, "epochs": 50, "batch_size": 64},
+    "lightweight": {"kernels": [3, 5, 7], "filters": 32, "hidden": 128, "genome_hidden": 64, "lr": 1e-3,
+                    "weight_decay": 0.01, "patience": 4, "epochs": 20, "batch_size": 64},
+    "default": {"kernels": [3, 5, 7, 11], "filters": 64, "hidden": 256, "genome_hidden": 128, "lr": 1e-4,
+                "weight_decay": 0.01, "patience": 10, "epochs": 50, "batch_size": 64},
 }
 ARCHITECTURES = ("meta", "score-only")
 FUSIONS = ("concat", "add", "cross-attention")

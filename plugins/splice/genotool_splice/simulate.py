@@ -297,3 +297,35 @@ def simulate_dataset(out_dir: Path, *, genome_size: int, num_chromosomes: int, n
     counts.update(simulate_variants(out_dir / "genome.fa", genes, out_dir / "splicevardb.tsv",
                                     num_variants=num_variants, seed=seed))
     return counts
+
+
+@dataclass
+class SimulateConfig:
+    output: Path
+    genome_size: int = 4_000_000
+    num_chromosomes: int = 22
+    num_variants: int = 400
+    seed: int = 0
+    force: bool = False
+
+
+def run_simulate(cfg: SimulateConfig) -> dict:
+    """``splice simulate``: option checks, then :func:`simulate_dataset` into the run folder."""
+    from genotool.errors import UserError
+    from genotool.log import log
+    from genotool.outputs import run_output
+
+    if cfg.num_chromosomes < 1:
+        raise UserError(f"--num-chromosomes must be >= 1, not {cfg.num_chromosomes}")
+    if cfg.genome_size < 20_000 * cfg.num_chromosomes:
+        raise UserError(f"--genome-size must be >= {20_000 * cfg.num_chromosomes} (20 kb per chromosome), "
+                        f"not {cfg.genome_size}")
+    if cfg.num_variants < 0:
+        raise UserError(f"--num-variants must be >= 0, not {cfg.num_variants}")
+    params = {"genome_size": cfg.genome_size, "num_chromosomes": cfg.num_chromosomes,
+              "num_variants": cfg.num_variants, "seed": cfg.seed}
+    with run_output(cfg.output, command="splice simulate", parameters=params, force=cfg.force) as run:
+        s = simulate_dataset(run.path, genome_size=cfg.genome_size, num_chromosomes=cfg.num_chromosomes,
+                             num_variants=cfg.num_variants, seed=cfg.seed, progress=lambda m: log(f"simulate: {m}"))
+        run.runtime.update(s)
+    return s

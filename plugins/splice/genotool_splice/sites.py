@@ -55,6 +55,17 @@ def chrom_sites(chrom: str, transcripts: list[Transcript]) -> ChromSites:
     return out
 
 
+def merge_intervals(spans) -> list[tuple[int, int]]:
+    """[start, end) intervals -> sorted, overlapping or touching ones merged."""
+    out: list[list[int]] = []
+    for s, e in sorted(spans):
+        if out and s <= out[-1][1]:
+            out[-1][1] = max(out[-1][1], e)
+        else:
+            out.append([s, e])
+    return [(s, e) for s, e in out]
+
+
 def gene_mask(genes: list, length: int, strand: str) -> np.ndarray:
     """(length,) bool: inside a gene body of this strand."""
     m = np.zeros(length, dtype=bool)
@@ -71,3 +82,40 @@ def gene_index(genes: list, length: int, strand: str) -> np.ndarray:
         if st == strand:
             g[max(0, s):min(length, e)] = i
     return g
+
+
+@dataclass
+class SpanTruth:
+    """Annotated truth over [start, end) of a contig, per strand, genomic order: ``body`` (L,) bool
+    (inside a transcript body: first exon start .. last exon end), ``donor``/``acceptor`` (L,) bool
+    (exon-side site positions of those transcripts)."""
+
+    start: int
+    end: int
+    body: dict
+    donor: dict
+    acceptor: dict
+
+    @property
+    def sites(self) -> dict:
+        return {k: int(sum(getattr(self, k)[s].sum() for s in "+-")) for k in ("donor", "acceptor")}
+
+
+def span_truth(transcripts: list[Transcript], start: int, end: int) -> SpanTruth:
+    """Truth of the transcripts lying wholly inside [start, end) (the SpliceAI genome-wide protocol:
+    every position of every annotated transcript body, both strands)."""
+    L = end - start
+    body = {s: np.zeros(L, bool) for s in "+-"}
+    donor = {s: np.zeros(L, bool) for s in "+-"}
+    acceptor = {s: np.zeros(L, bool) for s in "+-"}
+    for t in transcripts:
+        exons = sorted(t.exons)
+        if not exons or exons[0][0] < start or exons[-1][1] > end:
+            continue
+        s = t.strand
+        body[s][exons[0][0] - start:exons[-1][1] - start] = True
+        for (_, e0), (s1, _) in zip(exons, exons[1:]):
+            left, right = e0 - 1 - start, s1 - start          # exon-side bases around the intron
+            (donor if s == "+" else acceptor)[s][left] = True
+            (acceptor if s == "+" else donor)[s][right] = True
+    return SpanTruth(start, end, body, donor, acceptor)

@@ -8,6 +8,11 @@ The skip sum is cropped by the context (flank) on both sides and projected to 3 
 the order (neither, acceptor, donor).
 
 Input (N, 4, S + flank) one-hot A, C, G, T (N = all zeros); output logits (N, 3, S).
+
+On CPU the forward pass runs every convolution as a 2-D one over (N, C, 1, L) tensors in
+``channels_last`` memory (the parameters stay the Conv1d ones, so state dicts are unchanged):
+oneDNN then uses its direct kernels, ~1.4x the speed of ``Conv1d`` for a training step of the
+400 nt net (forward and backward) here; scoring uses the frozen ``InferenceNet``.
 """
 
 from __future__ import annotations
@@ -26,6 +31,24 @@ CHANNELS = ("neither", "acceptor", "donor")
 NEITHER, ACCEPTOR, DONOR = 0, 1, 2
 
 
+def conv(m: nn.Conv1d, x: torch.Tensor) -> torch.Tensor:
+    """``m`` applied to x (N, C, L), or as a 2-D convolution to x (N, C, 1, L) (channels_last)."""
+    if x.dim() == 3:
+        return m(x)
+    return nn.functional.conv2d(x, m.weight.unsqueeze(2), m.bias, dilation=(1, m.dilation[0]),
+                                padding=(0, m.padding[0]))
+
+
+def batchnorm(bn: nn.BatchNorm1d, x: torch.Tensor) -> torch.Tensor:
+    """``bn`` on (N, C, L) or (N, C, 1, L) (training statistics updated as the module does)."""
+    if x.dim() == 3:
+        return bn(x)
+    if bn.training:
+        bn.num_batches_tracked.add_(1)
+    return nn.functional.batch_norm(x, bn.running_mean, bn.running_var, bn.weight, bn.bias, bn.training,
+                                    bn.momentum, bn.eps)
+
+
 class ResidualUnit(nn.Module):
     def __init__(self, channels: int, width: int, dilation: int):
         super().__init__()
@@ -36,8 +59,8 @@ class ResidualUnit(nn.Module):
         self.conv2 = nn.Conv1d(channels, channels, width, dilation=dilation, padding=pad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.conv1(nn.functional.leaky_relu(self.batchnorm1(x), 0.1))
-        out = self.conv2(nn.functional.leaky_relu(self.batchnorm2(out), 0.1))
+        out = conv(self.conv1, nn.functional.leaky_relu(batchnorm(self.batchnorm1, x), 0.1))
+        out = conv(self.conv2, nn.functional.leaky_relu(batchnorm(self.batchnorm2, out), 0.1))
         return x + out
 
 
@@ -68,20 +91,25 @@ class SpliceAINet(nn.Module):
             if (i + 1) % 4 == 0:
                 self.residual_units.append(Skip(channels))
         self.final_conv = nn.Conv1d(channels, 3, 1)
+        self.cpu_channels_last = True     # False: plain nn.Conv1d on CPU too (bench's reference point)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (N, 4, S + context) -> logits (N, 3, S)."""
-        x = self.initial_conv(x)
-        skip = self.initial_skip.conv(x)
+        flat = x.device.type != "cpu" or not self.cpu_channels_last
+        if not flat:
+            x = x.unsqueeze(2).contiguous(memory_format=torch.channels_last)    # (N, 4, 1, L)
+        x = conv(self.initial_conv, x)
+        skip = conv(self.initial_skip.conv, x)
         for unit in self.residual_units:
             if isinstance(unit, Skip):
-                skip = skip + unit.conv(x)
+                skip = skip + conv(unit.conv, x)
             else:
                 x = unit(x)
         half = self.context // 2
         if half:
-            skip = skip[:, :, half:-half]
-        return self.final_conv(skip)
+            skip = skip[..., half:-half]
+        out = conv(self.final_conv, skip)
+        return out if flat else out.squeeze(2)
 
 
 def net_config(net: SpliceAINet) -> dict:

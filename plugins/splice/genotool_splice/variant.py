@@ -8,8 +8,9 @@ delta is reported). Over the positions p-D..p+D (D = ``distance``, SpliceAI's 50
   DS_DG = max(alt_donor - ref_donor)         DS_DL = max(ref_donor - alt_donor)
 
 and DP_* the genomic offset (position - p) where each maximum sits. The meta-layer deltas use
-its donor/acceptor probabilities at the same positions (features from the base scores of each
-allele, windows from each allele's sequence). Indels are skipped (counted in the summary).
+its donor/acceptor probabilities at the same positions, each allele scored through the path
+``predict`` uses (:func:`genotool_splice.scoring.score_span`). Indels are skipped (counted in
+the summary).
 """
 
 from __future__ import annotations
@@ -56,42 +57,41 @@ def _gene_strands(gtf: Path | None) -> dict:
     from genotool.genome.gtf import iter_chromosomes
     from genotool_splice.sites import chrom_sites
 
-    return {canonical(c): chrom_sites(c, t).genes for c, t in iter_chromosomes(gtf)}
+    return {canonical(c): chrom_sites(c, [x for x in t if x.exons]).genes for c, t in iter_chromosomes(gtf)}
 
 
 def run_variant(cfg: VariantConfig) -> dict:
-    from genotool.genome.fasta import canonical, open_fasta
+    from genotool.genome.fasta import canonical
     from genotool.log import warn
     from genotool.outputs import run_output, write_json
-    from genotool_splice.base import reverse_complement
-    from genotool_splice.predict import load_models, meta_scores
-    from genotool_splice.seqio import fetch_codes
+    from genotool_splice.inputs import Reference, check_annotation
+    from genotool_splice.meta_io import load_models
+    from genotool_splice.scoring import score_span
     from genotool_splice.variants_io import read_variants
 
     if not 1 <= cfg.distance <= 5000:
         raise UserError(f"--distance must be in 1..5000, not {cfg.distance}")
-    if not Path(cfg.fasta).is_file():
-        raise UserError(f"--fasta: {cfg.fasta} not found")
     variants, kind = read_variants(cfg.variants)
-    fa = open_fasta(cfg.fasta)
-    names = {canonical(n): n for n in fa.references}
+    ref = Reference.open(cfg.fasta)
     # every input problem is found before anything is scored or written
     for v in variants:
-        chrom = names.get(canonical(v.chrom))
+        chrom = ref.name_of(v.chrom)
         if chrom is None:
             raise UserError(f"{cfg.variants}: line {v.line}: contig '{v.chrom}' is not in {cfg.fasta}")
-        n = fa.get_reference_length(chrom)
+        n = ref.lengths[chrom]
         if not 1 <= v.pos <= n - len(v.ref) + 1:
             raise UserError(f"{cfg.variants}: line {v.line}: position {v.pos} is outside {chrom} (1..{n})")
-        seen = fa.fetch(chrom, v.pos - 1, v.pos - 1 + len(v.ref)).upper()
+        seen = ref.fa.fetch(chrom, v.pos - 1, v.pos - 1 + len(v.ref)).upper()
         if seen != v.ref:
             raise UserError(f"{cfg.variants}: line {v.line}: REF '{v.ref}' does not match the FASTA ('{seen}') at "
                             f"{chrom}:{v.pos}")
+    if cfg.gtf is not None:
+        check_annotation(cfg.gtf, ref)
     genes = _gene_strands(cfg.gtf)
     plan = cfg.plan()
-    meta, payload, scorer = load_models(cfg.model, cfg.base_weights, plan)
+    # a candidate-row meta-layer rescores every position of the +/-D span (min-score 0), as it always did
+    head, payload, scorer = load_models(cfg.model, cfg.base_weights, plan, min_score=0.0)
     D = cfg.distance
-    margin = max(scorer.flank // 2, payload["config"]["window"] // 2) + 2
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(cfg).items()}
     rows, skipped = [], 0
     with run_output(cfg.output, command="splice variant", parameters=params,
@@ -101,29 +101,30 @@ def run_variant(cfg: VariantConfig) -> dict:
             if len(v.ref) != 1 or len(v.alt) != 1 or v.alt not in "ACGT":
                 skipped += 1
                 continue
-            chrom = names[canonical(v.chrom)]
+            chrom = ref.name_of(v.chrom)
             p = v.pos - 1
-            lo, hi = max(0, p - D - margin), min(fa.get_reference_length(chrom), p + D + margin + 1)
-            ref = fetch_codes(fa, cfg.fasta, chrom, lo, hi)
-            alt = ref.copy()
-            alt[p - lo] = "ACGT".index(v.alt)
+            lo, hi = max(0, p - D), min(ref.lengths[chrom], p + D + 1)
             span = [g for g in genes.get(canonical(chrom), []) if g[0] <= p < g[1]]
-            strands = sorted({g[2] for g in span}) or ["+", "-"]
+            strands = tuple(sorted({g[2] for g in span})) or ("+", "-")
             gene = v.gene or (span[0][3] if span else "")
-            gpos = np.arange(max(lo, p - D), min(hi, p + D + 1))
+            code = "ACGT".index(v.alt)
+
+            def alt_codes(a, b, chrom=chrom, p=p, code=code):
+                c = ref.codes(chrom, a, b)
+                c[p - a] = code
+                return c
+
             best = None
-            for strand in strands:
-                L = len(ref)
-                r_t, a_t = (ref, alt) if strand == "+" else (reverse_complement(ref), reverse_complement(alt))
-                tidx = gpos - lo if strand == "+" else L - 1 - (gpos - lo)
-                rb, ab = scorer.score(r_t), scorer.score(a_t)
-                base = deltas(rb[tidx, 1], rb[tidx, 2], ab[tidx, 1], ab[tidx, 2], gpos - p)
-                rm = meta_scores(meta, payload, rb, r_t, tidx, plan)
-                am = meta_scores(meta, payload, ab, a_t, tidx, plan)
-                mdel = deltas(rm[:, 1], rm[:, 0], am[:, 1], am[:, 0], gpos - p)
+            ref_chunks = score_span(scorer, [head], ref, chrom, lo, hi, strands=strands)
+            alt_chunks = score_span(scorer, [head], ref, chrom, lo, hi, strands=strands, codes_fn=alt_codes)
+            for r, a in zip(ref_chunks, alt_chunks):
+                offsets = np.arange(lo, hi) - p
+                base = deltas(r.base[:, 1], r.base[:, 2], a.base[:, 1], a.base[:, 2], offsets)
+                rm, am = r.outputs[0], a.outputs[0]
+                mdel = deltas(rm[:, 1], rm[:, 0], am[:, 1], am[:, 0], offsets)
                 score = max(max(base[k] for k in DELTAS), max(mdel[k] for k in DELTAS))
                 if best is None or score > best[0]:
-                    best = (score, strand, base, mdel)
+                    best = (score, r.strand, base, mdel)
             _, strand, base, mdel = best
             rows.append({"id": v.vid, "chrom": chrom, "pos": v.pos, "ref": v.ref, "alt": v.alt, "gene": gene,
                          "strand": strand, "classification": v.classification,

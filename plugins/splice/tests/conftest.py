@@ -14,8 +14,10 @@ REPO = Path(__file__).resolve().parents[3]
 
 
 def weights_dir() -> Path | None:
-    """The OpenSpliceAI MANE folder: $GENOTOOL_SPLICE_WEIGHTS or ../shared/data/openspliceai-mane."""
-    for p in (os.environ.get("GENOTOOL_SPLICE_WEIGHTS"), REPO.parent / "shared/data/openspliceai-mane"):
+    """The OpenSpliceAI MANE folder: $GENOTOOL_SPLICE_WEIGHTS or ../shared/data/openspliceai-mane (beside the
+    repository, or beside the folder of worktrees)."""
+    for p in (os.environ.get("GENOTOOL_SPLICE_WEIGHTS"), REPO.parent / "shared/data/openspliceai-mane",
+              REPO.parent.parent / "shared/data/openspliceai-mane"):
         if p and (Path(p) / "80nt").is_dir():
             return Path(p)
     return None

@@ -54,9 +54,13 @@ def test_window_even_or_too_small(sim, pipeline, tmp_path):
 
 def test_empty_test_split(sim, pipeline, tmp_path):
     out = tmp_path / "pre"
-    fails(["preprocess", "--fasta", sim / "genome.fa", "--annotation", sim / "annotation.gtf", "--base-model", "own",
-           "--base-weights", pipeline["base"], "-o", out, "--test-chromosomes", "chr99", "--threads", 1],
-          "--test-chromosomes: the test split is empty", out)
+    args = ["preprocess", "--fasta", sim / "genome.fa", "--annotation", sim / "annotation.gtf", "--base-model", "own",
+            "--base-weights", pipeline["base"], "-o", out, "--threads", 1]
+    fails(args + ["--test-regions", "chr99"], "--test-regions: contig 'chr99' is not in", out)
+    fails(args + ["--test-regions", "chr1:1-100"], "--test-regions: the test split is empty", out)
+    fails(args + ["--test-regions", "chr1:1-50000"], "--test-regions: region chr1:1-50000 lies outside contig 'chr1'",
+          out)
+    fails(args + ["--test-regions", "chr1", "--val-regions", "chr1:5-10"], "regions chr1:5-10 and chr1 overlap", out)
 
 
 def _vcf(path, rows):
@@ -100,3 +104,9 @@ def test_train_option_errors(pipeline, tmp_path):
     fails(["train", "-d", pipeline["data"], "-o", out, "--encoder", "hyenadna"], "--encoder: 'hyenadna' is not "
           "available offline", out)
     fails(["train", "-d", tmp_path, "-o", out], "is not a `splice preprocess` output", out)
+
+
+def test_predict_min_score_range(pipeline, tmp_path):
+    out = tmp_path / "pred"
+    fails(["predict", "--fasta", pipeline["fasta"], "-m", pipeline["meta"], "-o", out, "--min-score", 0.7],
+          "--min-score must be in [0, 0.5]", out)

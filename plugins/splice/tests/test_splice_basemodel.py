@@ -78,3 +78,25 @@ def test_inference_net_equals_forward(flank):
         got = InferenceNet(net)(x.permute(0, 2, 1).unsqueeze(2)).squeeze(2)
     assert got.shape == want.shape == (2, 3, 300)
     assert torch.allclose(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_channels_last_training_path_equals_conv1d():
+    """SpliceAINet's CPU path (2-D channels-last convolutions) = the nn.Conv1d modules: outputs,
+    gradients and BatchNorm running statistics."""
+    torch.manual_seed(3)
+    a = SpliceAINet(80, channels=8)
+    b = SpliceAINet(80, channels=8)
+    b.load_state_dict(a.state_dict())
+    b.cpu_channels_last = False
+    x = torch.nn.functional.one_hot(torch.randint(0, 4, (3, 380)), 4).float().permute(0, 2, 1).contiguous()
+    y = torch.randint(0, 3, (3, 300))
+    for net in (a, b):
+        net.train()
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+    for (name, p), q in zip(a.named_parameters(), b.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-5, rtol=1e-4), name
+    for (name, s), t in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.allclose(s.float(), t.float(), atol=1e-6), name
+    a.eval(), b.eval()
+    with torch.no_grad():
+        assert torch.allclose(a(x), b(x), atol=1e-5)

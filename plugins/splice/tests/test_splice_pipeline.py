@@ -80,11 +80,13 @@ def test_score_only_cross_attention_validate_predict_variant(pipeline, sim, spli
     root, data = pipeline["root"], pipeline["data"]
     run_ok("train", "-d", data, "-o", root / "score", "--architecture", "score-only", "--epochs", 1,
            "--threads", 1)
-    run_ok("train", "-d", data, "-o", root / "xattn", "--fusion", "cross-attention", "--epochs", 1, "--threads", 1)
+    run_ok("train", "-d", data, "-o", root / "xattn", "--protocol", "candidates", "--fusion", "cross-attention",
+           "--epochs", 1, "--threads", 1)
     run_ok("validate", "-d", data, "-m", pipeline["meta"], "--score-only-model", root / "score", "-o", root / "val",
-           "--threads", 1)
+           "--also-model", root / "xattn", "--threads", 1)
     rep = json.loads((root / "val" / "validation.json").read_text())
-    assert [r["model"] for r in rep["table"]] == ["base", "score-only", "meta"]
+    assert [r["model"] for r in rep["table"]] == ["base", "score-only", "meta", "xattn"]
+    assert [r["model"] for r in rep["genome_wide"]["table"]] == ["base", "score-only", "meta", "xattn"]
     for r in rep["table"]:
         for k in ("pr_auc_donor", "ap_acceptor", "topk_donor", "top10_acceptor", "top500_donor", "ece"):
             assert 0 <= r[k] <= 1, (r["model"], k)
