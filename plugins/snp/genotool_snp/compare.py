@@ -88,6 +88,7 @@ def _primary(spec: dict) -> str:
 
 def run_compare(opts: CompareOptions) -> dict:
     from genotool.outputs import run_output, write_json
+    from genotool_snp.evaluate import blas_threads
     from genotool_snp.preprocess import load_data
     from genotool_snp.train import label_spec, split_rows, targets
 
@@ -101,7 +102,7 @@ def run_compare(opts: CompareOptions) -> dict:
     t0 = time.perf_counter()
     load0 = [round(v, 2) for v in os.getloadavg()]
     with run_output(opts.output, command="snp compare", parameters=params, inputs=[str(opts.data)],
-                    force=opts.force) as run:
+                    force=opts.force) as run, blas_threads(opts.threads):
         per_fold: dict[str, list[dict]] = {}      # method -> per-fold metrics
         trained: dict[str, list[dict]] = {}       # architecture -> per-fold train summaries
         for i, rows in enumerate(splits):

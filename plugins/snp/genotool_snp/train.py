@@ -55,8 +55,10 @@ class TrainOptions(RunOptions):
     progress_label: str = ""
 
 
-# Issue 26's small-cohort defaults, for every preset that does not set them.
-ROBUST_DEFAULTS = {"linear_head": "best", "snp_dropout": 0.0}
+# Issue 26's small-cohort defaults, for every preset that does not set them. linear_head "auto":
+# "best" for the population task, "none" for a phenotype (its attributions are what the
+# phenotype floor scores, measured without a head).
+ROBUST_DEFAULTS = {"linear_head": "auto", "snp_dropout": 0.0}
 
 
 def presets() -> dict:
@@ -82,8 +84,10 @@ def hyperparameters(opts: TrainOptions) -> dict:
         raise UserError(f"--scheduler must be one of {', '.join(SCHEDULERS)}, not '{hp['scheduler']}'")
     if hp["epochs"] < 1 or hp["batch_size"] < 1 or hp["grad_accum"] < 1:
         raise UserError("--epochs, batch_size and grad_accum must be >= 1")
+    if hp["linear_head"] == "auto":
+        hp["linear_head"] = "best" if opts.task == "population" else "none"
     if hp["linear_head"] not in CHOICES:
-        raise UserError(f"--set linear_head must be one of {', '.join(CHOICES)}, not '{hp['linear_head']}'")
+        raise UserError(f"--set linear_head must be one of auto, {', '.join(CHOICES)}, not '{hp['linear_head']}'")
     if not 0 <= hp["snp_dropout"] < 1:
         raise UserError(f"--set snp_dropout must be in [0, 1), not {hp['snp_dropout']}")
     return hp
@@ -330,12 +334,13 @@ def run_train(opts: TrainOptions) -> dict:
     from dataclasses import asdict
 
     from genotool.outputs import run_output
+    from genotool_snp.evaluate import blas_threads
     from genotool_snp.preprocess import load_data
 
     data = load_data(opts.data)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     with run_output(opts.output, command="snp train", parameters=params, inputs=[str(opts.data)],
-                    force=opts.force) as run:
+                    force=opts.force) as run, blas_threads(opts.threads):
         summary = train_model(opts, data, run.path, run)
         from genotool.outputs import write_json
         from genotool_snp.verdict import write_train_report

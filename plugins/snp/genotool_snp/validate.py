@@ -180,8 +180,10 @@ def run_validate(opts: ValidateOptions) -> dict:
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     check_sites(data, payload["extra"])
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    from genotool_snp.evaluate import blas_threads
+
     with run_output(opts.output, command="snp validate", parameters=params,
-                    inputs=[str(opts.model), str(opts.data)], force=opts.force) as run:
+                    inputs=[str(opts.model), str(opts.data)], force=opts.force) as run, blas_threads(opts.threads):
         run.plan = plan.to_dict()
         res, arrays = evaluate(model, payload, data, plan, plan.batch_size, opts.seed)
         geno = np.asarray(data["genotypes"])[arrays["test"]]
