@@ -1,4 +1,4 @@
-"""``genotool snp``: simulate, preprocess, train, predict, importance, validate, compare, bench.
+"""``genotool snp``: simulate, preprocess, train, predict, importance, validate, compare, sweep, bench.
 
 Light module (``genotool --help`` imports it): every verb parses its options into one config
 object and hands it to the library module, which imports numpy/torch/cyvcf2 itself.

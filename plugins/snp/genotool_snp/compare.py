@@ -3,6 +3,8 @@ split or, with ``--cv K``, on K stratified folds (mean and spread); one table (r
 ``table.json``, ``--json``), ``report.html``, and plain sentences on stdout saying whether a
 baseline beats a model.
 
+On one split the spread is the binomial standard error of each accuracy (``accuracy_se``).
+
 Folds (``--cv K``): stratified K-fold over every sample (by the label, numeric labels by
 quintile); fold i is the test set, fold i + 1 the validation set (early stopping and the linear
 head's choice) and the other K - 2 folds the training set, so K = 5 gives the 60/20/20 of
@@ -163,18 +165,23 @@ def _one(opts: CompareOptions, data, spec, y, rows, arch: str, out: Path, label:
 
 def _table(opts, spec, per_fold: dict, trained: dict, splits) -> dict:
     """Rows (mean over folds, with the primary metric's spread), the verdicts, per-fold numbers."""
+    from genotool_snp.verdict import standard_error
+
     key = _primary(spec)
     rows, stats = [], {}
+    n_test = len(splits[0][2])
     for name, ms in per_fold.items():
         vals = np.asarray([m[key] for m in ms], float)
-        sd = float(vals.std(ddof=1)) if len(vals) > 1 else None
+        # the spread: standard deviation over the folds, or on one split accuracy's standard error
+        sd = (float(vals.std(ddof=1)) if len(vals) > 1 else
+              standard_error(float(vals[0]), n_test) if key == "accuracy" else None)
         stats[name] = (float(vals.mean()), sd)
         row = {"method": name}
         for k in HEADLINE:
             if k in ms[0]:
                 row[k] = float(np.mean([m[k] for m in ms]))
         if sd is not None:
-            row[f"{key}_sd"] = sd
+            row[f"{key}_{'sd' if opts.cv else 'se'}"] = sd
         for c in ms[0].get("per_class", {}):
             row[f"acc_{c}"] = float(np.nanmean([m["per_class"][c]["accuracy"] for m in ms]))
         arch = name.removeprefix("genotool-")
@@ -185,7 +192,7 @@ def _table(opts, spec, per_fold: dict, trained: dict, splits) -> dict:
     models = [f"genotool-{a}" for a in opts.architectures]
     baselines = [n for n in per_fold if n not in models]
     for row in rows:            # the table says when a baseline is within a model's spread
-        if row["method"] in baselines and opts.cv:
+        if row["method"] in baselines and stats[row["method"]][1] is not None:
             mean = stats[row["method"]][0]
             row["within_spread_of"] = ",".join(m.removeprefix("genotool-") for m in models
                                                if abs(mean - stats[m][0]) <= (stats[m][1] or 0)) or "-"

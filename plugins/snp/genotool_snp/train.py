@@ -103,6 +103,8 @@ def _coerce(key: str, raw, like):
             return raw.lower() in ("true", "1")
         if isinstance(like, int):
             return int(raw)
+        if isinstance(like, str):                # "none" is a value of some (scheduler, linear_head)
+            return raw
         if raw.lower() in ("none", "null"):
             return None
         if isinstance(like, float):
@@ -243,7 +245,7 @@ def beside_baselines(model, data: dict, spec: dict, y, tr, va, plan, arch: str, 
     logistic regression fitted on the same training rows, with the plain verdict (None for a
     phenotype, whose baseline needs the validation split to choose its strength)."""
     from genotool_snp.validate import baselines, model_metrics
-    from genotool_snp.verdict import against_baselines
+    from genotool_snp.verdict import against_baselines, standard_error
 
     if spec["kind"] != "classes" or spec.get("binary") or not len(va):
         return None
@@ -252,7 +254,8 @@ def beside_baselines(model, data: dict, spec: dict, y, tr, va, plan, arch: str, 
     base, _ = baselines(data, spec, y, tr, va, va, seed, linear=False)
     acc = {name: mine["accuracy"], **{k: v["accuracy"] for k, v in base.items()}}
     verdict = against_baselines(name, mine["accuracy"], {k: v["accuracy"] for k, v in base.items()},
-                                f"on the validation split ({len(va)} samples)")
+                                f"on the validation split ({len(va)} samples)",
+                                spread=standard_error(mine["accuracy"], len(va)), spread_name="standard error")
     return {"n": int(len(va)), "accuracy": acc, "verdict": verdict}
 
 
@@ -333,18 +336,16 @@ def train_model(opts: TrainOptions, data: dict, out_dir: Path, run=None, rows=No
 def run_train(opts: TrainOptions) -> dict:
     from dataclasses import asdict
 
-    from genotool.outputs import run_output
+    from genotool.outputs import run_output, write_json
     from genotool_snp.evaluate import blas_threads
     from genotool_snp.preprocess import load_data
+    from genotool_snp.verdict import write_train_report
 
     data = load_data(opts.data)
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
     with run_output(opts.output, command="snp train", parameters=params, inputs=[str(opts.data)],
                     force=opts.force) as run, blas_threads(opts.threads):
         summary = train_model(opts, data, run.path, run)
-        from genotool.outputs import write_json
-        from genotool_snp.verdict import write_train_report
-
         write_json(run.path / "train.json", summary)
         write_train_report(summary, run.path)
     if summary["validation"]:

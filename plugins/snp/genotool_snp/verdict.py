@@ -18,24 +18,31 @@ def pretty(name: str) -> str:
     return PRETTY.get(name, name)
 
 
+def standard_error(acc: float, n: int) -> float:
+    """Binomial standard error of an accuracy on n samples (Laplace-smoothed, so 0/n and n/n
+    are not called certain): sqrt(p (1 - p) / n), p = (correct + 1) / (n + 2)."""
+    p = (acc * n + 1) / (n + 2)
+    return float((p * (1 - p) / n) ** 0.5)
+
+
 def against_baselines(model: str, acc: float, baselines: dict[str, float], where: str,
-                      spread: float | None = None) -> dict:
+                      spread: float | None = None, spread_name: str = "spread") -> dict:
     """{"baseline_wins": bool, "best_baseline", "sentence"}: the model's accuracy against the best
-    baseline's. ``spread``: the model's standard deviation over folds (a lead or a deficit
-    within it is called a tie, not a win)."""
+    baseline's. ``spread``: the model's standard deviation over folds, or the standard error of
+    its accuracy on one split (a lead or a deficit within it is said to be within it)."""
     name, best = max(baselines.items(), key=lambda kv: kv[1])
     gap = acc - best
     within = spread is not None and abs(gap) <= spread
-    unit = f" (spread {spread:.3f})" if spread is not None else ""
+    unit = f" ({spread_name} {spread:.3f})" if spread is not None else ""
     if gap < 0:
         sentence = (f"{pretty(name)} is MORE ACCURATE than {model} {where}: {best:.3f} vs {acc:.3f}{unit}"
-                    + ("; the gap is within the spread." if within else
+                    + (f"; the gap is within the {spread_name}." if within else
                        ". Prefer the baseline for this cohort (or give the model more samples)."))
     elif gap == 0:
         sentence = f"{model} ties {pretty(name)} {where}: {acc:.3f}{unit}."
     else:
         sentence = (f"{model} leads the baselines {where}: {acc:.3f} vs {best:.3f} ({pretty(name)}){unit}"
-                    + ("; the lead is within the spread." if within else "."))
+                    + (f"; the lead is within the {spread_name}." if within else "."))
     return {"baseline_wins": bool(gap < 0), "best_baseline": name, "baseline_accuracy": best,
             "model_accuracy": acc, "within_spread": bool(within), "sentence": sentence}
 

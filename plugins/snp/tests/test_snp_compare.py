@@ -31,7 +31,8 @@ def test_compare_table_and_default_budget(pre, tmp_path, monkeypatch):
     methods = [row["method"] for row in table["rows"]]
     assert methods == ["genotool-cnn", "genotool-gnn", *BASELINES]
     for row in table["rows"]:
-        assert 0 <= row["accuracy"] <= 1
+        assert 0 <= row["accuracy"] <= 1 and 0 < row["accuracy_se"] < 0.5    # one split: a standard error
+    assert all(row["within_spread_of"] for row in table["rows"] if row["method"] in BASELINES)
     assert (tmp_path / "cmp" / "table.json").is_file() and (tmp_path / "cmp" / "report.html").is_file()
     # no --max-minutes: each architecture gets its own cap, 17 minutes in all (<= 20 with evaluation)
     assert seen == {"cnn": (DEFAULT_MINUTES["cnn"], 1), "gnn": (DEFAULT_MINUTES["gnn"], 1)}

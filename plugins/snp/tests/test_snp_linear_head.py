@@ -106,3 +106,12 @@ def test_train_says_plainly_when_pca_wins(pre, tmp_path, monkeypatch):
     summary = json.loads((tmp_path / "m" / "train.json").read_text())
     assert summary["validation"]["verdict"]["baseline_wins"] is True
     assert said in (tmp_path / "m" / "report.html").read_text()
+
+
+def test_string_presets_take_none_as_a_value(pre):
+    from genotool_snp.train import TrainOptions, hyperparameters
+
+    hp = hyperparameters(TrainOptions(data=pre, output=pre, overrides={"linear_head": "none", "scheduler": "none"}))
+    assert hp["linear_head"] == "none" and hp["scheduler"] == "none"
+    assert hyperparameters(TrainOptions(data=pre, output=pre))["linear_head"] == "best"          # auto, population
+    assert hyperparameters(TrainOptions(data=pre, output=pre, task="phenotype"))["linear_head"] == "none"
