@@ -92,7 +92,7 @@ def run_compare(opts: CompareOptions) -> dict:
     from genotool.outputs import run_output, write_json
     from genotool_snp.evaluate import blas_threads
     from genotool_snp.preprocess import load_data
-    from genotool_snp.train import label_spec, split_rows, targets
+    from genotool_snp.labels import label_spec, split_rows, targets
 
     opts.check()
     data = load_data(opts.data)

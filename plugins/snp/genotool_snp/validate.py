@@ -70,7 +70,7 @@ def baselines(data: dict, spec: dict, y: np.ndarray, tr, va, te, seed: int = 0, 
 def evaluate(model, payload: dict, data: dict, plan, batch_size: int, seed: int = 0) -> dict:
     """Model and baseline metrics on the test split; plus arrays for the report."""
     from genotool_snp import evaluate as ev
-    from genotool_snp.train import split_rows, targets
+    from genotool_snp.labels import split_rows, targets
 
     spec = payload["extra"]["label"]
     y = targets(data, spec)

@@ -14,8 +14,8 @@ def _setup(pre, choice="best", arch="cnn"):
     import torch
 
     from genotool_snp.preprocess import load_data
-    from genotool_snp.train import (TrainOptions, hyperparameters, label_spec, make_model, model_config, split_rows,
-                                    targets)
+    from genotool_snp.labels import label_spec, split_rows, targets
+    from genotool_snp.train import TrainOptions, hyperparameters, make_model, model_config
 
     data = load_data(pre)
     hp = hyperparameters(TrainOptions(data=pre, output=pre, overrides={**TINY, "linear_head": choice}))
@@ -115,3 +115,4 @@ def test_string_presets_take_none_as_a_value(pre):
     assert hp["linear_head"] == "none" and hp["scheduler"] == "none"
     assert hyperparameters(TrainOptions(data=pre, output=pre))["linear_head"] == "best"          # auto, population
     assert hyperparameters(TrainOptions(data=pre, output=pre, task="phenotype"))["linear_head"] == "none"
+

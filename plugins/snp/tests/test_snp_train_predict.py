@@ -58,7 +58,8 @@ def test_gnn_passes_messages(pre):
 
     from genotool_snp.models import build
     from genotool_snp.preprocess import load_data
-    from genotool_snp.train import hyperparameters, label_spec, model_config, TrainOptions
+    from genotool_snp.labels import label_spec
+    from genotool_snp.train import hyperparameters, model_config, TrainOptions
 
     data = load_data(pre)
     hp = hyperparameters(TrainOptions(data=pre, output=pre))
