@@ -117,16 +117,20 @@ def test_string_presets_take_none_as_a_value(pre):
     assert hyperparameters(TrainOptions(data=pre, output=pre, task="phenotype"))["linear_head"] == "none"
 
 
-def test_small_cohorts_get_the_narrow_width_unless_set_explicitly(pre):
+def test_small_cohorts_get_the_narrow_width_and_the_head_unless_set_explicitly(pre):
     from genotool_snp.train import SMALL_COHORT, TrainOptions, fit_to_cohort, hyperparameters
 
     opts = TrainOptions(data=pre, output=pre)
     hp = hyperparameters(opts)
-    assert fit_to_cohort(hp, opts, hp["small_cohort"]) == hp                     # at the threshold: the preset
+    big = fit_to_cohort(hp, opts, hp["small_cohort"])                  # at the threshold: the preset, no head
+    assert big == {**hp, "linear_head": "none"}
     small = fit_to_cohort(hp, opts, hp["small_cohort"] - 1)
     assert {k: small[k] for k in SMALL_COHORT} == SMALL_COHORT and small["channels"] != hp["channels"]
-    opts = TrainOptions(data=pre, output=pre, overrides={"embed_dim": "12"}, patience=7)
+    assert small["linear_head"] == "best"
+    opts = TrainOptions(data=pre, output=pre, overrides={"embed_dim": "12", "linear_head": "pca"}, patience=7)
     small = fit_to_cohort(hyperparameters(opts), opts, 10)
     assert small["embed_dim"] == 12 and small["patience"] == 7 and small["channels"] == SMALL_COHORT["channels"]
+    assert fit_to_cohort(hyperparameters(opts), opts, 10_000)["linear_head"] == "pca"      # explicit head kept
     opts = TrainOptions(data=pre, output=pre, overrides={"small_cohort": "0"})
-    assert fit_to_cohort(hyperparameters(opts), opts, 10)["channels"] == hp["channels"]
+    off = fit_to_cohort(hyperparameters(opts), opts, 10)
+    assert off["channels"] == hp["channels"] and off["linear_head"] == "none"
