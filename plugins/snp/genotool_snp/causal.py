@@ -166,7 +166,7 @@ def recovery_table(data: dict, truth: Path, scores: dict[str, np.ndarray], ks=(1
     ``clumped``: score each importance ranking after the marginal test's clumping (same r^2 and
     window); ``methods_raw`` always holds the unclumped rankings' numbers."""
     from genotool_snp.evaluate import dosage
-    from genotool_snp.train import split_rows
+    from genotool_snp.labels import split_rows
 
     causal = causal_indices(data, truth)
     hap = haplotype_rows(data)

@@ -1,4 +1,4 @@
-"""``genotool snp``: simulate, preprocess, train, predict, importance, validate, compare, bench.
+"""``genotool snp``: simulate, preprocess, train, predict, importance, validate, compare, sweep, bench.
 
 Light module (``genotool --help`` imports it): every verb parses its options into one config
 object and hands it to the library module, which imports numpy/torch/cyvcf2 itself.
@@ -32,13 +32,35 @@ def _arch(architecture: str) -> str:
     return check_choice(architecture, ARCHITECTURES, "--architecture")
 
 
+def _counts(text: str | None, option: str) -> list[int] | None:
+    """'30,60,90' -> [30, 60, 90] (None stays None)."""
+    if text is None:
+        return None
+    try:
+        return [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        from genotool.errors import UserError
+
+        raise UserError(f"{option}: expected comma-separated integers, not '{text}'") from None
+
+
 @app.command()
 def simulate(
     output: Output,
     demography: Annotated[str, typer.Option("--demography", help="american-admixture (stdpopsim HomSap "
-                                            "AmericanAdmixture_4B18: AFR, EUR, ASIA, ADMIX) or island.")] = "american-admixture",
+                                            "AmericanAdmixture_4B18: AFR, EUR, ASIA, ADMIX), out-of-africa "
+                                            "(OutOfAfrica_3G09: YRI, CEU, CHB), island, or split (populations "
+                                            "from one ancestor --split-time generations ago).")] = "american-admixture",
     num_samples: Annotated[int, count_option("samples", "Diploid samples per population.")] = 150,
-    num_populations: Annotated[int, count_option("populations", "Populations of the island model.")] = 4,
+    num_populations: Annotated[int, count_option("populations", "Populations of the island or split model.")] = 4,
+    cohort_sizes: Annotated[Optional[str], typer.Option("--cohort-sizes", help="Comma-separated diploids per "
+                                                        "population (unequal cohorts; overrides --num-samples; island "
+                                                        "and split: also the number of populations).")] = None,
+    split_time: Annotated[float, typer.Option("--split-time", help="Split model: generations since the "
+                                              "populations split.")] = 400.0,
+    migration_rate: Annotated[Optional[float], typer.Option("--migration-rate", help="Island or split model: "
+                                                            "symmetric migration rate per generation (default "
+                                                            "island 1e-4, split 0).")] = None,
     length: Annotated[int, typer.Option("--length", help="Sequence length in bp.")] = 10_000_000,
     hotspots_per_mb: Annotated[float, typer.Option("--hotspots-per-mb", help="Recombination hotspots (2 kb) per Mb.")] = 10.0,
     num_causal: Annotated[int, count_option("causal", "Causal SNPs of the phenotype (MAF >= 0.05).")] = 3,
@@ -57,7 +79,8 @@ def simulate(
     from genotool_snp.simulate import SimulateConfig, simulate as run
 
     cfg = SimulateConfig(output, demography, num_samples, num_populations, length, hotspots_per_mb, num_causal, h2,
-                         case_fraction, contig, seed, mutation_rate)
+                         case_fraction, contig, seed, mutation_rate, split_time=split_time,
+                         migration_rate=migration_rate, cohort_sizes=_counts(cohort_sizes, "--cohort-sizes"))
     cfg.check()
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in cfg.__dict__.items()}
     with run_output(output, command="snp simulate", parameters=params, force=force) as r:
@@ -207,7 +230,10 @@ def compare(
                                                   "cosine schedule's length).")] = 12,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Wall-clock budget for EACH "
                                                          "architecture (default: cnn 7, cnn-transformer 6, gnn "
-                                                         "4 minutes: <= 20 min in all on 2 CPU cores).")] = None,
+                                                         "4 minutes: <= 20 min in all on 2 CPU cores; "
+                                                         "with --cv split over the folds).")] = None,
+    cv: Annotated[Optional[int], typer.Option("--cv", help="Stratified K-fold cross-validation (K >= 3) "
+                                              "instead of the data's split: mean and spread per method.")] = None,
     json_out: Json = None,
     batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
     seed: Seed = 0, force: Force = False,
@@ -219,8 +245,39 @@ def compare(
     archs = [_arch(a.strip()) for a in architectures.split(",") if a.strip()]
     run_compare(CompareOptions(data=data, output=output, architectures=archs, task=task, label=label, preset=preset,
                                overrides=parse_overrides(set_), epochs=epochs, max_minutes=max_minutes,
-                               json=json_out, batch_size=batch_size, device=device, precision=precision,
+                               cv=cv, json=json_out, batch_size=batch_size, device=device, precision=precision,
                                threads=threads, seed=seed, force=force))
+
+
+@app.command()
+def sweep(
+    output: Output,
+    scenarios: Annotated[Optional[Path], typer.Option("--scenarios", help="Scenario table (JSON, like the "
+                                                      "built-in presets/scenarios.json; default: the built-in "
+                                                      "14 cohorts).")] = None,
+    only: Annotated[Optional[str], typer.Option("--only", help="Comma-separated scenario names to run.")] = None,
+    architectures: Annotated[str, typer.Option("--architectures", help="Comma-separated architectures (the "
+                                               "first is held to the floors).")] = "cnn",
+    cv: Annotated[int, typer.Option("--cv", help="Stratified folds per scenario.")] = 5,
+    preset: Annotated[str, typer.Option("--preset", help="Preset for every architecture.")] = "small-cpu",
+    set_: Annotated[Optional[List[str]], typer.Option("--set", help="Preset override key=value (repeatable).")] = None,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Maximum epochs (default: compare's).")] = None,
+    max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Training budget per architecture "
+                                                         "and scenario (split over the folds).")] = None,
+    length: Annotated[Optional[int], typer.Option("--length", help="Override every scenario's length (bp).")] = None,
+    batch_size: BatchSize = None, device: Device = None, precision: Precision = None, threads: Threads = None,
+    seed: Seed = 0, force: Force = False,
+):
+    """Scenario sweep: simulate, preprocess and compare --cv per cohort; the floors against PCA."""
+    from genotool_snp.sweep import SweepOptions, run_sweep
+    from genotool_snp.train import parse_overrides
+
+    run_sweep(SweepOptions(output=output, scenarios=scenarios,
+                           only=[s.strip() for s in (only or "").split(",") if s.strip()],
+                           architectures=[_arch(a.strip()) for a in architectures.split(",") if a.strip()], cv=cv,
+                           preset=preset, overrides=parse_overrides(set_), epochs=epochs, max_minutes=max_minutes,
+                           length=length, batch_size=batch_size, device=device, precision=precision,
+                           threads=threads, seed=seed, force=force))
 
 
 @app.command()

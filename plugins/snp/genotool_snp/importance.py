@@ -120,7 +120,7 @@ def run_importance(opts: ImportanceOptions) -> dict:
     from genotool.report import Report
     from genotool_snp.predict import load
     from genotool_snp.preprocess import load_data
-    from genotool_snp.train import split_rows
+    from genotool_snp.labels import split_rows
     from genotool_snp.validate import check_sites, manhattan
 
     for m in opts.methods:

@@ -12,6 +12,13 @@ missing) and return (B, n_out) outputs. Shared input stage (:class:`GenotypeInpu
   a flatten layer: everything after the embedding is convolution, attention or message passing
   followed by global pooling. The mean of the embedding over SNPs goes to the head as well (a
   linear path: the model can do at least what a linear model on the genotypes does).
+
+Robust on small cohorts (issue 26): with ``cfg["anchor"]`` the output is a fixed linear head
+(:class:`LinearAnchor`, fitted in closed form before training by ``linear_head.py``: L2-logistic
+regression on all SNPs or on PCA(10), chosen on the validation split) plus the network's output
+as a residual whose last layer starts at zero, so an untrained model is the linear model and the
+network only learns what the linear model misses. ``cfg["snp_dropout"]`` drops whole SNPs (both
+haplotypes of a sample at a site) from the centred input during training.
 """
 
 from __future__ import annotations
@@ -25,26 +32,85 @@ ARCHITECTURES = ("cnn", "cnn-transformer", "gnn")
 
 
 class GenotypeInput(nn.Module):
-    """(B, C, L) int8 -> (B, d, L) float embedding."""
+    """(B, C, L) int8 -> (B, d, L) float embedding (:meth:`centre` then :meth:`embed`)."""
 
-    def __init__(self, n_snps: int, channels: int, dim: int):
+    def __init__(self, n_snps: int, channels: int, dim: int, snp_dropout: float = 0.0):
         super().__init__()
         self.register_buffer("mean", torch.zeros(channels, n_snps))
         self.weight = nn.Parameter(torch.randn(n_snps, dim, channels + 1) * (channels + 1) ** -0.5)
         with torch.no_grad():
             self.weight[:, :, -1] = 0       # mask channel: no effect until trained on missing data
         self.bias = nn.Parameter(torch.zeros(dim, n_snps))
+        self.snp_dropout = snp_dropout
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def centre(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(B, C, L) int8 or float -> centred float (B, C, L) (missing = 0) and mask (B, 1, L)."""
         miss = x < 0
         xc = torch.where(miss, torch.zeros((), device=x.device), x.float() - self.mean)
-        feats = torch.cat([xc, miss.any(1, keepdim=True).float()], 1)          # (B, C + 1, L)
+        return xc, miss.any(1, keepdim=True).float()
+
+    def embed(self, xc: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        """(B, C, L), (B, 1, L) -> (B, d, L)."""
+        if self.training and self.snp_dropout > 0:
+            # whole SNPs (all channels of a sample at a site) set to the training mean, rescaled
+            keep = torch.rand_like(mask) >= self.snp_dropout
+            xc = xc * keep / (1 - self.snp_dropout)
+        feats = torch.cat([xc, mask], 1)                                       # (B, C + 1, L)
         # sum over the C + 1 input channels of (B, 1, L) x (d, L): elementwise, no per-SNP matmuls
         w = self.weight.permute(2, 1, 0)                                       # (C + 1, d, L)
         out = self.bias.unsqueeze(0)
         for c in range(feats.shape[1]):
             out = out + feats[:, c:c + 1] * w[c]
         return out                                                             # (B, d, L)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.embed(*self.centre(x))
+
+
+class LinearAnchor(nn.Module):
+    """Fixed linear head on the centred dosage: (B, C, L) centred -> (B, n_out) = W . sum_c xc + b.
+
+    ``weight`` (n_out, L) and ``bias`` (n_out,) are buffers: fitted in closed form before training
+    (``linear_head.fit``), saved with the model, never changed by the optimizer."""
+
+    def __init__(self, n_snps: int, n_out: int):
+        super().__init__()
+        self.register_buffer("weight", torch.zeros(n_out, n_snps))
+        self.register_buffer("bias", torch.zeros(n_out))
+
+    def forward(self, xc: torch.Tensor) -> torch.Tensor:
+        return xc.sum(1) @ self.weight.t() + self.bias
+
+
+class SnpModel(nn.Module):
+    """Shared frame: input stage, optional linear anchor, ``body`` (the architecture) as residual.
+
+    forward(x (B, C, L), anchor_logits (B, n_out) | None) -> (B, n_out). During training the task
+    passes the anchor's out-of-fold logits for the training samples (``anchor_logits``), so the
+    residual learns what the linear model gets wrong on samples it has not seen; otherwise the
+    anchor is evaluated on ``x``."""
+
+    def __init__(self, cfg: dict):
+        super().__init__()
+        self.input = GenotypeInput(cfg["n_snps"], cfg["in_channels"], cfg["embed_dim"], cfg.get("snp_dropout", 0.0))
+        self.anchor = LinearAnchor(cfg["n_snps"], cfg["n_out"]) if cfg.get("anchor") else None
+
+    def residual_start(self) -> None:
+        """Zero the last layer of the head: the untrained model outputs exactly the anchor."""
+        last = [m for m in self.head.modules() if isinstance(m, nn.Linear)][-1]
+        nn.init.zeros_(last.weight)
+        nn.init.zeros_(last.bias)
+
+    def body(self, e: torch.Tensor) -> torch.Tensor:      # (B, d, L) -> (B, n_out)
+        raise NotImplementedError
+
+    def forward(self, x: torch.Tensor, anchor_logits: torch.Tensor | None = None) -> torch.Tensor:
+        xc, mask = self.input.centre(x)
+        out = self.body(self.input.embed(xc, mask))
+        if self.anchor is None:
+            return out
+        lin = anchor_logits if anchor_logits is not None else self.anchor(xc)
+        return out + lin.to(out.dtype)
 
 
 class MultiScale(nn.Module):
@@ -91,16 +157,14 @@ def _pool(h: torch.Tensor) -> torch.Tensor:
     return torch.cat([h.mean(-1), h.amax(-1)], 1)
 
 
-class CNN(nn.Module):
+class CNN(SnpModel):
     def __init__(self, cfg: dict):
-        super().__init__()
-        self.input = GenotypeInput(cfg["n_snps"], cfg["in_channels"], cfg["embed_dim"])
+        super().__init__(cfg)
         ch = tuple(cfg["channels"])
         self.stem = Stem(cfg["embed_dim"], ch, cfg["dropout"], cfg.get("grad_checkpoint", False))
         self.head = nn.Sequential(nn.Dropout(cfg["dropout"]), nn.Linear(2 * ch[-1] + cfg["embed_dim"], cfg["n_out"]))
 
-    def forward(self, x):
-        e = self.input(x)
+    def body(self, e):
         return self.head(torch.cat([_pool(self.stem(e)), _linear_path(e)], 1))
 
 
@@ -133,10 +197,9 @@ class WindowAttention(nn.Module):
         return torch.roll(u, s, 1) if s else u
 
 
-class CNNTransformer(nn.Module):
+class CNNTransformer(SnpModel):
     def __init__(self, cfg: dict):
-        super().__init__()
-        self.input = GenotypeInput(cfg["n_snps"], cfg["in_channels"], cfg["embed_dim"])
+        super().__init__(cfg)
         ch = tuple(cfg["channels"])
         self.stem = Stem(cfg["embed_dim"], ch, cfg["dropout"], cfg.get("grad_checkpoint", False), norm="group")
         self.down = 2 ** len(ch)                               # SNPs per token
@@ -147,8 +210,7 @@ class CNNTransformer(nn.Module):
         self.head = nn.Sequential(nn.LayerNorm(2 * ch[-1] + cfg["embed_dim"]), nn.Dropout(cfg["dropout"]),
                                   nn.Linear(2 * ch[-1] + cfg["embed_dim"], cfg["n_out"]))
 
-    def forward(self, x):
-        e = self.input(x)
+    def body(self, e):
         t = self.stem(e).transpose(1, 2)                       # (B, T, c)
         T = t.shape[1]
         pad = (-T) % self.window
@@ -187,16 +249,15 @@ class GraphLayer(nn.Module):
         return h + self.drop(F.elu(self.norm(agg.to(h.dtype) + self.self_(h))))
 
 
-class GNN(nn.Module):
+class GNN(SnpModel):
     """SNPs are nodes, LD (r^2 >= threshold within a window) the edges, the same graph for every
     sample; each sample's genotypes are the node features. Symmetric-normalised r^2-weighted
     adjacency (D^-1/2 A D^-1/2), a sparse product per layer."""
 
     def __init__(self, cfg: dict):
-        super().__init__()
+        super().__init__(cfg)
         L, d = cfg["n_snps"], cfg["embed_dim"]
         self.n_snps = L
-        self.input = GenotypeInput(L, cfg["in_channels"], d)
         self.register_buffer("edge_index", torch.zeros(2, cfg["n_edges"], dtype=torch.long))
         self.register_buffer("edge_weight", torch.zeros(cfg["n_edges"]))
         self.layers = nn.ModuleList(GraphLayer(d, cfg["dropout"]) for _ in range(cfg["layers"]))
@@ -226,8 +287,7 @@ class GNN(nn.Module):
             self._adj = torch.sparse_coo_tensor(self.edge_index, self.edge_weight, (L, L), check_invariants=False).coalesce().to(dev)
         return self._adj
 
-    def forward(self, x):
-        e = self.input(x)                                      # (B, d, L)
+    def body(self, e):                                         # e (B, d, L)
         h = e.transpose(1, 2)                                  # (B, L, d) node features
         adj = self.adjacency()
         for layer in self.layers:

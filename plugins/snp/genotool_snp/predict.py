@@ -17,7 +17,7 @@ import numpy as np
 from genotool.errors import UserError
 from genotool.log import log, warn
 from genotool.options import RunOptions
-from genotool_snp.train import PLUGIN
+from genotool_snp.labels import PLUGIN
 
 
 @dataclass

@@ -1,8 +1,10 @@
 """``snp simulate``: msprime coalescent -> phased bgzipped VCF, sample table and truth JSON.
 
 Demographies: stdpopsim's HomSap ``AmericanAdmixture_4B18`` (AFR, EUR, ASIA and the admixed
-ADMIX population; stdpopsim <= 0.2 named it ``AmericanAdmixture_4B11``) taken as an
-``msprime.Demography`` (no genetic-map download), or a symmetric island model. Recombination is
+ADMIX population; stdpopsim <= 0.2 named it ``AmericanAdmixture_4B11``) and ``OutOfAfrica_3G09``
+(YRI, CEU, CHB), each taken as an ``msprime.Demography`` (no genetic-map download); a symmetric
+island model; or ``split``: populations that split from one ancestor ``split_time`` generations
+ago, with optional symmetric migration since (the scenario sweep's cohorts). Recombination is
 an ``msprime.RateMap`` with synthetic 2 kb hotspots (their positions are the ground truth for the
 block finder). Phenotype: standardised causal genotypes x N(0,1) effects scaled to h2, plus
 N(0, 1 - h2) noise; binary by a liability threshold.
@@ -18,7 +20,11 @@ import numpy as np
 
 from genotool.errors import UserError
 
-DEMOGRAPHIES = ("american-admixture", "island")
+DEMOGRAPHIES = ("american-admixture", "out-of-africa", "island", "split")
+STDPOPSIM_MODELS = {"american-admixture": ("AmericanAdmixture_4B18", "AmericanAdmixture_4B11"),
+                    "out-of-africa": ("OutOfAfrica_3G09",)}
+NE = 10_000               # island and split models: every population's size (and the ancestor's)
+ISLAND_MIGRATION = 1e-4   # the island model's default symmetric migration rate
 MEAN_RECOMB = 1.2e-8      # per bp per generation (HomSap genome mean ~1.2e-8)
 MUTATION_RATE = 2.36e-8   # the AmericanAdmixture model's own rate
 HOTSPOT_WIDTH = 2_000
@@ -39,6 +45,13 @@ class SimulateConfig:
     contig: str = "1"
     seed: int = 0
     mutation_rate: float = MUTATION_RATE   # per bp per generation (lower: fewer sites on the same length)
+    split_time: float = 400.0         # split model: generations since the populations split
+    migration_rate: float | None = None  # island / split: symmetric rate (default island 1e-4, split 0)
+    cohort_sizes: list | None = None  # diploids per population, in the model's order (overrides num_samples)
+
+    def __post_init__(self):
+        if self.cohort_sizes is not None and self.demography in ("island", "split"):
+            self.num_populations = len(self.cohort_sizes)     # one size per population sets their number
 
     def check(self) -> None:
         if not 0 < self.mutation_rate < 1e-5:
@@ -57,13 +70,28 @@ class SimulateConfig:
             raise UserError(f"--num-causal must be >= 0, not {self.num_causal}")
         if self.num_populations < 1:
             raise UserError(f"--num-populations must be >= 1, not {self.num_populations}")
+        if self.split_time <= 0:
+            raise UserError(f"--split-time must be > 0 generations, not {self.split_time}")
+        if self.migration_rate is not None and not 0 <= self.migration_rate < 1:
+            raise UserError(f"--migration-rate must be in [0, 1), not {self.migration_rate}")
+        if self.cohort_sizes is not None:
+            if any(n < 2 for n in self.cohort_sizes):
+                raise UserError(f"--cohort-sizes: every population needs >= 2 samples, not {self.cohort_sizes}")
+            want = {"american-admixture": 4, "out-of-africa": 3}.get(self.demography, self.num_populations)
+            if len(self.cohort_sizes) != want:
+                raise UserError(f"--cohort-sizes: {len(self.cohort_sizes)} sizes given, the {self.demography} "
+                                f"model samples {want} populations")
+
+    def sizes(self, k: int) -> list[int]:
+        """Diploid samples of each of the k sampled populations."""
+        return list(self.cohort_sizes) if self.cohort_sizes is not None else [self.num_samples] * k
 
 
 def demography(cfg: SimulateConfig):
     """(msprime.Demography, {population name: diploid sample count})."""
     import msprime
 
-    if cfg.demography == "american-admixture":
+    if cfg.demography in STDPOPSIM_MODELS:
         import warnings
 
         import stdpopsim
@@ -71,15 +99,31 @@ def demography(cfg: SimulateConfig):
         species = stdpopsim.get_species("HomSap")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            try:
-                model = species.get_demographic_model("AmericanAdmixture_4B18")
-            except ValueError:  # stdpopsim <= 0.2 spelling
-                model = species.get_demographic_model("AmericanAdmixture_4B11")
-        names = [p.name for p in model.populations]
-        return model.model, {n: cfg.num_samples for n in names}
+            for name in STDPOPSIM_MODELS[cfg.demography]:     # later names: older stdpopsim spellings
+                try:
+                    model = species.get_demographic_model(name)
+                    break
+                except ValueError:
+                    continue
+        # populations stdpopsim samples by default (ancestral ones carry no sampling time)
+        names = [p.name for p in model.populations if getattr(p, "default_sampling_time", 0) is not None]
+        return model.model, dict(zip(names, cfg.sizes(len(names))))
     k = cfg.num_populations
-    demo = msprime.Demography.island_model([10_000] * k, migration_rate=1e-4 if k > 1 else 0.0)
-    return demo, {demo.populations[i].name: cfg.num_samples for i in range(k)}
+    if cfg.demography == "island":
+        rate = ISLAND_MIGRATION if cfg.migration_rate is None else cfg.migration_rate
+        demo = msprime.Demography.island_model([NE] * k, migration_rate=rate if k > 1 else 0.0)
+        return demo, dict(zip((demo.populations[i].name for i in range(k)), cfg.sizes(k)))
+    # split: k populations of size NE from one ancestor split_time generations ago; symmetric
+    # migration between them since (msprime's population_split stops it before the split)
+    demo = msprime.Demography()
+    names = [f"pop{i}" for i in range(k)]
+    for n in names:
+        demo.add_population(name=n, initial_size=NE)
+    demo.add_population(name="ANC", initial_size=NE)
+    if k > 1 and cfg.migration_rate:
+        demo.set_symmetric_migration_rate(names, cfg.migration_rate)
+    demo.add_population_split(time=cfg.split_time, derived=names, ancestral="ANC")
+    return demo, dict(zip(names, cfg.sizes(k)))
 
 
 def hotspot_map(length: int, per_mb: float, rng: np.random.Generator):

@@ -11,19 +11,23 @@ from genotool.engine import Task, move_to_device
 
 
 class GenotypeDataset(Dataset):
-    """Rows ``rows`` of ``geno`` (N, C, L) int8 with targets ``y`` (N,): (x (C, L) int8, y)."""
+    """Rows ``rows`` of ``geno`` (N, C, L) int8 with targets ``y`` (N,): (x (C, L) int8, y), plus
+    the linear head's out-of-fold logits (K,) when ``offsets`` (len(rows), K) is given."""
 
-    def __init__(self, geno: np.ndarray, y: np.ndarray, rows: np.ndarray):
+    def __init__(self, geno: np.ndarray, y: np.ndarray, rows: np.ndarray, offsets: np.ndarray | None = None):
         self.x = torch.from_numpy(np.ascontiguousarray(geno[rows]))
         self.y = torch.from_numpy(np.asarray(y)[rows])
         if self.y.dtype == torch.float64:
             self.y = self.y.float()
+        self.offsets = None if offsets is None else torch.from_numpy(np.asarray(offsets, np.float32))
 
     def __len__(self):
         return len(self.x)
 
     def __getitem__(self, i):
-        return self.x[i], self.y[i]
+        if self.offsets is None:
+            return self.x[i], self.y[i]
+        return self.x[i], self.y[i], self.offsets[i]
 
 
 def focal_loss(logits: torch.Tensor, y: torch.Tensor, gamma: float = 2.0, alpha: float | None = None,
@@ -54,8 +58,8 @@ class SnpTask(Task):
         return F.mse_loss(out.float().squeeze(1), y.float())
 
     def training_step(self, model, batch):
-        x, y = batch
-        return self.loss(model(x), y)
+        x, y, *offsets = batch            # offsets: the linear head's out-of-fold logits
+        return self.loss(model(x, *offsets), y)
 
     def validation_metrics(self, model, loader):
         dev = next(model.parameters()).device

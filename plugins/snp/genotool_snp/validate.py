@@ -36,34 +36,53 @@ def check_sites(data: dict, extra: dict, option: str = "--data") -> None:
                         "(use `snp predict` for a new VCF)")
 
 
+def model_metrics(model, data: dict, spec: dict, y: np.ndarray, rows: np.ndarray, plan, batch_size: int):
+    """The model's metrics on ``rows``: (metrics, raw outputs (n, n_out))."""
+    from genotool_snp import evaluate as ev
+    from genotool_snp.predict import model_outputs
+
+    out = model_outputs(model, np.asarray(data["genotypes"])[rows], plan, batch_size)
+    if spec["kind"] != "classes":
+        return ev.regression_metrics(y[rows], out[:, 0]), out
+    if spec.get("binary"):
+        return ev.binary_metrics(y[rows], ev.softmax(out)[:, 1]), out
+    return ev.classification_metrics(y[rows], ev.softmax(out), spec["classes"]), out
+
+
+def baselines(data: dict, spec: dict, y: np.ndarray, tr, va, te, seed: int = 0, linear: bool = True):
+    """The baselines fitted on ``tr`` (strengths chosen on ``va``), scored on ``te``:
+    ({name: metrics}, test PCs (n, 2) or None). ``linear=False``: PCA baselines only."""
+    from genotool_snp import evaluate as ev
+
+    x = ev.dosage(np.asarray(data["genotypes"]), tr)
+    if spec["kind"] == "classes" and not spec.get("binary"):
+        base, extra = ev.pca_baselines(x, y, tr, te, spec["classes"], seed=seed)
+        if linear:
+            base["logistic-all-snps"] = ev.logistic_all_snps(x, y, tr, va, te, spec["classes"])
+        return base, extra["pcs"]
+    if not linear:
+        return {}, None
+    if spec["kind"] == "classes":
+        return {"logistic-all-snps": ev.linear_baseline(x, y, tr, va, te, binary=True)}, None
+    return {"ridge-all-snps": ev.linear_baseline(x, y, tr, va, te, binary=False)}, None
+
+
 def evaluate(model, payload: dict, data: dict, plan, batch_size: int, seed: int = 0) -> dict:
     """Model and baseline metrics on the test split; plus arrays for the report."""
     from genotool_snp import evaluate as ev
-    from genotool_snp.predict import model_outputs
-    from genotool_snp.train import split_rows, targets
+    from genotool_snp.labels import split_rows, targets
 
     spec = payload["extra"]["label"]
     y = targets(data, spec)
     tr, va, te = (split_rows(data, k) for k in ("train", "val", "test"))
-    geno = np.asarray(data["genotypes"])
-    out = model_outputs(model, geno[te], plan, batch_size)
-    x = ev.dosage(geno, tr)
+    name = f"genotool-{payload['config']['architecture']}"
+    mine, out = model_metrics(model, data, spec, y, te, plan, batch_size)
+    base, pcs = baselines(data, spec, y, tr, va, te, seed)
     res = {"task": payload["extra"]["task"], "label": spec, "n_test": int(len(te)),
-           "architecture": payload["config"]["architecture"]}
+           "architecture": payload["config"]["architecture"], "methods": {name: mine, **base}}
     arrays = {"test": te, "y": y, "out": out}
-    if spec["kind"] == "classes" and not spec.get("binary"):
-        prob = ev.softmax(out)
-        res["methods"] = {f"genotool-{res['architecture']}": ev.classification_metrics(y[te], prob, spec["classes"])}
-        base, extra = ev.pca_baselines(x, y, tr, te, spec["classes"], seed=seed)
-        res["methods"].update(base)
-        arrays.update(pcs=extra["pcs"], pred=prob.argmax(1))
-    elif spec["kind"] == "classes":
-        p1 = ev.softmax(out)[:, 1]
-        res["methods"] = {f"genotool-{res['architecture']}": ev.binary_metrics(y[te], p1),
-                          "logistic-all-snps": ev.linear_baseline(x, y, tr, va, te, binary=True)}
-    else:
-        res["methods"] = {f"genotool-{res['architecture']}": ev.regression_metrics(y[te], out[:, 0]),
-                          "ridge-all-snps": ev.linear_baseline(x, y, tr, va, te, binary=False)}
+    if pcs is not None:
+        arrays.update(pcs=pcs, pred=ev.softmax(out).argmax(1))
     return res, arrays
 
 
@@ -82,36 +101,22 @@ def table_rows(res: dict) -> list[dict]:
 
 
 def saliency(model, geno: np.ndarray, batch_size: int = 32) -> np.ndarray:
-    """Mean |gradient x input| per SNP over samples (the model's own output for its top class). (L,)"""
+    """Mean |gradient x (input - training mean)| per SNP over samples, summed over channels, for
+    the model's own top output (its linear head included). geno (N, C, L) int8 -> (L,)."""
     import torch
 
     dev = next(model.parameters()).device
+    mean = model.input.mean
     total = None
     for s in range(0, len(geno), batch_size):
-        x = torch.from_numpy(np.ascontiguousarray(geno[s:s + batch_size])).to(dev)
-        emb = model.input(x).detach().requires_grad_(True)
-        out = _forward_from_embedding(model, emb)
+        x = torch.from_numpy(np.ascontiguousarray(geno[s:s + batch_size])).to(dev).float()
+        x = torch.where(x < 0, mean.expand_as(x), x).requires_grad_(True)   # missing -> the imputed value
+        out = model(x)
         top = out.max(1).values if out.shape[1] > 1 else out[:, 0]
-        (g,) = torch.autograd.grad(top.sum(), emb)
-        a = (g * emb).abs().sum(1).sum(0).detach().cpu().numpy()
+        (g,) = torch.autograd.grad(top.sum(), x)
+        a = (g * (x - mean)).abs().sum(1).sum(0).detach().cpu().numpy()
         total = a if total is None else total + a
     return total / len(geno)
-
-
-def _forward_from_embedding(model, emb):
-    """Run a model from its input embedding (B, d, L) on (shared by saliency and importance)."""
-    import torch
-
-    class _Fixed(torch.nn.Module):
-        def forward(self, x):
-            return emb
-
-    inp = model.input
-    model.input = _Fixed()
-    try:
-        return model(torch.zeros(emb.shape[0], 1, 1))
-    finally:
-        model.input = inp
 
 
 def write_report(res: dict, arrays: dict, sal: np.ndarray, data: dict, out: Path) -> None:
@@ -174,8 +179,10 @@ def run_validate(opts: ValidateOptions) -> dict:
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     check_sites(data, payload["extra"])
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
+    from genotool_snp.evaluate import blas_threads
+
     with run_output(opts.output, command="snp validate", parameters=params,
-                    inputs=[str(opts.model), str(opts.data)], force=opts.force) as run:
+                    inputs=[str(opts.model), str(opts.data)], force=opts.force) as run, blas_threads(opts.threads):
         run.plan = plan.to_dict()
         res, arrays = evaluate(model, payload, data, plan, plan.batch_size, opts.seed)
         geno = np.asarray(data["genotypes"])[arrays["test"]]

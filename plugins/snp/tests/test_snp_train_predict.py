@@ -58,7 +58,8 @@ def test_gnn_passes_messages(pre):
 
     from genotool_snp.models import build
     from genotool_snp.preprocess import load_data
-    from genotool_snp.train import hyperparameters, label_spec, model_config, TrainOptions
+    from genotool_snp.labels import label_spec
+    from genotool_snp.train import hyperparameters, model_config, TrainOptions
 
     data = load_data(pre)
     hp = hyperparameters(TrainOptions(data=pre, output=pre))
@@ -87,7 +88,7 @@ def test_validate_report(arch, pre, tmp_path):
                 "--threads", "1"])
     assert r.exit_code == 0, r.stderr
     res = json.loads((tmp_path / "v" / "validation.json").read_text())
-    assert set(res["methods"]) == {f"genotool-{arch}", "pca10+logistic", "pca10+nearest-centroid"}
+    assert set(res["methods"]) == {f"genotool-{arch}", "pca10+logistic", "pca10+nearest-centroid", "logistic-all-snps"}
     for m in res["methods"].values():
         assert 0 <= m["accuracy"] <= 1 and set(m["per_class"]) == {"AFR", "EUR", "ASIA", "ADMIX"}
     html = (tmp_path / "v" / "report.html").read_text()
