@@ -129,6 +129,9 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--batch": "--batch-size",   # gencode bench's semi-CRF batch B
     "-B": "--batch-size",
     "--files": "--num-files",
+    "--train-chroms": "--train-regions",   # gencode preprocess: whole chromosomes are regions
+    "--val-chroms": "--val-regions",
+    "--test-chroms": "--test-regions",
 }
 
 

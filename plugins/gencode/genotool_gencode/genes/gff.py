@@ -33,16 +33,16 @@ def cds_parts(gene: CodingGene) -> list[tuple[int, int]]:
 
 
 def codon_parts(gene: CodingGene, which: str) -> list[tuple[int, int]]:
-    """The start or stop codon's genomic pieces (a codon may be split by an intron)."""
-    exons = gene.exons if gene.strand == "+" else gene.exons[::-1]
-    first = (which == "start") == (gene.strand == "+")     # walk from the left end?
-    order = exons if first else exons[::-1]
+    """The start or stop codon's genomic pieces (a codon may be split by an intron): the first or
+    last three coding bases in transcript order (plus strand: start on the left; minus: on the right)."""
+    from_left = (which == "start") == (gene.strand == "+")
+    order = gene.exons if from_left else gene.exons[::-1]
     need, out = 3, []
     for s, e in order:
         if need == 0:
             break
         take = min(need, e - s)
-        out.append((s, s + take) if first else (e - take, e))
+        out.append((s, s + take) if from_left else (e - take, e))
         need -= take
     return sorted(out)
 

@@ -43,6 +43,11 @@ except ImportError:  # pragma: no cover - numba is a dependency; keep the module
         return (lambda f: f) if not a or not callable(a[0]) else a[0]
 
 NEG = -np.inf
+KINDS = ("single", "initial", "internal", "terminal")
+CHANNELS = ("coding", "intron", "donor", "acceptor", "start", "stop")
+# everything a weight multiplies: channels (sensors, encoder), length scores, biases
+WEIGHTS = (*CHANNELS, *("enc_" + c for c in CHANNELS), "exon_length", "intron_length", "gene_bias",
+           *(k + "_bias" for k in KINDS), "coding_base", "intron_base")
 # exon kinds (sensors.EXON_TYPES): by strand, left end (0 gene end, 1 intron) and right end
 SINGLE, INITIAL, INTERNAL, TERMINAL = 0, 1, 2, 3
 EXON_KIND = np.array([[[SINGLE, INITIAL], [TERMINAL, INTERNAL]],       # plus: [left][right]
@@ -72,63 +77,62 @@ class Lattice:
     max_exon: int = 30000
 
     @classmethod
-    def combine(cls, codes, channels: dict, weights: dict, lengths: dict, trans: dict, **kw) -> "Lattice":
+    def combine(cls, codes, channels: dict, weights: dict, lengths: dict, grammar: dict, **kw) -> "Lattice":
         """Weighted sum of score channels -> one Lattice.
 
         ``channels``: name -> array, with names ``coding``, ``intron``, ``donor``, ``acceptor``,
-        ``start``, ``stop`` for the sensors and the same names prefixed ``enc_`` for the encoder;
-        ``weights``: name -> weight (missing: 0; a signal channel of weight 0 still marks where
-        its motif is); ``lengths``: exon_len list of 4 LengthModels + intron_len; ``trans``: the
-        grammar's log probabilities (Sensors.transitions) plus optional biases ``exon_bias``,
-        ``gene_bias``, ``coding_base``, ``intron_base`` (per exon, per gene, per coding base,
-        per intron base)."""
+        ``start``, ``stop`` for the sensors and the same names prefixed ``enc_`` for the encoder
+        (a signal channel marks where its motif is with -inf elsewhere; ``enc_`` signal channels
+        are read only where the sensor's motif is). ``weights`` (:data:`WEIGHTS`; missing: 0 for
+        channels and biases, 1 for the length scores): multiply the channels, the exon and intron
+        length log probabilities, and add biases per gene, per exon kind, per coding base and per
+        intron base. ``lengths``: ``exon_len`` (4 LengthModels) and ``intron_len``. ``grammar``:
+        the fixed log probabilities of the gene grammar (Sensors.transitions)."""
         L = len(codes)
+        w = weights.get
 
         def content(name, shape):
             out = np.zeros(shape)
             for key in (name, "enc_" + name):
-                w = weights.get(key, 0.0)
-                if w and key in channels:
-                    out += w * channels[key]
+                if w(key, 0.0) and key in channels:
+                    out += w(key) * channels[key]
             return out
 
         cod = content("coding", (2, 3, L + 1))
         intr = content("intron", (2, L + 1))
-        cb, ib = trans.get("coding_base", 0.0), trans.get("intron_base", 0.0)
-        if cb:
-            cod += cb * np.arange(L + 1)
-        if ib:
-            intr += ib * np.arange(L + 1)
+        if w("coding_base", 0.0):
+            cod += w("coding_base") * np.arange(L + 1)
+        if w("intron_base", 0.0):
+            intr += w("intron_base") * np.arange(L + 1)
 
         def signal(name):
             base = channels[name]
-            out = np.where(np.isfinite(base), 0.0, NEG)
+            ok = np.isfinite(base)
+            out = np.where(ok, 0.0, NEG)
             for key in (name, "enc_" + name):
-                w = weights.get(key, 0.0)
-                if w and key in channels:
-                    out = out + w * np.where(np.isfinite(base), channels[key], 0.0)
+                if w(key, 0.0) and key in channels:
+                    out = out + w(key) * np.where(ok, channels[key], 0.0)
             return out
 
         don, acc, sta, sto = signal("donor"), signal("acceptor"), signal("start"), signal("stop")
         ex = lengths["exon_len"]
         E = max(m.max_len for m in ex)
-        wl, wi = weights.get("exon_length", 1.0), weights.get("intron_length", 1.0)
+        wl, wi = w("exon_length", 1.0), w("intron_length", 1.0)
         exon_len = np.full((4, E + 1), NEG)
         exon_tail = np.zeros((4, 2))
         for k, m in enumerate(ex):
             exon_len[k] = wl * m.score(np.arange(E + 1))
             exon_tail[k] = wl * m.tail_a, wl * m.tail_b
         im = lengths["intron_len"]
-        eb = trans.get("exon_bias", 0.0)
-        exon_trans = np.array([trans["single"], trans["initial"], trans["internal"], trans["terminal"]]) + eb
+        exon_trans = np.array([grammar[k] + w(k + "_bias", 0.0) for k in KINDS])
         return cls(codes=codes, coding=cod, intron=intr,
                    site_right=np.stack([don[0], acc[1]]), site_left=np.stack([acc[0], don[1]]),
                    gene_left=np.stack([sta[0], sto[1]]), gene_right=np.stack([sto[0], sta[1]]),
                    exon_len=np.where(np.isnan(exon_len), NEG, exon_len), exon_tail=exon_tail,
                    intron_len=wi * im.score(np.arange(im.max_len + 1)),
                    intron_tail=np.array([wi * im.tail_a, wi * im.tail_b]), exon_trans=exon_trans,
-                   ig_stay=float(trans["intergenic_stay"]),
-                   gene_start=float(trans["gene_start"] + trans.get("gene_bias", 0.0)), **kw)
+                   ig_stay=float(grammar["intergenic_stay"]),
+                   gene_start=float(grammar["gene_start"] + w("gene_bias", 0.0)), **kw)
 
     def viterbi(self):
         """-> (best score, list of genes): each gene (strand '+'/'-', [(start, end), ...] coding
@@ -439,17 +443,17 @@ def gene_frames(strand: str, exons) -> list[tuple[int, int, int, int]]:
 
 
 def parse_features(genes, channels: dict, lengths: dict, L: int) -> dict[str, float]:
-    """The parse's sum of each channel (the weights multiply these) and of the fixed grammar
-    terms (``grammar``: the per-gene, per-exon and intergenic log probabilities, keyed by kind
-    in ``kinds``). ``genes``: [(strand, exons)]; ``channels`` as for :meth:`Lattice.combine`."""
+    """What a parse sums of everything a weight multiplies (:data:`WEIGHTS`: channel sums, length
+    log probabilities, counts of genes, exons by kind, coding and intron bases) and of the fixed
+    grammar terms (``intergenic_bases``, ``genes``, exons by kind ``single`` ... ``terminal``).
+    ``genes``: [(strand, exons)]; ``channels`` as for :meth:`Lattice.combine`."""
     f = defaultdict(float)
     ig = L
     for strand, exons in genes:
         sg = 0 if strand == "+" else 1
         f["gene_bias"] += 1
         for s, e, fr, kind in gene_frames(strand, exons):
-            f["exon_bias"] += 1
-            f[f"kind_{kind}"] += 1
+            f[KINDS[kind] + "_bias"] += 1
             f["coding_base"] += e - s
             f["exon_length"] += float(lengths["exon_len"][kind].score(e - s))
             ig -= e - s
@@ -463,13 +467,12 @@ def parse_features(genes, channels: dict, lengths: dict, L: int) -> dict[str, fl
             for key in ("intron", "enc_intron"):
                 if key in channels:
                     f[key] += channels[key][sg, a] - channels[key][sg, d]
-        sites = []
         s0, e0 = exons[0][0], exons[-1][1]
         if sg == 0:
-            sites += [("start", 0, s0), ("stop", 0, e0)]
+            sites = [("start", 0, s0), ("stop", 0, e0)]
             sites += [("donor", 0, e) for _, e in exons[:-1]] + [("acceptor", 0, s) for s, _ in exons[1:]]
         else:
-            sites += [("stop", 1, s0), ("start", 1, e0)]
+            sites = [("stop", 1, s0), ("start", 1, e0)]
             sites += [("acceptor", 1, e) for _, e in exons[:-1]] + [("donor", 1, s) for s, _ in exons[1:]]
         for name, sgn, b in sites:
             for key in (name, "enc_" + name):
@@ -479,20 +482,13 @@ def parse_features(genes, channels: dict, lengths: dict, L: int) -> dict[str, fl
     return dict(f)
 
 
-def parse_score(features: dict, weights: dict, trans: dict, wlen: tuple[float, float] | None = None) -> float:
+def parse_score(features: dict, weights: dict, grammar: dict) -> float:
     """The decoder's score of a parse from its :func:`parse_features` (what Viterbi maximises)."""
-    score = features.get("intergenic_bases", 0) * trans["intergenic_stay"]
-    score += features.get("gene_bias", 0) * (trans["gene_start"] + trans.get("gene_bias", 0.0))
-    kinds = [trans["single"], trans["initial"], trans["internal"], trans["terminal"]]
-    for k in range(4):
-        score += features.get(f"kind_{k}", 0) * kinds[k]
-    for key in ("exon_bias", "coding_base", "intron_base"):
-        score += features.get(key, 0) * trans.get(key, 0.0)
-    score += features.get("exon_length", 0) * weights.get("exon_length", 1.0)
-    score += features.get("intron_length", 0) * weights.get("intron_length", 1.0)
-    for key, v in features.items():
-        if key in ("exon_length", "intron_length") or key.startswith("kind_"):
-            continue
-        if key in weights:
-            score += weights[key] * v
+    score = features.get("intergenic_bases", 0) * grammar["intergenic_stay"]
+    score += features.get("gene_bias", 0) * grammar["gene_start"]
+    for k in KINDS:
+        score += features.get(k + "_bias", 0) * grammar[k]
+    for key in WEIGHTS:
+        default = 1.0 if key in ("exon_length", "intron_length") else 0.0
+        score += features.get(key, 0.0) * weights.get(key, default)
     return float(score)

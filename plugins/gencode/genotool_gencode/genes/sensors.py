@@ -342,6 +342,8 @@ class Sensors:
         n_multi = n_genes - n_single
         ig_mean = float(np.mean(ig_len)) if ig_len else 2000.0
         self.stats = {"genes": n_genes, "single": n_single, "exons": n_exons, "introns": n_introns,
+                      "exon_means": [float(np.mean(x)) if x else 300.0 for x in ex_len],
+                      "intron_mean": float(np.mean(in_len)) if in_len else 170.0,
                       "intergenic_mean": ig_mean, "sites": true_anchor_count,
                       "p_single": (n_single + 1) / (n_genes + 2),
                       # after an intron: another internal exon, or the terminal one
