@@ -15,6 +15,8 @@ from genotool.log import log
 from genotool.options import (BatchSize, Data, Device, Force, Json, Model, OptionalOutput, Output, Precision,
                               Scheduler, Seed, TestRegions, Threads, TrainRegions, ValRegions)
 
+from genotool_gencode.compare import DEFAULT_MODELS  # noqa: E402 - light (no torch)
+
 app = typer.Typer(help="Exon/intron segmentation with an exact semi-Markov CRF.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
@@ -211,11 +213,13 @@ def train(
 def compare(
     data: Data,
     output: Output,
+    models: Annotated[str, typer.Option("--models", help="Comma-separated rows: label-state models pytorch-crf, "
+                      "linear, semicrf; gene finders gene-{semicrf,linear}-{sensors,encoder,both}.")] = DEFAULT_MODELS,
     encoder: Encoder = "bilstm",
     max_duration: MaxDuration = 200,
     hidden_dim: HiddenDim = 64,
     num_layers: NumLayers = 1,
-    epochs: Epochs = 45,
+    epochs: Annotated[int, typer.Option("--epochs", help="Label models: training epochs.")] = 45,
     batch_size: BatchSize = None,
     lr: Lr = 5e-3,
     weight_decay: Wd = 1e-5,
@@ -228,54 +232,46 @@ def compare(
     max_train_chunks: MaxTrain = None,
     max_val_chunks: MaxVal = 4,
     max_test_chunks: Annotated[Optional[int], typer.Option(
-        "--max-test-chunks", help="Evaluate on at most N (default: the whole test split).")] = None,
+        "--max-test-chunks", help="Label models: label metrics on at most N test chunks (default: all).")] = None,
     max_steps_per_epoch: MaxSteps = 100,
-    models: Annotated[str, typer.Option("--models", help="Comma-separated subset to compare.")] =
-        "pytorch-crf,linear,semicrf",
-    json_path: Json = None,
     crop_length: Crop = 1000,
-    chain: Chain = "canonical",
-    states: States = "strand",
     structure_init: StructureInit = "counts",
-    durations: Durations = "smooth",
-    linear_warmup_epochs: LinearWarmup = 0,
     boundary_scores: BoundaryScores = True,
-    censor_edges: CensorEdges = True,
-    long_runs: LongRuns = "tail",
     orf_scores: OrfScores = True,
     scheduler: Scheduler = "cosine",
-    parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
+    encoder_steps: EncoderSteps = None,
+    gene_epochs: Annotated[int, typer.Option("--gene-epochs", help="Gene finders: passes of the CRF weight "
+                           "learning.")] = 4,
+    json_path: Json = None,
+    parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the label models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
-    augustus: Annotated[bool, typer.Option("--augustus", help="Also train AUGUSTUS (etraining, in a temporary "
-                        "species folder) on the same GenBank training records, predict the test records and score "
-                        "it with the same code (data from preprocess --genbank; needs the augustus package).")] =
-        False,
+    augustus: Annotated[bool, typer.Option("--augustus", help="Also AUGUSTUS, trained by etraining on the same "
+                        "training genes (needs the augustus package).")] = False,
+    augustus_species: Annotated[Optional[str], typer.Option("--augustus-species", help="Also AUGUSTUS with this "
+                                "shipped species (e.g. arabidopsis).")] = None,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Train pytorch-crf, linear (K=1) and semicrf on the same encoder, data and budget; compare on
-    test (--batch-size default 16)."""
-    from genotool_gencode.compare import run_compare
+    """Label models and gene finders on the same data and split, every row scored on the test split's
+    gene models (nucleotide / exon / gene level); optional AUGUSTUS rows (--batch-size default 16)."""
+    from genotool_gencode.compare import CompareConfig, run_compare
     from genotool_gencode.config import ModelConfig, TrainSettings
 
-    require_dir(data, "--data")
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    model = ModelConfig(head=names[0] if names else "semicrf", encoder=encoder, max_duration=max_duration,
-                        hidden_dim=hidden_dim, num_layers=num_layers, emission_clamp=emission_clamp, no_triton=True,
-                        d_state=d_state, d_conv=d_conv, expand=expand, chain=chain, states=states,
-                        structure_init=structure_init, durations=durations,
-                        linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                        censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores).check(tuple(names))
+    model = ModelConfig(encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim, num_layers=num_layers,
+                        emission_clamp=emission_clamp, no_triton=True, d_state=d_state, d_conv=d_conv, expand=expand,
+                        structure_init=structure_init, boundary_scores=boundary_scores, orf_scores=orf_scores)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                              crf_reg=crf_reg, log_every=log_every, seed=seed, scheduler=scheduler,
                              max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
-                             max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length).check()
-    run_compare(data_dir=data, output=output, names=names, model_config=model, settings=settings,
-                max_test_chunks=max_test_chunks, json_path=json_path, device=device, precision=precision,
-                threads=threads, force=force, parallel=parallel, augustus=augustus, log=log)
+                             max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length)
+    run_compare(CompareConfig(data=data, output=output, models=[m.strip() for m in models.split(",") if m.strip()],
+                              model=model, settings=settings, max_test_chunks=max_test_chunks,
+                              encoder_steps=encoder_steps, gene_epochs=gene_epochs, augustus=augustus,
+                              augustus_species=augustus_species, parallel=parallel, json=json_path, force=force,
+                              device=device, precision=precision, batch_size=batch_size, threads=threads), log)
 
 
 @app.command()
@@ -310,33 +306,21 @@ def validate(
     model: Model,
     output: Output,
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
-    max_chunks: Annotated[Optional[int], typer.Option("--max-chunks", help="Evaluate at most N chunks.")] = None,
+    max_chunks: Annotated[Optional[int], typer.Option("--max-chunks", help="Per-base models: evaluate at most N "
+                          "chunks.")] = None,
     batch_size: BatchSize = None,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     force: Force = False,
 ):
-    """Position/boundary/segment F1, duration KL and an HTML report with duration histograms
-    (--batch-size default 4)."""
-    from genotool.outputs import run_output
+    """A gene finder's gene models on a split (nucleotide/exon/gene levels), or a per-base model's
+    position/boundary/segment F1 and duration KL; HTML report (--batch-size default 4)."""
+    from genotool_gencode.validate import ValidateConfig, run_validate
 
-    from genotool_gencode.train import inference_plan
-    from genotool_gencode.validate import run_validate
-
-    require_dir(data, "--data")
-    require_dir(model, "--model")
-    if split not in ("train", "val", "test"):
-        raise UserError(f"--split must be train, val or test, not '{split}'")
-    plan = inference_plan(device, precision, batch_size, threads)
-    params = {"split": split, "max_chunks": max_chunks, "model": str(model)}
-    with run_output(output, command="gencode validate", parameters=params, inputs=[data, model],
-                    force=force, resume=False) as run:
-        run.plan = plan.to_dict()
-        summary = run_validate(data, model, run.path, split=split, max_chunks=max_chunks, plan=plan, log=log)
-        run.runtime.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
-    log(f"segment F1 {summary['segment_f1']:.4f}, position macro-F1 {summary['position_macro_f1']:.4f}, "
-         f"duration KL {summary['duration_kl']:.4f} -> {output}/report.html")
+    run_validate(ValidateConfig(data=data, model=model, output=output, split=split, max_chunks=max_chunks,
+                                force=force, batch_size=batch_size, threads=threads, device=device,
+                                precision=precision), log)
 
 
 @app.command()
@@ -348,6 +332,8 @@ def bench(
     skip_reference: Annotated[bool, typer.Option("--skip-reference", help="Do not time flash-semicrf.")] = False,
     skip_encoder: Annotated[bool, typer.Option("--skip-encoder", help="Do not time the encoders.")] = False,
     encoder_length: Annotated[int, typer.Option("--encoder-length", help="T for the encoder throughput.")] = 2000,
+    gene_length: Annotated[int, typer.Option("--gene-length", help="Simulated genome (bp) for the gene finder's "
+                           "throughput (0: skip).")] = 1_000_000,
     threads: Threads = None,
     output: OptionalOutput = None,
     device: Device = None,
@@ -355,23 +341,15 @@ def bench(
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf; encoder throughput.
+    """The training head's semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf;
+    the gene finder's and the encoders' throughput.
 
     --batch-size is the semi-CRF batch B (default 4; the old -B/--batch still work). --precision
     applies to the encoder timing (autocast); the semi-CRF recursion always runs in fp32.
     """
-    from genotool.outputs import refuse_existing
-    from genotool.probe import apply_torch, make_plan
+    from genotool_gencode.bench import BenchConfig, run_bench
 
-    from genotool_gencode.bench import run_bench
-
-    for name, v in (("--length", length), ("--max-duration", max_duration), ("--classes", classes)):
-        if v < 1:
-            raise UserError(f"{name} must be >= 1, not {v}")
-    refuse_existing(output, force)
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
-                     cpu_threads=threads)
-    apply_torch(plan)
-    run_bench(B=plan.batch_size or 4, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
-              skip_encoder=skip_encoder, encoder_length=encoder_length, output=output, plan=plan, seed=seed,
-              log=log)
+    run_bench(BenchConfig(T=length, K=max_duration, C=classes, skip_reference=skip_reference,
+                          skip_encoder=skip_encoder, encoder_length=encoder_length, gene_length=gene_length,
+                          output=output, seed=seed, force=force, batch_size=batch_size, threads=threads,
+                          device=device, precision=precision), log=log)

@@ -85,3 +85,53 @@ def named_genes(genes, contig: str, first: int = 0):
     from genotool_gencode.genes.annotation import CodingGene
 
     return [CodingGene(f"g{first + i + 1}.t1", f"g{first + i + 1}", contig, st, ex) for i, (st, ex) in enumerate(genes)]
+
+
+def label_genes(labels, minus) -> list:
+    """A per-base labelling (and its minus-strand flags) as gene models [(strand, exons)]: coding
+    exons are runs of exon and codon labels (stop codon included, as in annotated coding exons);
+    a gene is a run of non-intergenic bases holding one; its strand is the majority of its coding
+    bases' states. (These need not be valid ORFs: a per-base model has no reading frame.)"""
+    import numpy as np
+
+    from genotool_gencode.genelevel import _runs
+    from genotool_gencode.labels import FIRST_EXON, INTERGENIC, INTERNAL_EXON, LAST_EXON, START_CODON, STOP_CODON
+
+    lab = np.asarray(labels)
+    mi = np.asarray(minus, dtype=bool)
+    coding = np.isin(lab, (FIRST_EXON, INTERNAL_EXON, LAST_EXON, START_CODON, STOP_CODON))
+    exons = _runs(coding)
+    out, i = [], 0
+    for s, e in _runs(lab != INTERGENIC):
+        while i < len(exons) and exons[i][1] <= s:
+            i += 1
+        j = i
+        while j < len(exons) and exons[j][0] < e:
+            j += 1
+        if j > i:
+            ex = exons[i:j]
+            n_minus = sum(int(mi[a:b].sum()) for a, b in ex)
+            out.append(("-" if 2 * n_minus > sum(b - a for a, b in ex) else "+", ex))
+        i = j
+    return out
+
+
+def evaluate_labels(model, pieces, plan, *, chunk_size: int = 10_000, overlap: int = 500):
+    """A per-base model on every piece, its labelling read as gene models (:func:`label_genes`) and
+    scored like a gene finder's. Returns (metrics, predicted CodingGenes on the contigs)."""
+    import time
+
+    from genotool_gencode.genes.dna import decode
+    from genotool_gencode.genes.scoring import score_genes
+    from genotool_gencode.predict import predict_interval
+
+    t0 = time.perf_counter()
+    truth, pred = [], []
+    for p in pieces:
+        lab, minus = predict_interval(model, lambda a, b, p=p: decode(p.codes[a:b]), len(p.codes),
+                                      chunk_size=chunk_size, overlap=overlap, plan=plan)
+        pred += p.to_contig(named_genes(label_genes(lab, minus), p.contig, len(pred)))
+        truth += p.to_contig(p.genes)
+    metrics = score_genes(truth, pred)
+    metrics["seconds"] = round(time.perf_counter() - t0, 2)
+    return metrics, pred

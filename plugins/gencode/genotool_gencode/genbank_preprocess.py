@@ -59,6 +59,7 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
                "iupac_codes": {}, "transcripts_with_problems": {}}
     handles: dict[str, object] = {}
     pieces: dict[str, PieceWriter] = {}
+    complete = False
     try:
         k = 0
         for f, split, recs in parsed:
@@ -73,10 +74,11 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
                     pieces[s] = PieceWriter(out_dir, s)
                 _write_record(r, s, handles[s], stats[s], counts[s], summary, chunk_size, overlap)
                 _write_piece(r, pieces[s], summary)
+        complete = True
     finally:
         for h in handles.values():
             h.close()
-        index = [e for w in pieces.values() for e in w.close()]
+        index = [e for w in pieces.values() for e in w.close(complete)]
     write_index(out_dir, index)
     written = [s for s in SPLITS if counts[s]["chunks"]]
     _copy_genbank(files, out_dir / "genbank")

@@ -161,9 +161,11 @@ def predict_genes(finder, fa, intervals, out_dir: Path, *, window: int, overlap:
             "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, plan) -> np.ndarray:
-    """Labels (hi - lo,) uint8 of one interval, decoded in windows by the engine's predict loop
-    (eval mode, no_grad, the plan's autocast, ``plan.batch_size`` windows a batch)."""
+def predict_interval(model, fetch, n: int, *, chunk_size, overlap, plan) -> tuple[np.ndarray, np.ndarray]:
+    """Labels (n,) uint8 and minus-strand flags (n,) bool of one interval, ``fetch(lo, hi)``
+    giving its sequence, decoded in windows by the engine's predict loop (eval mode, no_grad, the
+    plan's autocast, ``plan.batch_size`` windows a batch); each base from the window where it is
+    furthest from an edge."""
     import torch
 
     from genotool.engine import predict_loop
@@ -172,29 +174,30 @@ def predict_interval(model, fa, chrom, lo, hi, *, chunk_size, overlap, plan) -> 
     from genotool_gencode.encoders import encode_sequence
     from genotool_gencode.preprocess import chunk_starts
 
-    n = hi - lo
     starts = chunk_starts(n, chunk_size, overlap)
     out = np.zeros(n, dtype=np.uint8)
+    minus = np.zeros(n, dtype=bool)
     windows = [(s, min(n, s + chunk_size)) for s in starts]
     batch_size = int(plan.batch_size or 4)
     groups = [windows[i:i + batch_size] for i in range(0, len(windows), batch_size)]
 
     def batches():
         for batch in groups:
-            items = [(encode_sequence(fa.fetch(chrom, lo + s, lo + e)), torch.zeros(e - s, dtype=torch.uint8))
-                     for s, e in batch]
+            items = [(encode_sequence(fetch(s, e)), torch.zeros(e - s, dtype=torch.uint8)) for s, e in batch]
             x, _, lengths = collate(items)
             yield x, lengths
 
-    decoded = predict_loop(model, batches(), lambda m, b: m.decode(*b)[0], plan=plan)
-    for i, (batch, labs) in enumerate(zip(groups, decoded)):
+    decoded = predict_loop(model, batches(), lambda m, b: m.decode_strand(*b), plan=plan)
+    for i, (batch, res) in enumerate(zip(groups, decoded)):
         for j, (s, e) in enumerate(batch):
             k = i * batch_size + j
             keep_lo = s if k == 0 else (s + windows[k - 1][1]) // 2 if windows[k - 1][1] > s else s
             keep_hi = e if k == len(windows) - 1 else (windows[k + 1][0] + e) // 2 if windows[k + 1][0] < e else e
-            lab = np.asarray(labs[j][:e - s], dtype=np.uint8)
+            lab = np.asarray(res[j][0][:e - s], dtype=np.uint8)
+            mi = np.asarray(res[j][1][:e - s], dtype=bool)
             out[keep_lo:keep_hi] = lab[keep_lo - s:keep_hi - s]
-    return out
+            minus[keep_lo:keep_hi] = mi[keep_lo - s:keep_hi - s]
+    return out, minus
 
 
 def predict_labels(model, cfg, fa, intervals, out_dir: Path, *, chunk_size, overlap, plan, log) -> dict:
@@ -205,7 +208,8 @@ def predict_labels(model, cfg, fa, intervals, out_dir: Path, *, chunk_size, over
         bed.write(f'track name="gencode {cfg.head}" description="genotool gencode predicted segments"\n')
         for chrom, lo, hi in intervals:
             log(f"predicting {chrom}:{lo + 1}-{hi} ...")
-            lab = predict_interval(model, fa, chrom, lo, hi, chunk_size=chunk_size, overlap=overlap, plan=plan)
+            lab, _ = predict_interval(model, lambda a, b: fa.fetch(chrom, lo + a, lo + b), hi - lo,
+                                      chunk_size=chunk_size, overlap=overlap, plan=plan)
             for s, e, c in zip(*runs(lab)):
                 if c == 0:
                     continue   # intergenic is the background: not written

@@ -182,6 +182,7 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
     handles = {s: open(out_dir / f"{s}.jsonl", "w") for s in written}
     pieces = {s: PieceWriter(out_dir, s) for s in written}
     done_contigs = set()
+    complete = False
     try:
         for chrom, transcripts in iter_chromosomes(gtf):
             if not transcripts:
@@ -243,10 +244,11 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
                 seq = fa.fetch(contig, region.start, region.stop(clen)).upper()
                 _count_odd(seq, fasta, str(region), summary["iupac_codes"])
                 pieces[split].add(_piece_name(region, contig, clen), contig, region.start, region.stop(clen), seq, [])
+        complete = True
     finally:
         for h in handles.values():
             h.close()
-        index = [e for w in pieces.values() for e in w.close()]
+        index = [e for w in pieces.values() for e in w.close(complete)]
         fa.close()
     write_index(out_dir, index)
     for s in written:

@@ -143,30 +143,12 @@ def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 
         gtf.write("##description: genotool gencode simulated annotation (GENCODE-style GTF)\n")
         for ci in range(1, num_chroms + 1):
             chrom = f"chr{ci}"
-            seq = _bases(rng, chrom_length, INTERGENIC_GC)
-            pos = int(rng.integers(500, 3000))
-            gi = 0
-            while True:
-                coding = rng.random() >= 0.05
-                gseq, feats = build_gene(rng, coding)
-                L = len(gseq)
-                if pos + L + 500 > chrom_length:
-                    break
-                strand = "+" if rng.random() < 0.5 else "-"
-                tata = np.frombuffer(TATA_BOX, dtype=np.uint8)
-                if strand == "-":
-                    seq[pos:pos + L] = COMP[gseq[::-1]]
-                    u = pos + L + TATA_OFFSET - len(tata)
-                    seq[u:u + len(tata)] = COMP[tata[::-1]]
-                else:
-                    seq[pos:pos + L] = gseq
-                    seq[pos - TATA_OFFSET:pos - TATA_OFFSET + len(tata)] = tata
-                gi += 1
+            seq, placed = simulate_chromosome(rng, chrom_length, gap_median)
+            for gi, (pos, L, strand, feats, coding) in enumerate(placed, 1):
                 gid = f"{chrom}.g{gi}"
                 _write_gene(gtf, chrom, pos, L, strand, feats, gid, coding)
                 n_genes[strand] += 1
                 n_coding += coding
-                pos += L + max(200, int(gap_median * np.exp(rng.normal(0, 0.6))))
             fa.write(f">{chrom}\n".encode())
             for i in range(0, chrom_length, 60):
                 fa.write(seq[i:i + 60].tobytes() + b"\n")
@@ -177,6 +159,48 @@ def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 
     pysam.faidx(str(fa_path))
     return {"chromosomes": num_chroms, "chrom_length": chrom_length, "genes_plus": n_genes["+"],
             "genes_minus": n_genes["-"], "coding_genes": n_coding, "genome_bp": num_chroms * chrom_length}
+
+
+def simulate_chromosome(rng, chrom_length: int, gap_median: int = 2500):
+    """-> (sequence (chrom_length,) uint8 ASCII, genes [(start, length, strand, features, coding)])."""
+    seq = _bases(rng, chrom_length, INTERGENIC_GC)
+    pos = int(rng.integers(500, 3000))
+    placed = []
+    while True:
+        coding = rng.random() >= 0.05
+        gseq, feats = build_gene(rng, coding)
+        L = len(gseq)
+        if pos + L + 500 > chrom_length:
+            break
+        strand = "+" if rng.random() < 0.5 else "-"
+        tata = np.frombuffer(TATA_BOX, dtype=np.uint8)
+        if strand == "-":
+            seq[pos:pos + L] = COMP[gseq[::-1]]
+            u = pos + L + TATA_OFFSET - len(tata)
+            seq[u:u + len(tata)] = COMP[tata[::-1]]
+        else:
+            seq[pos:pos + L] = gseq
+            seq[pos - TATA_OFFSET:pos - TATA_OFFSET + len(tata)] = tata
+        placed.append((pos, L, strand, feats, coding))
+        pos += L + max(200, int(gap_median * np.exp(rng.normal(0, 0.6))))
+    return seq, placed
+
+
+def simulated_sequence(length: int, seed: int = 0):
+    """One simulated chromosome in memory, for benches: (codes (length,) uint8 of genes/dna.py,
+    its coding genes as genes.annotation.CodingGene, coding exons with the stop codon)."""
+    from genotool_gencode.genes.annotation import CodingGene, merge_intervals
+    from genotool_gencode.genes.dna import encode
+
+    seq, placed = simulate_chromosome(np.random.default_rng(seed), length)
+    genes = []
+    for gi, (g0, L, strand, feats, coding) in enumerate(placed, 1):
+        if not coding:
+            continue
+        parts = [(g0 + s, g0 + e) if strand == "+" else (g0 + L - e, g0 + L - s)
+                 for kind, s, e in feats if kind in ("CDS", "stop_codon")]
+        genes.append(CodingGene(f"t{gi}", f"g{gi}", "sim", strand, merge_intervals(parts)))
+    return encode(seq.tobytes().decode("ascii")), genes
 
 
 def _write_gene(fh, chrom, g0, L, strand, feats, gid, coding):

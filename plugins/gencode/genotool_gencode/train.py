@@ -18,7 +18,7 @@ from genotool_gencode.dataset import ChunkDataset, collate
 from genotool_gencode.evaluation import decode_and_score
 from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES
 from genotool_gencode.metrics import SegmentationMetrics
-from genotool_gencode.semicrf import estimate_memory_bytes, format_bytes
+from genotool_gencode.crf.recursion import estimate_memory_bytes, format_bytes
 
 
 def _stats(t: torch.Tensor) -> str:
@@ -158,7 +158,7 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: ModelConfig, se
         f"encoder activations ~{format_bytes(est['encoder_activation_bytes'])}")
     model = SegmentationModel(cfg, device_type=plan.device.split(":")[0])
     if cfg.structure_init == "counts":
-        from genotool_gencode.priors import label_statistics
+        from genotool_gencode.crf.priors import label_statistics
 
         stats = label_statistics((y.numpy() for y in train_ds.ys), n_states)
         model.head.init_structure(stats)
@@ -214,6 +214,7 @@ class TrainConfig(RunOptions):
         from genotool.options import check_choice
 
         check_choice(self.states, STATES, "--states")
+        self.settings.check()
         if self.states == "gene":
             from genotool_gencode.genes.finder import KINDS
 
@@ -224,9 +225,7 @@ class TrainConfig(RunOptions):
                                 "pytorch-crf needs --states strand")
             if self.encoder_steps is not None and self.encoder_steps < 1:
                 raise UserError(f"--encoder-steps must be >= 1, not {self.encoder_steps}")
-        else:
-            self.model.check()
-            self.settings.check()
+        self.model.check(None if self.states == "strand" else ("semicrf",))
         return self
 
     def fit_settings(self):

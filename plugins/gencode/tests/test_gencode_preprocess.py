@@ -176,7 +176,7 @@ def test_strand_states_make_the_gene_grammar_first_order(tiny_data):
     them; over strand-aware states neither strand ever goes from an internal exon to its first
     intron or from a first intron back to the first exon."""
     from genotool_gencode.labels import NUM_STATES, STATE_LABEL, to_states
-    from genotool_gencode.priors import label_statistics
+    from genotool_gencode.crf.priors import label_statistics
 
     labs, states = [], []
     for _, y, minus in _chunks_with_strand(tiny_data):

@@ -86,9 +86,13 @@ class SiteNet(nn.Module):
 class GeneEncoder(nn.Module):
     def __init__(self, settings: EncoderSettings | dict | None = None):
         super().__init__()
-        s = settings if isinstance(settings, EncoderSettings) else EncoderSettings(**(settings or {}))
-        if isinstance(s.dilations, list):
-            s.dilations = tuple(s.dilations)
+        if isinstance(settings, EncoderSettings):
+            s = settings
+        else:
+            d = dict(settings or {})
+            d.pop("ensemble", None)
+            d["dilations"] = tuple(d.get("dilations", EncoderSettings.dilations))
+            s = EncoderSettings(**d)
         self.settings = s
         self.trunk = Trunk(s)
         wins = s.windows()
@@ -237,7 +241,7 @@ def train_encoder(pieces, settings: EncoderSettings | None = None, *, seed: int 
         nn.utils.clip_grad_norm_(enc.trunk.parameters(), 1.0)
         opt.step()
         sched.step()
-        run = float(loss) if run is None else 0.98 * run + 0.02 * float(loss)
+        run = float(loss.detach()) if run is None else 0.98 * run + 0.02 * float(loss.detach())
         if progress:
             progress()
     summary["trunk_loss"] = run
@@ -255,13 +259,15 @@ def train_encoder(pieces, settings: EncoderSettings | None = None, *, seed: int 
         opt = torch.optim.AdamW(net.parameters(), lr=1e-3, weight_decay=1e-4)
         net.train()
         run = None
-        for step in range(s.site_steps):
+        # at most ~20 passes over the examples: small training sets need few steps
+        steps = min(s.site_steps, max(50, 20 * len(X) // s.site_batch))
+        for step in range(steps):
             idx = torch.from_numpy(rng.integers(0, len(X), s.site_batch))
             loss = nn.functional.binary_cross_entropy_with_logits(net(X[idx]), y[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
-            run = float(loss) if run is None else 0.98 * run + 0.02 * float(loss)
+            run = float(loss.detach()) if run is None else 0.98 * run + 0.02 * float(loss.detach())
             if progress:
                 progress()
         summary[f"{name}_loss"] = run

@@ -1,12 +1,17 @@
-"""Training a gene finder from annotated sequence (`gencode train --states gene`).
+"""Training a gene finder from annotated sequence (`gencode train --states gene`, `compare`).
 
-1. Cross-fitting: the training pieces are split into folds; for each fold, sensors (and the
-   encoder) are fitted on the other folds and score this one, so the CRF weights are learned on
-   scores of sequence the models have not seen (as they will be used), not on their own
-   training data, where they are overconfident.
-2. The CRF weights are learned on those held-out scores by averaged MIRA (:mod:`.learn`).
-3. The sensors (and the encoder) are fitted once more on all training pieces; with the learned
-   weights they are the finder.
+1. Cross-fitting (:func:`fit_folds`): the training pieces are split into folds; for each fold the
+   sensors (and an encoder) are fitted on the other folds. Fold encoders train in parallel
+   processes, one core each.
+2. Held-out scores (:func:`held_out_items`): each fold's models score that fold's windows, so the
+   CRF weights are learned on scores of sequence the models have not seen, as they will be used,
+   rather than on their own training data, where they are overconfident.
+3. The CRF weights are learned on those windows by averaged MIRA (:func:`learn`, :mod:`.learn`).
+4. The finder: sensors fitted once more on all training pieces, the fold encoders as an ensemble
+   (their channels averaged; each saw the genes of the other folds), and the learned weights.
+
+Steps 1-2 do not depend on the CRF's features or durations, so `compare` runs them once for all
+its gene-state rows.
 """
 
 from __future__ import annotations
@@ -15,8 +20,10 @@ import time
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+import torch
+from torch import nn
 
-from genotool_gencode.genes.encoder import EncoderSettings, train_encoder
+from genotool_gencode.genes.encoder import EncoderSettings, GeneEncoder, train_encoder
 from genotool_gencode.genes.finder import GeneFinder, default_weights, lengths_for
 from genotool_gencode.genes.lattice import CHANNELS, KINDS as EXON_KINDS
 from genotool_gencode.genes.learn import gold_windows, learn_weights, slice_channels
@@ -31,13 +38,36 @@ class FitSettings:
     epochs: int = 4                    # MIRA passes over the held-out windows
     C: float = 0.02                    # MIRA's largest step
     window: int = 20_000               # gold windows for MIRA
-    max_windows: int = 300             # at most this many (a random sample), bounding memory
+    max_windows: int = 200             # at most this many (a random sample), bounding memory
+    workers: int = 2                   # processes training fold encoders at once
     seed: int = 0
     sensors: SensorSettings = field(default_factory=SensorSettings)
     encoder: EncoderSettings = field(default_factory=EncoderSettings)
 
     def to_json(self) -> dict:
         return asdict(self)
+
+    @property
+    def uses_encoder(self) -> bool:
+        return self.kind in ("encoder", "both")
+
+
+class EnsembleEncoder(nn.Module):
+    """Several GeneEncoders read as one: their channels averaged."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def channels(self, codes):
+        out = None
+        for m in self.members:
+            ch = m.channels(codes)
+            out = ch if out is None else {k: out[k] + v for k, v in ch.items()}
+        return {k: v / len(self.members) for k, v in out.items()}
+
+    def config(self) -> dict:
+        return {**self.members[0].config(), "ensemble": len(self.members)}
 
 
 def learnable(kind: str) -> tuple[str, ...]:
@@ -60,26 +90,63 @@ def split_folds(pieces, k: int) -> list[list[int]]:
     return [f for f in out if f]
 
 
-def fit_models(pieces, s: FitSettings, log, progress=None, tag: str = "", sensors: Sensors | None = None):
-    """Sensors (+ encoder) fitted on ``pieces`` (``sensors``: already fitted on them); -> (sensors,
-    encoder or None, summary)."""
-    t0 = time.perf_counter()
-    sensors = sensors or Sensors(s.sensors).fit(pieces)
-    summary = {"sensor_seconds": round(time.perf_counter() - t0, 1)}
-    encoder = None
-    if s.kind in ("encoder", "both"):
-        encoder, enc_summary = train_encoder(pieces, s.encoder, seed=s.seed, log=lambda m: log(f"{tag}{m}"),
-                                             progress=progress)
-        summary["encoder"] = enc_summary
-    return sensors, encoder, summary
+@dataclass
+class FoldModels:
+    folds: list[list[int]]
+    sensors: list[Sensors]
+    encoders: list            # GeneEncoder per fold, or None
+    summaries: list[dict]
 
 
-def held_out_windows(pieces, s: FitSettings, log, progress=None):
-    """Cross-fitted gold windows [(codes, channels, gold)] and the fold models' summaries."""
-    rng = np.random.default_rng(s.seed)
+def _train_fold_encoder(pieces, settings: EncoderSettings, seed: int, tag: str):
+    """One fold's encoder (a worker process: one torch thread) -> (state_dict, summary, log lines)."""
+    torch.set_num_threads(1)
+    lines = []
+    enc, summary = train_encoder(pieces, settings, seed=seed, log=lambda m: lines.append(f"{tag}{m}"))
+    return enc.state_dict(), summary, lines
+
+
+def fit_folds(pieces, s: FitSettings, log, with_encoder: bool | None = None) -> FoldModels:
+    """Sensors (and encoders) fitted on all folds but one, for each fold (module docstring)."""
     folds = split_folds(pieces, s.folds)
-    candidates = []   # (fold, piece index, lo, hi, gold)
-    for f, idx in enumerate(folds):
+    with_encoder = s.uses_encoder if with_encoder is None else with_encoder
+    others = [[pieces[i] for g, ix in enumerate(folds) if g != f for i in ix] for f in range(len(folds))]
+    sensors, summaries = [], []
+    for f, other in enumerate(others):
+        t0 = time.perf_counter()
+        sensors.append(Sensors(s.sensors).fit(other))
+        summaries.append({"sensor_seconds": round(time.perf_counter() - t0, 1),
+                          "fit_bases": int(sum(len(c) for c, _ in other))})
+    encoders = [None] * len(folds)
+    if with_encoder:
+        log(f"training {len(folds)} fold encoders ({min(s.workers, len(folds))} at a time) ...")
+        args = [(other, s.encoder, s.seed + f, f"fold {f + 1}: ") for f, other in enumerate(others)]
+        if s.workers > 1 and len(folds) > 1:
+            import concurrent.futures as cf
+
+            from genotool.parallel import pool_kwargs, start_method
+
+            with cf.ProcessPoolExecutor(min(s.workers, len(folds)), **pool_kwargs(start_method())) as ex:
+                results = list(ex.map(_train_fold_encoder, *zip(*args)))
+        else:
+            results = [_train_fold_encoder(*a) for a in args]
+        for f, (state, summ, lines) in enumerate(results):
+            for line in lines:
+                log(line)
+            enc = GeneEncoder(s.encoder)
+            enc.load_state_dict(state)
+            enc.eval()
+            encoders[f] = enc
+            summaries[f]["encoder"] = summ
+    return FoldModels(folds, sensors, encoders, summaries)
+
+
+def held_out_items(pieces, fm: FoldModels, s: FitSettings):
+    """Gold windows [(codes, channels, gold)] scored by the models of the fold that did not see
+    them (every channel the fold models give; a sample of at most ``max_windows``)."""
+    rng = np.random.default_rng(s.seed)
+    candidates = []
+    for f, idx in enumerate(fm.folds):
         for i in idx:
             codes, genes = pieces[i]
             for lo, hi, gold in gold_windows(codes, genes, target=s.window, min_intron=s.sensors.min_intron,
@@ -88,14 +155,10 @@ def held_out_windows(pieces, s: FitSettings, log, progress=None):
     if len(candidates) > s.max_windows:
         keep = set(rng.choice(len(candidates), s.max_windows, replace=False).tolist())
         candidates = [c for j, c in enumerate(candidates) if j in keep]
-    items, summaries = [], []
-    for f, idx in enumerate(folds):
-        others = [pieces[i] for g, ix in enumerate(folds) if g != f for i in ix]
-        log(f"fold {f + 1}/{len(folds)}: fitting on {sum(len(c) for c, _ in others):,} bp, "
-            f"scoring {sum(len(pieces[i][0]) for i in idx):,} bp")
-        sensors, encoder, summ = fit_models(others, s, log, progress, tag=f"fold {f + 1}: ")
-        summaries.append(summ)
-        finder = GeneFinder(sensors, {}, kind=s.kind, durations=s.durations, encoder=encoder)
+    items = []
+    for f, idx in enumerate(fm.folds):
+        finder = GeneFinder(fm.sensors[f], {}, kind="both" if fm.encoders[f] is not None else "sensors",
+                            encoder=fm.encoders[f])
         for i in idx:
             mine = [c for c in candidates if c[1] == i]
             if not mine:
@@ -104,7 +167,7 @@ def held_out_windows(pieces, s: FitSettings, log, progress=None):
             for _, _, lo, hi, gold in mine:
                 items.append((pieces[i][0][lo:hi], _compact(slice_channels(ch, lo, hi)), gold))
             del ch
-    return items, summaries
+    return items
 
 
 def _compact(ch: dict) -> dict:
@@ -118,26 +181,29 @@ def _compact(ch: dict) -> dict:
     return out
 
 
-def fit_gene_finder(pieces, s: FitSettings, log, progress=None) -> tuple[GeneFinder, dict]:
+def learn(items, kind: str, durations: str, sensors: Sensors, s: FitSettings, log) -> tuple[dict, list]:
+    """CRF weights for ``kind`` and ``durations`` from held-out windows (only the channels that
+    ``kind`` reads are passed on)."""
+    keep = set(CHANNELS) | ({"enc_" + c for c in CHANNELS} if kind in ("encoder", "both") else set())
+    items64 = [(c, {k: v.astype(np.float64) for k, v in ch.items() if k in keep}, g) for c, ch, g in items]
+    return learn_weights(items64, default_weights(kind), learnable(kind), lengths_for(sensors, durations),
+                         sensors.transitions(), epochs=s.epochs, C=s.C, seed=s.seed, log=log)
+
+
+def fit_gene_finder(pieces, s: FitSettings, log) -> tuple[GeneFinder, dict]:
     """``pieces``: [(codes, valid genes, one transcript per gene)] -> (finder, summary)."""
     t0 = time.perf_counter()
-    items, fold_summaries = held_out_windows(pieces, s, log, progress)
+    fm = fit_folds(pieces, s, log)
+    items = held_out_items(pieces, fm, s)
     log(f"learning CRF weights on {len(items)} held-out windows ({sum(len(c) for c, _, _ in items):,} bp, "
         f"{sum(len(g) for _, _, g in items)} genes)")
-    # the learner reads float64 channels window by window
-    items64 = [(c, {k: v.astype(np.float64) for k, v in ch.items()}, g) for c, ch, g in items]
-    final_sensors = Sensors(s.sensors).fit(pieces)
-    lengths = lengths_for(final_sensors, s.durations)
-    grammar = final_sensors.transitions()
+    sensors = Sensors(s.sensors).fit(pieces)
     t1 = time.perf_counter()
-    weights, history = learn_weights(items64, default_weights(s.kind), learnable(s.kind), lengths, grammar,
-                                     epochs=s.epochs, C=s.C, seed=s.seed, log=log)
-    del items64, items
-    weight_seconds = round(time.perf_counter() - t1, 1)
-    log("final models on all training pieces")
-    sensors, encoder, final_summary = fit_models(pieces, s, log, progress, tag="final: ", sensors=final_sensors)
+    weights, history = learn(items, s.kind, s.durations, sensors, s, log)
+    del items
+    encoder = EnsembleEncoder([e for e in fm.encoders]) if s.uses_encoder else None
     finder = GeneFinder(sensors, weights, kind=s.kind, durations=s.durations, encoder=encoder)
-    summary = {"weights": weights, "weight_history": history, "weight_seconds": weight_seconds,
-               "folds": fold_summaries, "final": final_summary, "seconds": round(time.perf_counter() - t0, 1),
+    summary = {"weights": weights, "weight_history": history, "weight_seconds": round(time.perf_counter() - t1, 1),
+               "folds": fm.summaries, "seconds": round(time.perf_counter() - t0, 1),
                "training_genes": sum(len(g) for _, g in pieces)}
     return finder, summary

@@ -1,10 +1,11 @@
-"""Discriminative weights of the gene-structure CRF: averaged 1-best MIRA (the online large-margin
-training CRAIG uses for its semi-CRF gene finder), which needs only Viterbi.
+"""Discriminative weights of the gene-structure CRF, learned online with Viterbi only (as CRAIG
+trains its semi-CRF gene finder): an averaged structured perceptron with AdaGrad step sizes, or
+1-best MIRA.
 
 A parse's score is linear in the weights (:func:`~.lattice.parse_features`): each step decodes a
-window, and when the prediction differs from the annotated gene models it moves the weights the
-least distance (in per-feature scaled units) that makes the annotation outscore the prediction by
-its loss, the number of exons the two do not share. The weights are averaged over all steps.
+window, and when the prediction differs from the annotated gene models the weights move toward
+the annotation's features and away from the prediction's (a subgradient step of the structured
+hinge loss). The weights are averaged over all steps.
 
 Windows come from :func:`gold_windows`: pieces of annotated sequence cut between genes, kept only
 when every gene in them is a valid model the decoder can produce.
@@ -66,43 +67,53 @@ def exon_loss(gold, pred) -> int:
 
 
 def learn_weights(items, init: dict, learn: tuple[str, ...], lengths: dict, grammar: dict, *, epochs: int = 4,
-                  C: float = 1.0, seed: int = 0, log=None, progress=None) -> tuple[dict, list]:
+                  C: float = 0.02, lr: float = 0.1, method: str = "adagrad", seed: int = 0, log=None,
+                  progress=None) -> tuple[dict, list]:
     """``items``: [(codes, channels, gold)] windows. Returns (averaged weights, per-epoch history).
 
-    Only the weights named in ``learn`` move; the others keep ``init``'s value."""
+    Each window whose decoding differs from its annotation moves the weights named in ``learn``
+    (the others keep ``init``'s value) toward the annotation's features and away from the
+    prediction's. ``method='adagrad'`` (default): a perceptron step scaled per weight by AdaGrad
+    (``lr`` / root of the summed squared steps: every weight moves by comparable relative amounts
+    whatever its feature's scale); ``'mira'``: the smallest step (at most ``C``, in per-feature
+    scaled units) that makes the annotation outscore the prediction by its exon loss."""
     rng = np.random.default_rng(seed)
     w = {k: float(init.get(k, 1.0 if k in ("exon_length", "intron_length") else 0.0)) for k in WEIGHTS}
     gold_f = [parse_features(gold, ch, lengths, len(codes)) for codes, ch, gold in items]
-    # per-feature scale: the typical size of a gold window's feature (so one step moves every
-    # weight by comparable relative amounts)
-    scale = {k: max(1e-6, float(np.mean([abs(f.get(k, 0.0)) for f in gold_f])) / max(1.0, float(np.mean(
-        [f.get("gene_bias", 0.0) for f in gold_f])))) for k in learn}
+    n_genes = max(1.0, float(np.mean([f.get("gene_bias", 0.0) for f in gold_f])))
+    scale = {k: max(1e-6, float(np.mean([abs(f.get(k, 0.0)) for f in gold_f])) / n_genes) for k in learn}
+    sq = {k: 0.0 for k in learn}
     total = {k: 0.0 for k in w}
     steps, history = 0, []
     for epoch in range(epochs):
         errors = loss_sum = 0
         for i in rng.permutation(len(items)):
             codes, ch, gold = items[i]
-            lat = Lattice.combine(codes, ch, w, lengths, grammar)
-            _, pred = lat.viterbi()
+            _, pred = Lattice.combine(codes, ch, w, lengths, grammar).viterbi()
             loss = exon_loss(gold, pred)
             if loss:
                 errors += 1
                 loss_sum += loss
                 pf = parse_features(pred, ch, lengths, len(codes))
-                margin = parse_score(gold_f[i], w, grammar) - parse_score(pf, w, grammar)
-                delta = {k: (gold_f[i].get(k, 0.0) - pf.get(k, 0.0)) / scale[k] for k in learn}
-                norm = sum(v * v for v in delta.values())
-                if norm > 0 and loss - margin > 0:
-                    tau = min(C, (loss - margin) / norm)
+                delta = {k: gold_f[i].get(k, 0.0) - pf.get(k, 0.0) for k in learn}
+                if method == "adagrad":
                     for k, v in delta.items():
-                        w[k] += tau * v / scale[k]
+                        if v:
+                            sq[k] += v * v
+                            w[k] += lr * v / np.sqrt(sq[k])
+                else:
+                    margin = parse_score(gold_f[i], w, grammar) - parse_score(pf, w, grammar)
+                    scaled = {k: v / scale[k] for k, v in delta.items()}
+                    norm = sum(v * v for v in scaled.values())
+                    if norm > 0 and loss - margin > 0:
+                        tau = min(C, (loss - margin) / norm)
+                        for k, v in scaled.items():
+                            w[k] += tau * v / scale[k]
             steps += 1
             for k in w:
                 total[k] += w[k]
             if progress:
                 progress()
-        avg = {k: total[k] / steps for k in w}
         history.append({"epoch": epoch + 1, "windows_wrong": errors, "exon_loss": loss_sum})
         if log:
             log(f"weights epoch {epoch + 1}: {errors}/{len(items)} windows decoded wrong, exon loss {loss_sum}")

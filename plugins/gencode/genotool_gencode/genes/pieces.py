@@ -61,12 +61,14 @@ class PieceWriter:
         self.index.append({"split": self.split, "name": name, "contig": contig, "start": start, "end": end,
                            "transcripts": len(genes)})
 
-    def close(self) -> list[dict]:
+    def close(self, complete: bool = True) -> list[dict]:
+        """Close the files; index the FASTA when ``complete`` (a failed run leaves it to be removed)."""
         import pysam
 
         self.fa.close()
         self.gtf.close()
-        pysam.faidx(str(self.out_dir / f"{self.split}.fa"))
+        if complete:
+            pysam.faidx(str(self.out_dir / f"{self.split}.fa"))
         return self.index
 
 

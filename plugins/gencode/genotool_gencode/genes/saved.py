@@ -19,8 +19,16 @@ class GeneFinderModule(nn.Module):
 
     def __init__(self, config: dict):
         super().__init__()
-        enc = config.get("encoder")
-        self.encoder = GeneEncoder(enc) if enc else None
+        enc = dict(config.get("encoder") or {})
+        n = int(enc.pop("ensemble", 0))
+        if not enc:
+            self.encoder = None
+        elif n:
+            from genotool_gencode.genes.fit import EnsembleEncoder
+
+            self.encoder = EnsembleEncoder([GeneEncoder(dict(enc)) for _ in range(n)])
+        else:
+            self.encoder = GeneEncoder(enc)
 
 
 def finder_config(finder: GeneFinder, head: str) -> dict:
