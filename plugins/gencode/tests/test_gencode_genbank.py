@@ -103,6 +103,14 @@ def _gb_text(gb_dir):
     ("outside", "outside the record"),
     ("overlap", "overlap"),
     ("mixed", "not both"),
+    # issue 27 D13: a file cut inside its last record's sequence, a LOCUS length that disagrees
+    ("cut", "is cut"),
+    ("locus_length", "the LOCUS line says"),
+    # D14: characters that are no base inside the sequence
+    ("junk", "not a DNA base"),
+    # D15: a CDS part on another record; a location Biopython cannot read (was an AttributeError)
+    ("remote", "lies on another record"),
+    ("bad_location", "cannot be read"),
 ])
 def test_bad_genbank_input(genotool_cli, gb, tiny_sim, tmp_path, case, expect):
     import re
@@ -116,6 +124,20 @@ def test_bad_genbank_input(genotool_cli, gb, tiny_sim, tmp_path, case, expect):
         text = text.replace(cds.group(0), f"     CDS             join(10..20,30..{length + 50})\n")
     elif case == "overlap":
         text = text.replace(cds.group(0), "     CDS             join(10..200,150..300)\n")
+    elif case == "cut":
+        # two records; the second loses its tail (and its '//') well after its CDS
+        second = text.replace(text.split()[1], "rec2", 1)
+        text = text + second[:second.rindex("//") - 200]
+    elif case == "locus_length":
+        text = re.sub(r"(LOCUS\s+\S+\s+)\d+( bp)", lambda m: f"{m.group(1)}{length + 7}{m.group(2)}", text, count=1)
+    elif case == "junk":
+        head, tail = text.split("ORIGIN", 1)
+        line = tail.splitlines()[1]
+        text = head + "ORIGIN" + tail.replace(line, line[:12] + "@#" + line[14:], 1)
+    elif case == "remote":
+        text = text.replace(cds.group(0), "     CDS             join(AB000001.1:1..100,200..300)\n")
+    elif case == "bad_location":
+        text = text.replace(cds.group(0), "     CDS             join(10..20,3x0..400)\n")
     f = tmp_path / "bad.gb"
     f.write_text(text)
     out = tmp_path / "o"
