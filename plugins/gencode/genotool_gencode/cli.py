@@ -1,7 +1,9 @@
 """`genotool gencode ...` verbs. No torch/pysam at module level: command bodies import them.
 
-Each verb parses its options into the config objects of config.py (ModelConfig, TrainSettings)
-and hands them to the library; checks of values live there too."""
+Each verb parses its options into ONE config object (``PreprocessConfig``, ``TrainConfig``,
+``PredictConfig``, ``ValidateConfig``, ``CompareConfig``, ``BenchConfig``, the last five inheriting
+``genotool.options.RunOptions``) and hands it to ``run_<verb>(cfg)`` in the verb's module, which
+checks it; this file holds no logic."""
 
 from __future__ import annotations
 
@@ -10,14 +12,14 @@ from typing import Annotated, Optional
 
 import typer
 
-from genotool.errors import UserError, require_dir, require_file
 from genotool.log import log
 from genotool.options import (BatchSize, Data, Device, Force, Json, Model, OptionalOutput, Output, Precision,
                               Scheduler, Seed, TestRegions, Threads, TrainRegions, ValRegions)
 
 from genotool_gencode.compare import DEFAULT_MODELS  # noqa: E402 - light (no torch)
 
-app = typer.Typer(help="Exon/intron segmentation with an exact semi-Markov CRF.", no_args_is_help=True,
+app = typer.Typer(help="Gene finding: whole gene models from a semi-Markov CRF over gene structure (counted "
+                  "sensors + a neural encoder), and per-base label models.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
 Head = Annotated[str, typer.Option("--head", help="CRF head: semicrf (explicit segment lengths), linear (a "
@@ -93,25 +95,9 @@ def simulate(
     force: Force = False,
 ):
     """Simulate a genome FASTA + GENCODE-style GTF (both strands, GT-AG, ATG, stop codons)."""
-    from genotool.outputs import run_output
+    from genotool_gencode.simulate import SimulateConfig, run_simulate
 
-    from genotool_gencode.simulate import simulate_genome
-
-    if num_chroms < 1:
-        raise UserError(f"--num-chroms must be >= 1, not {num_chroms}")
-    if genome_size is not None:
-        chrom_length = genome_size // num_chroms
-    if chrom_length < 20_000:
-        raise UserError(f"--chrom-length must be >= 20000 bp, not {chrom_length}")
-    if num_chroms < 22:
-        log(f"note: only {num_chroms} chromosomes; the default splits expect chr1..chr22 "
-             "(pass --train-regions/--val-regions/--test-regions to preprocess)")
-    params = {"seed": seed, "num_chroms": num_chroms, "chrom_length": chrom_length}
-    with run_output(output, command="gencode simulate", parameters=params, force=force, resume=False) as run:
-        summary = simulate_genome(run.path, num_chroms=num_chroms, chrom_length=chrom_length, seed=seed)
-        run.runtime.update(summary)
-    log(f"wrote {output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
-         f"(+/- strand) on {num_chroms} chromosomes of {chrom_length:,} bp")
+    run_simulate(SimulateConfig(output, seed, num_chroms, chrom_length, genome_size, force), log)
 
 
 @app.command()
@@ -195,7 +181,6 @@ def train(
     from genotool_gencode.config import ModelConfig, TrainSettings
     from genotool_gencode.train import TrainConfig, run_train
 
-    require_dir(data, "--data")
     model = ModelConfig(head=head, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
                         num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
                         expand=expand, structure_init=structure_init, boundary_scores=boundary_scores,

@@ -56,20 +56,21 @@ def evaluate(model, dataset, plan, batch_size: int, max_chunks: int | None = Non
     return metrics, nll_sum / max(1, n_pos), [pred for _, pred in pairs] if keep else []
 
 
-def evaluate_finder(finder, pieces, *, window: int = 200_000, overlap: int = 20_000, progress=None):
+def evaluate_finder(finder, pieces, *, window: int = 200_000, overlap: int = 20_000, progress=None,
+                    channels: list | None = None):
     """Decode every piece (genes/pieces.Piece) with a gene finder and score the predicted gene models
     against all annotated transcripts (genes/scoring.py). Returns (metrics, predicted CodingGenes on
-    the contigs' coordinates)."""
+    the contigs' coordinates). ``channels``: each piece's precomputed score channels (optional)."""
     import time
 
-    from genotool_gencode.genes.annotation import CodingGene
     from genotool_gencode.genes.finder import predict_sequence
     from genotool_gencode.genes.scoring import score_genes
 
     t0 = time.perf_counter()
     truth, pred = [], []
-    for p in pieces:
-        genes = predict_sequence(finder, p.codes, window=window, overlap=overlap)
+    for i, p in enumerate(pieces):
+        genes = predict_sequence(finder, p.codes, window=window, overlap=overlap,
+                                 channels=None if channels is None else channels[i])
         pred += p.to_contig(named_genes(genes, p.contig, len(pred)))
         truth += p.to_contig(p.genes)
         if progress:

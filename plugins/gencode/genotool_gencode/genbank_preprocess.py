@@ -18,7 +18,8 @@ from genotool.errors import UserError
 from genotool_gencode.genbank import STOPS, read_genbank, stop_codon_reads
 from genotool_gencode.labels import transcript_intervals
 from genotool_gencode.genes.pieces import PieceWriter, write_index
-from genotool_gencode.preprocess import SPLITS, ChunkPainter, SegmentStats, _warn_problems, chunk_starts, mask_runs
+from genotool_gencode.preprocess import (SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs,
+                                         warn_kept_problems)
 
 
 def assign_splits(train_files: list[Path], test_files: list[Path], val_fraction: float,
@@ -90,7 +91,7 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
             "stop codon, that codon is labelled exon and the next three bases stop codon)")
     if summary["records_without_cds"]:
         log(f"note: {summary['records_without_cds']} records have no CDS (kept: intergenic only)")
-    _warn_problems(summary, "the GenBank records", log)
+    warn_kept_problems(summary, "the GenBank records", log)
     return {"splits": {s: counts[s] for s in written}, **summary}
 
 

@@ -262,7 +262,7 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
         log(f"warning: {summary['overlapping_gene_pairs']} overlapping gene pairs "
             f"({summary['opposite_strand_overlaps']} on opposite strands): labels merged by priority "
             "codon > CDS > UTR > intron")
-    _warn_problems(summary, fasta, log)
+    warn_kept_problems(summary, fasta, log)
     return {"splits": counts, **summary}
 
 
@@ -302,7 +302,7 @@ def _count_odd(seq: str, fasta, where: str, counts: dict) -> None:
         counts[ch] = counts.get(ch, 0) + n
 
 
-def _warn_problems(summary: dict, source, log) -> None:
+def warn_kept_problems(summary: dict, source, log) -> None:
     """One warning per kind of odd input that is kept (the run goes on)."""
     iupac = summary["iupac_codes"]
     if iupac:
@@ -416,6 +416,6 @@ def run_preprocess(cfg: PreprocessConfig, log=log_line) -> dict:
         run.runtime.update(summary)
     s = summary["splits"]
     log("chunks: " + ", ".join(f"{k} {v['chunks']}" for k, v in s.items() if v["chunks"])
-        + f"; coding transcripts: " + ", ".join(f"{k} {v.get('transcripts', 0)}" for k, v in s.items())
+        + "; coding transcripts: " + ", ".join(f"{k} {v.get('transcripts', v.get('genes', 0))}" for k, v in s.items())
         + f" ({summary['genes']} genes, {summary['seconds']} s, peak RSS {summary['peak_rss_mb']} MB)")
     return summary

@@ -14,10 +14,12 @@ train/val/test splits (chr1-18 / chr19-20 / chr21-22) apply.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from genotool.errors import UserError
 from genotool.genome.gtf import write_gtf_line
 from genotool_gencode.labels import (FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, INTERNAL_INTRON,
                                      LAST_EXON, LAST_INTRON, TYPICAL_LENGTH, UTR3, UTR5)
@@ -130,6 +132,41 @@ def build_gene(rng, coding: bool = True):
         if i < n_exons - 1:
             add(_intron(rng, intron_lens[i]))
     return np.concatenate(parts), feats
+
+
+@dataclass
+class SimulateConfig:
+    output: Path
+    seed: int = 0
+    num_chroms: int = 22
+    chrom_length: int = 150_000
+    genome_size: int | None = None      # total bp: sets chrom_length
+    force: bool = False
+
+    def check(self) -> "SimulateConfig":
+        if self.num_chroms < 1:
+            raise UserError(f"--num-chroms must be >= 1, not {self.num_chroms}")
+        if self.genome_size is not None:
+            self.chrom_length = self.genome_size // self.num_chroms
+        if self.chrom_length < 20_000:
+            raise UserError(f"--chrom-length must be >= 20000 bp, not {self.chrom_length}")
+        return self
+
+
+def run_simulate(cfg: SimulateConfig, log) -> dict:
+    from genotool.outputs import run_output
+
+    cfg.check()
+    if cfg.num_chroms < 22:
+        log(f"note: only {cfg.num_chroms} chromosomes; the default splits expect chr1..chr22 "
+            "(pass --train-regions/--val-regions/--test-regions to preprocess)")
+    params = {"seed": cfg.seed, "num_chroms": cfg.num_chroms, "chrom_length": cfg.chrom_length}
+    with run_output(cfg.output, command="gencode simulate", parameters=params, force=cfg.force, resume=False) as run:
+        summary = simulate_genome(run.path, num_chroms=cfg.num_chroms, chrom_length=cfg.chrom_length, seed=cfg.seed)
+        run.runtime.update(summary)
+    log(f"wrote {cfg.output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
+        f"(+/- strand) on {cfg.num_chroms} chromosomes of {cfg.chrom_length:,} bp")
+    return summary
 
 
 def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 150_000, seed: int = 0,

@@ -211,8 +211,10 @@ class TrainConfig(RunOptions):
     force: bool = False
 
     def check(self) -> "TrainConfig":
+        from genotool.errors import require_dir
         from genotool.options import check_choice
 
+        require_dir(self.data, "--data")
         check_choice(self.states, STATES, "--states")
         self.settings.check()
         if self.states == "gene":

@@ -2,7 +2,6 @@
 models, streaming windows, GTF/GFF3 round trips, gene-model scoring and weight learning."""
 
 import io
-import itertools
 
 import numpy as np
 import pytest

@@ -3,10 +3,8 @@ predict as GTF/GFF3, validate, compare rows), bad input (one error line, exit 2,
 and the valid-ORF check on real Arabidopsis predictions (skipped without /work/data)."""
 
 import json
-import shutil
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from genotool_gencode.genes.annotation import gene_problems

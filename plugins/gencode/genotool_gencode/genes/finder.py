@@ -74,12 +74,17 @@ def default_weights(kind: str) -> dict:
 
 
 def predict_sequence(finder: GeneFinder, codes_or_fetch, length: int | None = None, *, window: int = 200_000,
-                     overlap: int = 20_000, progress=None, on_genes=None) -> list[tuple[str, list[tuple[int, int]]]]:
+                     overlap: int = 20_000, progress=None, on_genes=None,
+                     channels: dict | None = None) -> list[tuple[str, list[tuple[int, int]]]]:
     """Genes of a whole sequence decoded in streaming windows (module docstring); coordinates
     relative to the sequence's start. ``codes_or_fetch``: the (L,) codes, or ``fetch(lo, hi)``
     returning the codes of [lo, hi) (with ``length``), so only one window is ever in memory.
     ``on_genes(genes)`` receives each window's kept genes as soon as they are final (then the
-    return value is empty); ``progress(bases_done)`` after each window."""
+    return value is empty); ``progress(bases_done)`` after each window. ``channels``: the whole
+    sequence's score channels, computed once (`compare` decodes one sequence with several
+    weightings of the same channels); else each window's are computed."""
+    from genotool_gencode.genes.learn import slice_channels
+
     if callable(codes_or_fetch):
         fetch, L = codes_or_fetch, int(length)
     else:
@@ -90,7 +95,7 @@ def predict_sequence(finder: GeneFinder, codes_or_fetch, length: int | None = No
     pos = 0
     while pos < L:
         end = min(L, pos + window)
-        genes = finder.decode(fetch(pos, end))
+        genes = finder.decode(fetch(pos, end), None if channels is None else slice_channels(channels, pos, end))
         if end == L:
             emit([(st, [(s + pos, e + pos) for s, e in ex]) for st, ex in genes])
             if progress:

@@ -91,8 +91,9 @@ def write_gff3(fh, genes: list[CodingGene], source: str = "genotool-gencode", he
 def read_gene_models(path: Path, source: str | None = None, what: str = "--gtf") -> list[CodingGene]:
     """Coding gene models of a GTF (or GFF3): per transcript, its CDS and stop_codon lines merged.
 
-    ``source``: keep only lines whose column 2 is this (AUGUSTUS echoes annotated input with
-    another source). Lines of other features are ignored."""
+    ``source``: keep only lines whose column 2 is this, and skip lines that are not 9 columns
+    (AUGUSTUS echoes annotated input with another source and prints its evaluation table in its
+    output); without it every line must be well formed. Lines of other features are ignored."""
     parts: dict = defaultdict(list)
     meta: dict = {}
     path = Path(path)
@@ -103,6 +104,8 @@ def read_gene_models(path: Path, source: str | None = None, what: str = "--gtf")
                 if line.startswith("#") or not line.strip():
                     continue
                 c = line.rstrip("\n").split("\t")
+                if len(c) != 9 and source:
+                    continue
                 if len(c) != 9:
                     raise UserError(f"{path}: line {n}: expected 9 tab-separated columns, found {len(c)}")
                 if c[2] not in ("CDS", "stop_codon") or (source and c[1] != source):

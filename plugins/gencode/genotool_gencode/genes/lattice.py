@@ -319,7 +319,7 @@ def _viterbi(codes, cod, intr, siteR, siteL, geneL, geneR, exon_len, exon_tail, 
                         p = (s - f) % 3
                         a = A[sg, p, s]
                         if a > NEG:
-                            kind = EXON_KIND_NB[sg, 1, rt]
+                            kind = EXON_KIND[sg, 1, rt]
                             n = b - s
                             v = (a + cod[sg, f, b] - cod[sg, f, s]
                                  + _len_score(exon_len[kind], exon_tail[kind, 0], exon_tail[kind, 1], n)
@@ -335,7 +335,7 @@ def _viterbi(codes, cod, intr, siteR, siteL, geneL, geneR, exon_len, exon_tail, 
                                 bpN_k[b] = sg * 2 + 1
                         j -= 1
                     # left ends at a gene's start
-                    kind = EXON_KIND_NB[sg, 0, rt]
+                    kind = EXON_KIND[sg, 0, rt]
                     if sg == 0:
                         hi = np.searchsorted(posGL, b - 3, side="right") - 1
                         j = hi
@@ -419,8 +419,6 @@ def _viterbi(codes, cod, intr, siteR, siteL, geneL, geneR, exon_len, exon_tail, 
             rows[i, 3] = r[3]
     return Nv[L], rows
 
-
-EXON_KIND_NB = EXON_KIND
 
 
 # ---------------------------------------------------------------------------------------------

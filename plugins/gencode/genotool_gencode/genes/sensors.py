@@ -277,7 +277,6 @@ class Sensors:
         ex_len = [[] for _ in EXON_TYPES]
         in_len, ig_len = [], []
         n_genes = n_single = n_exons = n_introns = 0
-        decoy_buf = {k: [] for k in self.sites}
         true_anchor_count = dict.fromkeys(self.sites, 0)
         for codes, genes in pieces:
             L = len(codes)
