@@ -30,7 +30,7 @@ StatesOpt = Annotated[str, typer.Option("--states", help="'gene': gene-structure
 Features = Annotated[str, typer.Option("--features", help="--states gene: what the CRF reads: sensors (counted "
                                        "Markov content and signal models), encoder (the neural encoder) or both.")]
 EncoderSteps = Annotated[Optional[int], typer.Option("--encoder-steps", help="--states gene: training steps of "
-                                                     "the encoder's convolutional trunk (default 1500).")]
+                                                     "the encoder's convolutional trunk (default 400).")]
 Encoder = Annotated[str, typer.Option("--encoder", help="--states strand: bilstm or mamba (mamba-ssm on CUDA, "
                                           "mambapy otherwise). Gene states use their own encoder (genes/encoder.py).")]
 MaxDuration = Annotated[int, typer.Option("--max-duration", help="Longest segment K of the semi-CRF.")]

