@@ -95,25 +95,14 @@ def label_genes(labels, minus) -> list:
     bases' states. (These need not be valid ORFs: a per-base model has no reading frame.)"""
     import numpy as np
 
-    from genotool_gencode.genelevel import _runs
-    from genotool_gencode.labels import FIRST_EXON, INTERGENIC, INTERNAL_EXON, LAST_EXON, START_CODON, STOP_CODON
+    from genotool_gencode.genelevel import CODING, exons_and_genes
+    from genotool_gencode.labels import STOP_CODON
 
-    lab = np.asarray(labels)
     mi = np.asarray(minus, dtype=bool)
-    coding = np.isin(lab, (FIRST_EXON, INTERNAL_EXON, LAST_EXON, START_CODON, STOP_CODON))
-    exons = _runs(coding)
-    out, i = [], 0
-    for s, e in _runs(lab != INTERGENIC):
-        while i < len(exons) and exons[i][1] <= s:
-            i += 1
-        j = i
-        while j < len(exons) and exons[j][0] < e:
-            j += 1
-        if j > i:
-            ex = exons[i:j]
-            n_minus = sum(int(mi[a:b].sum()) for a, b in ex)
-            out.append(("-" if 2 * n_minus > sum(b - a for a, b in ex) else "+", ex))
-        i = j
+    out = []
+    for ex in exons_and_genes(labels, coding=(*CODING, STOP_CODON))[1]:
+        n_minus = sum(int(mi[a:b].sum()) for a, b in ex)
+        out.append(("-" if 2 * n_minus > sum(b - a for a, b in ex) else "+", list(ex)))
     return out
 
 

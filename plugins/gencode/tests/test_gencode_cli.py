@@ -8,15 +8,7 @@ import sys
 
 import pytest
 
-
-def _no_output(path):
-    return not path.exists() and not path.with_name(path.name + ".partial").exists()
-
-
-def _err_line(res):
-    lines = [line for line in res.stderr.splitlines() if line.startswith("genotool: error:")]
-    assert len(lines) == 1, res.stderr
-    return lines[0]
+from gencode_helpers import err_line as _err_line, no_output as _no_output
 
 
 def test_help_imports_no_torch():

@@ -7,21 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from gencode_helpers import err_line as _err_line, no_output as _no_output
 from genotool_gencode.genes.annotation import gene_problems
 from genotool_gencode.genes.dna import encode
 from genotool_gencode.genes.gff import read_gene_models
 
 REGIONS = ("--train-regions", "chr1,chr2", "--val-regions", "chr3:1-20000", "--test-regions", "chr3:20001-40000")
-
-
-def _no_output(path):
-    return not path.exists() and not path.with_name(path.name + ".partial").exists()
-
-
-def _err_line(res):
-    lines = [line for line in res.stderr.splitlines() if line.startswith("genotool: error:")]
-    assert len(lines) == 1, res.stderr
-    return lines[0]
 
 
 def _pre(cli, out, gtf, fa, *regions):

@@ -247,6 +247,8 @@ def train_encoder(pieces, settings: EncoderSettings | None = None, *, seed: int 
         run = float(loss.detach()) if run is None else 0.98 * run + 0.02 * float(loss.detach())
         if progress:
             progress()
+        if log and (step + 1) % 100 == 0 and step + 1 < s.trunk_steps:
+            log(f"encoder trunk: step {step + 1}/{s.trunk_steps}, loss {run:.4f} ({time.perf_counter() - t0:.0f} s)")
     summary["trunk_loss"] = run
     summary["trunk_seconds"] = round(time.perf_counter() - t0, 1)
     if log:

@@ -118,9 +118,11 @@ def window_candidates(pieces, folds, s: FitSettings) -> list[list[tuple]]:
 def _fold(pieces, folds, f: int, windows, s: FitSettings, with_encoder: bool):
     """One fold (a worker process: one torch thread): sensors and encoder fitted on the other
     folds, then this fold's windows scored by them -> (sensor state, encoder state or None,
-    summary, items, log lines)."""
+    summary, items). Progress lines go straight to stderr, prefixed with the fold."""
+    from genotool.log import log
+
     torch.set_num_threads(1)
-    lines, tag = [], f"fold {f + 1}: "
+    tag = f"fold {f + 1}: "
     other = [pieces[i] for g, ix in enumerate(folds) if g != f for i in ix]
     t0 = time.perf_counter()
     sensors = Sensors(s.sensors).fit(other)
@@ -128,7 +130,7 @@ def _fold(pieces, folds, f: int, windows, s: FitSettings, with_encoder: bool):
     encoder = None
     if with_encoder:
         encoder, summary["encoder"] = train_encoder(other, s.encoder, seed=s.seed + f,
-                                                    log=lambda m: lines.append(f"{tag}{m}"))
+                                                    log=lambda m: log(f"{tag}{m}"))
     finder = GeneFinder(sensors, {}, kind="both" if encoder is not None else "sensors", encoder=encoder)
     t1 = time.perf_counter()
     items = []
@@ -138,8 +140,8 @@ def _fold(pieces, folds, f: int, windows, s: FitSettings, with_encoder: bool):
             items.append((pieces[i][0][lo:hi], _compact(slice_channels(ch, lo, hi)), gold))
         del ch
     summary["score_seconds"] = round(time.perf_counter() - t1, 1)
-    lines.append(f"{tag}scored {len(items)} held-out windows in {summary['score_seconds']:.0f} s")
-    return sensors.state(), (encoder.state_dict() if encoder is not None else None), summary, items, lines
+    log(f"{tag}scored {len(items)} held-out windows in {summary['score_seconds']:.0f} s")
+    return sensors.state(), (encoder.state_dict() if encoder is not None else None), summary, items
 
 
 def fit_folds(pieces, s: FitSettings, log, with_encoder: bool | None = None) -> FoldModels:
@@ -162,9 +164,7 @@ def fit_folds(pieces, s: FitSettings, log, with_encoder: bool | None = None) -> 
     else:
         results = [_fold(*a) for a in args]
     fm = FoldModels(folds, [], [], [], [])
-    for sens_state, enc_state, summary, items, lines in results:
-        for line in lines:
-            log(line)
+    for sens_state, enc_state, summary, items in results:
         fm.sensors.append(Sensors.from_state(sens_state))
         enc = None
         if enc_state is not None:

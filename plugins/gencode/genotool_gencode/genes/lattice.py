@@ -213,6 +213,26 @@ def _len_score(table, tail_a, tail_b, n):
 
 
 @njit(cache=True)
+def _close_exon(left, sg, f, q, b, s, lt, rt, cod, exon_len, exon_tail, exon_trans, X, bpX_s, bpX_k, Nv, bpN_s,
+                bpN_k):
+    """Score the exon [s, b) in frame f on strand sg, its left end of type lt (0 gene end, 1
+    intron) with score ``left`` so far, and keep it where it is best: as the best exon ending at b
+    before an intron of phase q (rt = 1), or as a gene ending at b (rt = 0)."""
+    kind = EXON_KIND[sg, lt, rt]
+    v = (left + cod[sg, f, b] - cod[sg, f, s] + _len_score(exon_len[kind], exon_tail[kind, 0], exon_tail[kind, 1], b - s)
+         + exon_trans[kind])
+    if rt == 1:
+        if v > X[sg, q, b]:
+            X[sg, q, b] = v
+            bpX_s[sg, q, b] = s
+            bpX_k[sg, q, b] = lt
+    elif v > Nv[b]:
+        Nv[b] = v
+        bpN_s[b] = s
+        bpN_k[b] = sg * 2 + lt
+
+
+@njit(cache=True)
 def _viterbi(codes, cod, intr, siteR, siteL, geneL, geneR, exon_len, exon_tail, intron_len, intron_tail,
              exon_trans, ig_stay, gene_start, min_intron, min_exon, max_exon):
     L = codes.shape[0]
@@ -309,71 +329,31 @@ def _viterbi(codes, cod, intr, siteR, siteL, geneL, geneR, exon_len, exon_tail, 
                     q = (b - f) % 3
                     # left ends after an intron: acceptors (plus) / donors (minus) in (ls, b - min_exon]
                     pl = posL[sg]
-                    hi = np.searchsorted(pl, b - min_exon, side="right") - 1
-                    lo_pos = ls + 1
-                    j = hi
+                    j = np.searchsorted(pl, b - min_exon, side="right") - 1
                     while j >= 0:
                         s = pl[j]
-                        if s < lo_pos or b - s > max_exon:
+                        if s <= ls or b - s > max_exon:
                             break
-                        p = (s - f) % 3
-                        a = A[sg, p, s]
+                        a = A[sg, (s - f) % 3, s]
                         if a > NEG:
-                            kind = EXON_KIND[sg, 1, rt]
-                            n = b - s
-                            v = (a + cod[sg, f, b] - cod[sg, f, s]
-                                 + _len_score(exon_len[kind], exon_tail[kind, 0], exon_tail[kind, 1], n)
-                                 + exon_trans[kind] + end_sig)
-                            if rt == 1:
-                                if v > X[sg, q, b]:
-                                    X[sg, q, b] = v
-                                    bpX_s[sg, q, b] = s
-                                    bpX_k[sg, q, b] = 1
-                            elif v > Nv[b]:
-                                Nv[b] = v
-                                bpN_s[b] = s
-                                bpN_k[b] = sg * 2 + 1
+                            _close_exon(a + end_sig, sg, f, q, b, s, 1, rt, cod, exon_len, exon_tail, exon_trans,
+                                        X, bpX_s, bpX_k, Nv, bpN_s, bpN_k)
                         j -= 1
-                    # left ends at a gene's start
-                    kind = EXON_KIND[sg, 0, rt]
+                    # left ends at a gene's start: plus strand ATGs in frame after the last stop; on
+                    # the minus strand the gene's stop codon is that last in-frame stop itself
                     if sg == 0:
-                        hi = np.searchsorted(posGL, b - 3, side="right") - 1
-                        j = hi
+                        j = np.searchsorted(posGL, b - 3, side="right") - 1
                         while j >= 0:
                             s = posGL[j]
-                            if s < lo_pos or b - s > max_exon:
+                            if s <= ls or b - s > max_exon:
                                 break
                             if (s - f) % 3 == 0 and S[0, s] > NEG:
-                                n = b - s
-                                v = (S[0, s] + cod[0, f, b] - cod[0, f, s]
-                                     + _len_score(exon_len[kind], exon_tail[kind, 0], exon_tail[kind, 1], n)
-                                     + exon_trans[kind] + end_sig)
-                                if rt == 1:
-                                    if v > X[0, q, b]:
-                                        X[0, q, b] = v
-                                        bpX_s[0, q, b] = s
-                                        bpX_k[0, q, b] = 0
-                                elif v > Nv[b]:
-                                    Nv[b] = v
-                                    bpN_s[b] = s
-                                    bpN_k[b] = 0
+                                _close_exon(S[0, s] + end_sig, 0, f, q, b, s, 0, rt, cod, exon_len, exon_tail,
+                                            exon_trans, X, bpX_s, bpX_k, Nv, bpN_s, bpN_k)
                             j -= 1
-                    else:
-                        s = ls        # the minus gene's stop codon: the last in-frame one
-                        if s >= 0 and b - s <= max_exon and b - s >= 3 and S[1, s] > NEG:
-                            n = b - s
-                            v = (S[1, s] + cod[1, f, b] - cod[1, f, s]
-                                 + _len_score(exon_len[kind], exon_tail[kind, 0], exon_tail[kind, 1], n)
-                                 + exon_trans[kind] + end_sig)
-                            if rt == 1:
-                                if v > X[1, q, b]:
-                                    X[1, q, b] = v
-                                    bpX_s[1, q, b] = s
-                                    bpX_k[1, q, b] = 0
-                            elif v > Nv[b]:
-                                Nv[b] = v
-                                bpN_s[b] = s
-                                bpN_k[b] = 2
+                    elif ls >= 0 and 3 <= b - ls <= max_exon and S[1, ls] > NEG:
+                        _close_exon(S[1, ls] + end_sig, 1, f, q, b, ls, 0, rt, cod, exon_len, exon_tail, exon_trans,
+                                    X, bpX_s, bpX_k, Nv, bpN_s, bpN_k)
         # (3) intergenic
         if b > 0:
             v = Nv[b - 1] + ig_stay
