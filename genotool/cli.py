@@ -16,6 +16,7 @@ import typer
 
 from genotool import __version__
 from genotool.errors import UserError
+from genotool.outputs import WRITE_ERRNOS
 from genotool.plugins import get_host
 
 app = typer.Typer(
@@ -139,6 +140,14 @@ def main(argv: list[str] | None = None) -> None:
             raise
         print(f"genotool: error: {exc}", file=sys.stderr)
         sys.exit(exc.exit_code)
+    except OSError as exc:
+        # A full disk, a quota or a permission the user lacks is theirs to fix wherever it
+        # surfaces; any other OSError is a bug and keeps its traceback.
+        if debug or exc.errno not in WRITE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"genotool: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        sys.exit(UserError.exit_code)
     except KeyboardInterrupt:
         print("genotool: interrupted", file=sys.stderr)
         sys.exit(130)

@@ -4,11 +4,11 @@ JAX plugins call, inside their command bodies::
 
     from genotool import jaxrt
     jaxrt.force_host_devices(2)          # optional, tests/CPU sharding: before jax starts
-    settings = jaxrt.configure(plan)     # record `settings` in metadata.json (run.runtime)
+    plan = opts.plan(backend="jax")      # RunOptions.plan: limit_threads + configure, in plan.applied
     mesh, batch_sharding = jaxrt.data_parallel_mesh()
 
-Only ``configure`` and ``data_parallel_mesh`` import jax; ``force_host_devices`` must run before
-jax initialises its backends (ideally before ``import jax``).
+Only ``configure`` and ``data_parallel_mesh`` import jax; ``force_host_devices`` and
+``limit_threads`` must run before jax initialises its backends (ideally before ``import jax``).
 """
 
 from __future__ import annotations
@@ -49,6 +49,33 @@ def force_host_devices(n: int) -> None:
         if have < n:
             raise RuntimeError(f"jax is already running with {have} CPU device(s); call "
                                f"force_host_devices({n}) before jax is used") from None
+
+
+def limit_threads(n: int | None) -> dict:
+    """Limit XLA's CPU intra-op threads to ``n`` (``--threads``); returns what was done.
+
+    XLA has no thread-count flag (``XLA_FLAGS`` refuses ``intra_op_parallelism_threads``); its
+    thread pools are sized from the CPUs the process may run on, so before JAX starts the CPU
+    affinity is narrowed to ``n`` of the allowed CPUs (and, for 1, Eigen's multi-threading is
+    turned off). Once JAX runs (a second verb in one process, as in tests) the pools are fixed:
+    the record says so.
+    """
+    if not n:
+        return {"threads": "xla default"}
+    if n < 1:
+        from genotool.errors import UserError
+
+        raise UserError(f"--threads must be >= 1, not {n}")
+    if "jax" in sys.modules:
+        return {"threads": f"not applied: JAX already started in this process (asked {n})"}
+    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if allowed and n < len(allowed):
+        os.sched_setaffinity(0, allowed[:n])
+    if n == 1:
+        flags = os.environ.get("XLA_FLAGS", "")
+        if "xla_cpu_multi_thread_eigen" not in flags:
+            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
+    return {"threads": n, "cpu_affinity": sorted(os.sched_getaffinity(0)) if allowed else None}
 
 
 def matmul_precision(plan) -> str:

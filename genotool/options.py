@@ -18,7 +18,8 @@ The vocabulary (see docs/plugins.md for the table):
 ``--model/-m``         a trained model (a folder written by ``train``); only that
 ``--architecture``     which model family ``train`` builds (e.g. cnn, gnn)
 ``--device``           cpu, cuda, cuda:N, mps (default: the probe's choice)
-``--precision``        fp32, bf16-mixed, fp16-mixed (default: the probe's choice)
+``--precision``        auto, fp32, bf16-mixed, fp16-mixed (default: the verb's, else the probe's choice)
+``--tf32/--no-tf32``   TF32 matmuls on Ampere+ GPUs (default: the probe's choice)
 ``--batch-size``       samples per step (default: the probe's choice, which the plugin caps)
 ``--threads``          torch/XLA intra-op CPU threads (default: the probe's choice)
 ``--num-workers``      data-loader worker processes
@@ -64,7 +65,10 @@ OptionalModel = Annotated[Optional[Path], typer.Option("--model", "-m",
 Architecture = Annotated[str, typer.Option("--architecture", help="Model family to build.")]
 Device = Annotated[Optional[str], typer.Option("--device", help="cpu, cuda, cuda:N or mps; default: the probe's choice.")]
 Precision = Annotated[Optional[str], typer.Option("--precision",
-                                                  help="fp32, bf16-mixed or fp16-mixed; default: the probe's choice.")]
+                                                  help="auto (the probe's choice), fp32, bf16-mixed or fp16-mixed; "
+                                                  "default: the verb's, else the probe's choice.")]
+TF32 = Annotated[Optional[bool], typer.Option("--tf32/--no-tf32", help="TF32 matmuls and convolutions on Ampere+ "
+                                              "GPUs; default: the probe's choice (on where the GPU has TF32).")]
 BatchSize = Annotated[Optional[int], typer.Option("--batch-size",
                                                   help="Samples per batch; default: the probe's choice.")]
 Threads = Annotated[Optional[int], typer.Option("--threads", help="torch/XLA intra-op CPU threads; default: the "
@@ -88,34 +92,64 @@ Scheduler = Annotated[str, typer.Option("--scheduler", help="Learning-rate sched
 class RunOptions:
     """The run options of a verb that runs a model, for the verb's config dataclass to inherit.
 
-    ``@dataclass class PredictConfig(RunOptions): data: Path ...`` gains ``device``,
-    ``precision``, ``batch_size`` and ``threads`` (keyword-only, so they never shift the
-    verb's own positional fields), and :meth:`plan` turns them into the probe's plan.
+    ``@dataclass class PredictOptions(RunOptions): data: Path ...`` gains ``device``,
+    ``precision``, ``batch_size``, ``threads`` and ``tf32`` (keyword-only, so they never shift
+    the verb's own positional fields), and :meth:`plan` turns them into the probe's plan: the
+    one plan builder of every plugin (torch and JAX), each decision with its reason.
     """
 
     device: str | None = None
     precision: str | None = None
     batch_size: int | None = None
     threads: int | None = None
+    tf32: bool | None = None
 
-    def plan(self, default_batch_size: int | None = None, *, backend: str = "torch", apply: bool = True):
-        """The probe's plan with these overrides; for torch also applied (TF32, CPU threads).
+    def plan(self, default_batch_size: int | None = None, *, backend: str = "torch", apply: bool = True,
+             default_precision: str | None = None, cache_dir=None):
+        """The probe's plan with these overrides, applied to the backend; the verb records it
+        (``run.plan = plan``).
 
-        Without ``--batch-size`` and without a probe choice, the plan records
-        ``default_batch_size`` (source "default") when one is given.
+        * ``default_batch_size``: the verb's batch size when neither ``--batch-size`` nor the
+          probe chooses one (source "default").
+        * ``default_precision``: the verb's precision when ``--precision`` is not given (e.g.
+          fp32 where mixed precision would change a published recipe); ``--precision auto``
+          still asks for the probe's choice.
+        * ``apply``: torch gets its CPU threads and TF32 mode (:func:`genotool.probe.apply_torch`);
+          JAX its CPU threads (before JAX starts), matmul precision and compilation cache in
+          ``cache_dir`` (:mod:`genotool.jaxrt`). What was set is in ``plan.applied``.
         """
         from genotool.probe import apply_torch, make_plan
 
-        plan = make_plan(backend=backend, device=self.device, precision=self.precision,
+        threads = {}
+        if apply and backend == "jax":
+            from genotool import jaxrt
+
+            threads = jaxrt.limit_threads(self.threads)   # only works before JAX starts
+        plan = make_plan(backend=backend, device=self.device, precision=self.precision, tf32=self.tf32,
                          batch_size=self.batch_size, cpu_threads=self.threads)
         if plan.batch_size is None and default_batch_size is not None:
-            plan.batch_size, plan.batch_size_source = default_batch_size, "default"
+            plan.override("batch_size", int(default_batch_size), "the verb's default", source="default")
+        if self.precision is None and default_precision is not None and plan.precision != default_precision:
+            plan.override("precision", default_precision, "the verb's default (--precision auto: the probe's choice)")
         if apply and backend == "torch":
             apply_torch(plan)
+        elif apply and backend == "jax":
+            from genotool import jaxrt
+
+            plan.applied.update(threads, **jaxrt.configure(plan, cache_dir=cache_dir))
         return plan
 
+    def parameters(self) -> dict:
+        """The options as JSON-able values, for ``run_output(parameters=...)``."""
+        from dataclasses import asdict
 
-#: Old spelling -> canonical option. Rewritten only in commands that have the canonical option.
+        from genotool.provenance import jsonable
+
+        return jsonable(asdict(self))
+
+
+#: Old spelling -> canonical option (``--flag=value``: an old on/off flag that became a value of an
+#: option). Rewritten only in commands that have the canonical option.
 HIDDEN_ALIASES: dict[str, str] = {
     "--data-dir": "--data",
     "--model-dir": "--model",
@@ -132,6 +166,8 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--train-chroms": "--train-regions",   # gencode preprocess: whole chromosomes are regions
     "--val-chroms": "--val-regions",
     "--test-chroms": "--test-regions",
+    "--use-amp": "--precision=auto",   # srsnv: mixed precision where the GPU has it = the probe's choice
+    "--use-tf32": "--tf32",
 }
 
 
@@ -145,6 +181,15 @@ def described(option_type, help: str):
     base, info = get_args(option_type)[:2]
     info = copy.copy(info)
     info.help = help
+    return Annotated[base, info]
+
+
+def in_panel(option_type, panel: str):
+    """The vocabulary type ``option_type`` shown under the ``--help`` panel ``panel`` (rich help
+    groups a verb's many options into a few panels; flags, type and default stay the same)."""
+    base, info = get_args(option_type)[:2]
+    info = copy.copy(info)
+    info.rich_help_panel = panel
     return Annotated[base, info]
 
 
@@ -178,13 +223,36 @@ class AliasedCommand(TyperCommand):
                 break
             key, eq, rest = arg.partition("=")
             canonical = HIDDEN_ALIASES.get(key)
-            if not value_next and canonical and canonical in names and key not in names:
+            name, _, value = (canonical or "").partition("=")
+            if not value_next and canonical and name in names and key not in names:
+                if value:   # an old flag that is now a value of an option: --use-amp -> --precision auto
+                    log(f"note: {key} is now spelled {name} {value}")
+                    out.extend([name, value])
+                    continue
                 log(f"note: {key} is now spelled {canonical}")
                 key = canonical
                 arg = canonical + eq + rest
             value_next = not value_next and not eq and key in takes_value
             out.append(arg)
-        return super().parse_args(ctx, out)
+        rest = super().parse_args(ctx, out)
+        _check_outputs(self, ctx)
+        return rest
+
+
+#: Options whose value is a path the verb writes: checked before the verb starts.
+OUTPUT_OPTIONS = ("--output", "--json")
+
+
+def _check_outputs(command, ctx) -> None:
+    """A path given to ``--output``/``--json`` that cannot be created (read-only folder, /sys,
+    below a regular file) is a one-line error before the verb reads a byte of input."""
+    from genotool.outputs import check_writable
+
+    for p in command.params:
+        opt = next((o for o in OUTPUT_OPTIONS if o in getattr(p, "opts", ())), None)
+        value = ctx.params.get(p.name) if opt else None
+        if value is not None and str(value) not in ("", "-"):
+            check_writable(value, opt)
 
 
 def install_aliases(app) -> None:

@@ -7,6 +7,12 @@ applies and records: device, precision, TF32, and how the batch size is chosen.
 Precision rules: bf16-mixed where bf16 is native (CUDA compute capability >= 8.0; emulated
 bf16 on V100/T4 does not count and cuDNN has no bf16 convolutions there), fp16-mixed with a
 grad scaler on older CUDA GPUs, fp32 on CPU unless asked.
+
+Every decision carries its reason in ``Plan.reasons``: the probe's own, each user override
+(``--device``, ``--precision``, ``--tf32``, ``--batch-size``, ``--threads``) and each change a
+verb makes afterwards through :meth:`Plan.override` (a verb's default batch size or precision, a
+RAM cap, a measured batch size). ``metadata.json`` records ``plan.to_dict()``: the same fields
+for every plugin.
 """
 
 from __future__ import annotations
@@ -18,6 +24,8 @@ from dataclasses import asdict, dataclass, field
 from genotool.errors import UserError
 
 PRECISIONS = ("fp32", "bf16-mixed", "fp16-mixed")
+#: ``--precision auto`` asks for the probe's choice explicitly (over a verb's own default).
+AUTO = "auto"
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -112,9 +120,23 @@ class Plan:
     num_workers: int = 0
     cpu_threads: int = 0                 # torch intra-op threads on CPU (0: leave torch's default)
     reasons: list[str] = field(default_factory=list)
+    applied: dict = field(default_factory=dict)   # what the backend was set to (threads, TF32, JAX)
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def override(self, name: str, value, reason: str, *, source: str | None = None) -> "Plan":
+        """Change one decision after the probe, with the reason recorded (``source``: the new
+        ``batch_size_source`` when ``name`` is ``batch_size``)."""
+        if not hasattr(self, name) or name in ("reasons", "applied"):
+            raise AttributeError(f"a plan has no decision {name!r}")
+        setattr(self, name, value)
+        if name == "batch_size" and source is not None:
+            self.batch_size_source = source
+        if name == "precision":
+            self.grad_scaler = value == "fp16-mixed"
+        self.reasons.append(f"{name} {value}: {reason}")
+        return self
 
 
 def choose_cpu_threads(requested: int | None = None, cores: int | None = None) -> tuple[int, str]:
@@ -136,16 +158,22 @@ def choose_cpu_threads(requested: int | None = None, cores: int | None = None) -
 def make_plan(*, backend: str = "torch", device: str | None = None, precision: str | None = None,
               batch_size: int | None = None, tf32: bool | None = None, hw: dict | None = None,
               cpu_threads: int | None = None) -> Plan:
-    """Choose device, precision, TF32 and the batch-size strategy; user overrides win."""
+    """Choose device, precision, TF32 and the batch-size strategy; user overrides win (each one
+    recorded in ``reasons``). ``precision="auto"`` is the probe's choice, as ``None`` is."""
+    asked = {"--device": device, "--precision": precision, "--tf32": tf32, "--batch-size": batch_size,
+             "--threads": cpu_threads}
     device = (device or "auto").lower()
     if device not in DEVICES and not device.startswith("cuda:"):
         raise UserError(f"--device must be one of {', '.join(DEVICES)} or cuda:N, not '{device}'")
+    if precision == AUTO:
+        precision = None
     if precision is not None and precision not in PRECISIONS:
-        raise UserError(f"--precision must be one of {', '.join(PRECISIONS)}, not '{precision}'")
+        raise UserError(f"--precision must be one of {AUTO}, {', '.join(PRECISIONS)}, not '{precision}'")
     if batch_size is not None and batch_size < 1:
         raise UserError(f"--batch-size must be >= 1, not {batch_size}")
     hw = hw or probe(include_jax=(backend == "jax"), include_torch=(backend == "torch"))
     plan = Plan(backend=backend, num_workers=max(0, min(hw["cpu"]["cores"] - 1, 8)))
+    plan.reasons.extend(_given(flag, value) for flag, value in asked.items() if value is not None)
     if backend == "jax":
         jx = hw.get("jax", {})
         plan.device = jx.get("backend", "cpu") if device == "auto" else device.split(":")[0]
@@ -154,6 +182,7 @@ def make_plan(*, backend: str = "torch", device: str | None = None, precision: s
         plan.tf32 = gpu if tf32 is None else tf32
         plan.reasons.append(f"jax backend {plan.device}: matmul precision "
                             f"{'tensorfloat32' if plan.tf32 else 'float32'}")
+        plan.cpu_threads = int(cpu_threads or 0)   # applied by genotool.jaxrt.limit_threads
     else:
         th = hw.get("torch", {})
         gpus = th.get("gpus", [])
@@ -188,6 +217,13 @@ def make_plan(*, backend: str = "torch", device: str | None = None, precision: s
     return plan
 
 
+def _given(flag: str, value) -> str:
+    """The reason line of a user override: ``--precision bf16-mixed given``, ``--no-tf32 given``."""
+    if isinstance(value, bool):
+        return f"{flag if value else '--no-' + flag[2:]} given"
+    return f"{flag} {value} given"
+
+
 def apply_torch(plan: Plan) -> None:
     """Apply the plan to torch: CPU threads, and TF32 with the torch >= 2.9 API where present
     (the allow_tf32 flags are deprecated)."""
@@ -195,9 +231,11 @@ def apply_torch(plan: Plan) -> None:
 
     if plan.device == "cpu" and plan.cpu_threads:
         torch.set_num_threads(plan.cpu_threads)
+    plan.applied["torch_threads"] = torch.get_num_threads()
     if not plan.device.startswith("cuda"):
         return
     mode = "tf32" if plan.tf32 else "ieee"
+    plan.applied["fp32_matmul"] = mode
     if hasattr(torch.backends.cuda.matmul, "fp32_precision"):
         torch.backends.cuda.matmul.fp32_precision = mode
         torch.backends.cudnn.conv.fp32_precision = mode

@@ -7,6 +7,7 @@ the probe's ``plan`` and ``runtime`` metrics.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import os
 import platform
@@ -68,7 +69,7 @@ def build_metadata(*, command: str, parameters: dict, inputs: list, plan: dict |
         "schema_version": SCHEMA_VERSION,
         "software": {"name": "genotool", "versions": package_versions(extra_packages)},
         "command": command,
-        "parameters": _jsonable(parameters),
+        "parameters": jsonable(parameters),
         "inputs": [input_record(p) for p in inputs],
         "plan": plan or {},
         "runtime": runtime or {},
@@ -76,18 +77,20 @@ def build_metadata(*, command: str, parameters: dict, inputs: list, plan: dict |
         "started": started or now_iso(),
         "finished": now_iso(),
     }
-    meta.update(_jsonable(extra))
+    meta.update(jsonable(extra))
     return meta
 
 
-def _jsonable(obj):
-    """Make parameters JSON-safe (Paths, tuples, sets, numpy scalars)."""
+def jsonable(obj):
+    """Make parameters JSON-safe (Paths, tuples, sets, numpy scalars, dataclasses)."""
     if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
+        return {str(k): jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple, set)):
-        return [_jsonable(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, os.PathLike):
         return str(obj)
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return jsonable(dataclasses.asdict(obj))
     if hasattr(obj, "item") and callable(obj.item):  # numpy / torch scalars
         try:
             return obj.item()

@@ -9,8 +9,8 @@ import pytest
 import typer
 
 from genotool.hookspecs import hookimpl
-from genotool.options import (HIDDEN_ALIASES, AliasedCommand, Force, Model, NumWorkers, Output, Threads,
-                              check_choice, described)
+from genotool.options import (TF32, HIDDEN_ALIASES, AliasedCommand, Device, Force, Model, NumWorkers, Output,
+                              Precision, Threads, check_choice, described, in_panel)
 
 
 @pytest.fixture
@@ -20,8 +20,9 @@ def alias_plugin(genotool_host):
     app = typer.Typer()
 
     @app.command("train")
-    def train(output: Output, threads: Threads = None, num_workers: NumWorkers = None, force: Force = False):
-        typer.echo(f"threads={threads} workers={num_workers} output={output}")
+    def train(output: Output, threads: Threads = None, num_workers: NumWorkers = None, force: Force = False,
+              precision: Precision = None, tf32: TF32 = None):
+        typer.echo(f"threads={threads} workers={num_workers} output={output} precision={precision} tf32={tf32}")
 
     @app.command("predict")
     def predict(model: Model, n: int = typer.Option(1, "--n")):
@@ -103,3 +104,20 @@ def test_an_option_value_is_never_rewritten(alias_plugin, genotool_cli):
     # a flag takes no value: the next token is still rewritten
     res = genotool_cli("aliased", "train", "--force", "--output-dir", "z")
     assert res.exit_code == 0 and "output=z" in res.stdout
+
+
+def test_an_old_flag_becomes_a_value_of_an_option(alias_plugin, genotool_cli):
+    """srsnv's --use-amp is --precision auto now, --use-tf32 is --tf32: old scripts keep working."""
+    res = genotool_cli("aliased", "train", "-o", "x", "--use-amp", "--use-tf32")
+    assert res.exit_code == 0, res.stderr
+    assert "precision=auto tf32=True" in res.stdout
+    assert "note: --use-amp is now spelled --precision auto" in res.stderr
+    assert "note: --use-tf32 is now spelled --tf32" in res.stderr
+    res = genotool_cli("aliased", "train", "-o", "x", "--no-tf32")
+    assert res.exit_code == 0 and "precision=None tf32=False" in res.stdout
+
+
+def test_in_panel_keeps_flags_type_and_default():
+    base, info = get_args(in_panel(Device, "Hardware"))[:2]
+    assert base == get_args(Device)[0] and info.param_decls == get_args(Device)[1].param_decls
+    assert info.rich_help_panel == "Hardware" and get_args(Device)[1].rich_help_panel is None

@@ -127,3 +127,34 @@ def test_cpu_threads_follow_load(monkeypatch):
     assert probe_mod.choose_cpu_threads(3, cores=2)[0] == 3
     plan = make_plan(hw=CPU_ONLY, cpu_threads=1)
     assert plan.cpu_threads == 1 and any("threads" in r for r in plan.reasons)
+
+
+def test_every_override_has_its_reason():
+    from genotool.probe import make_plan
+
+    hw = {"cpu": {"cores": 2}, "torch": {"cuda_available": True, "gpus": [
+        {"name": "A100", "compute_capability": "8.0", "bf16_native": True, "tf32": True}]}}
+    plan = make_plan(device="cuda", precision="fp16-mixed", batch_size=32, tf32=False, hw=hw)
+    assert {"--device cuda given", "--precision fp16-mixed given", "--batch-size 32 given",
+            "--no-tf32 given"} <= set(plan.reasons)
+    assert (plan.precision, plan.tf32, plan.grad_scaler) == ("fp16-mixed", False, True)
+    auto = make_plan(device="cuda", precision="auto", hw=hw)   # auto: the probe's choice
+    assert auto.precision == "bf16-mixed" and auto.tf32 and not auto.grad_scaler
+    auto.override("precision", "fp16-mixed", "the verb's default")
+    assert auto.grad_scaler and auto.reasons[-1] == "precision fp16-mixed: the verb's default"
+    auto.override("batch_size", 64, "fits in RAM", source="ram-bound")
+    assert (auto.batch_size, auto.batch_size_source) == (64, "ram-bound")
+    with pytest.raises(AttributeError):
+        auto.override("reasons", [], "no")
+
+
+def test_run_options_plan_applies_the_verbs_defaults():
+    from genotool.options import RunOptions
+
+    plan = RunOptions(device="cpu", threads=1).plan(48, default_precision="bf16-mixed")
+    assert (plan.precision, plan.batch_size, plan.batch_size_source) == ("bf16-mixed", 48, "default")
+    assert any(r.startswith("precision bf16-mixed: the verb's default") for r in plan.reasons)
+    assert plan.applied["torch_threads"] == 1
+    # --precision auto: the probe's choice (fp32 on the CPU) over the verb's default
+    assert RunOptions(device="cpu", precision="auto", threads=1).plan(default_precision="bf16-mixed").precision == "fp32"
+    assert RunOptions(device="cpu", batch_size=8, threads=1).plan(48).batch_size_source == "user"

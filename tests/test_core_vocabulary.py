@@ -30,6 +30,7 @@ VOCABULARY = {
     "architecture": ({"--architecture"}, str, lambda d: isinstance(d, str)),
     "device": ({"--device"}, str, {None}),
     "precision": ({"--precision"}, str, {None}),
+    "tf32": ({"--tf32", "--no-tf32"}, bool, {None}),
     "batch_size": ({"--batch-size"}, int, {None}),
     "threads": ({"--threads"}, int, {None}),
     "num_workers": ({"--num-workers"}, int, {None}),
@@ -129,17 +130,6 @@ def test_the_walk_saw_the_plugins():
 
 
 # --- an accepted option must have an effect -------------------------------------------------------
-
-@pytest.fixture
-def hello(genotool_host):
-    """The example plugin (examples/genotool-hello), registered in-process unless installed."""
-    hello_plugin = pytest.importorskip("genotool_hello.plugin")
-    rec = genotool_host.records.get("hello")
-    if rec is None or rec.status != "ok":
-        rec = genotool_host.register(hello_plugin, name="hello")
-    assert rec.status == "ok", rec.reason
-    return rec
-
 
 def test_precision_is_honoured_not_only_accepted(hello, genotool_cli, tmp_path):
     pytest.importorskip("torch")

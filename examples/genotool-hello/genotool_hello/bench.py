@@ -1,16 +1,46 @@
-"""``hello bench``: training-step and inference throughput on random one-hot sequences."""
+"""``hello bench``: training-step and inference throughput on random one-hot sequences (one JSON)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from genotool.engine import autocast_context, resolve_device, seed_everything
+from genotool.errors import UserError
+from genotool.log import log
+from genotool.options import RunOptions
 from genotool_hello.train import choose_batch_size, step_fn
 
 
-def run_bench(plan, *, length: int, steps: int) -> dict:
+@dataclass
+class BenchOptions(RunOptions):
+    """One ``hello bench`` command line."""
+
+    output: Path | None = None
+    length: int = 200
+    steps: int = 20
+    force: bool = False
+
+
+def run_bench(opts: BenchOptions) -> dict:
+    """Time training steps and inference on random sequences; print (and return) one JSON object."""
+    from genotool.bench import emit
+    from genotool.outputs import refuse_existing
+
+    if opts.steps < 1 or opts.length < 9:
+        raise UserError("--steps must be >= 1 and --length >= 9")
+    refuse_existing(opts.output, opts.force)
+    plan = opts.plan()
+    log(f"hello bench: {plan.device}, {plan.precision}")
+    result = measure(plan, length=opts.length, steps=opts.steps)
+    result["plan"] = plan.to_dict()
+    return emit(result, opts.output, plugin="hello")
+
+
+def measure(plan, *, length: int, steps: int) -> dict:
     seed_everything(0)
     device = resolve_device(plan)
     model, train_step = step_fn(plan, 32, 9, length)

@@ -4,7 +4,9 @@ Imported by ``genotool --help``: torch and the engine are imported inside comman
 Every verb follows docs/architecture.md and speaks the shared vocabulary (``genotool.options``):
 options not positionals, ``--output/-o``, folders via ``run_output`` (metadata.json), user
 mistakes as ``UserError``, bench prints one JSON object. Each command only parses its options
-into one config object and hands it to ``genotool_hello.verbs``, where the rules live.
+into one options object and hands it to ``run_<verb>`` in the verb's own module
+(``simulate.py``, ``preprocess.py``, ``train.py``, ``predict.py``, ``validate.py``, ``bench.py``),
+where the rules live; a verb that runs a model has options inheriting ``genotool.options.RunOptions``.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Annotated, Optional
 import typer
 
 from genotool.options import (BatchSize, Data, Device, Force, Model, NumWorkers, OptionalData, OptionalOutput,
-                              Output, Precision, Scheduler, Seed, Threads, count_option, described)
+                              Output, Precision, Scheduler, Seed, Threads, TF32, count_option, described)
 
 app = typer.Typer(help="Example plugin: find a DNA motif with a small 1D CNN.", no_args_is_help=True,
                   add_completion=False)
@@ -37,9 +39,9 @@ def simulate(
     force: Force = False,
 ):
     """Write OUTPUT/sequences.tsv: random DNA, positives carry --motif (labels exact)."""
-    from genotool_hello.verbs import SimulateConfig, run_simulate
+    from genotool_hello.simulate import SimulateOptions, run_simulate
 
-    run_simulate(SimulateConfig(output=output, num_sequences=num_sequences, length=length, motif=motif,
+    run_simulate(SimulateOptions(output=output, num_sequences=num_sequences, length=length, motif=motif,
                                 positive_fraction=positive_fraction, gc=gc, seed=seed, force=force))
 
 
@@ -55,10 +57,10 @@ def preprocess(
     force: Force = False,
 ):
     """Encode sequences (A/C/G/T/N -> 0..4) and assign train/val/test splits -> OUTPUT/data.npz."""
-    from genotool_hello.verbs import PreprocessConfig, run_preprocess
+    from genotool_hello.preprocess import PreprocessOptions, run_preprocess
 
-    run_preprocess(PreprocessConfig(input=input, output=output, length=length, val_fraction=val_fraction,
-                                    test_fraction=test_fraction, seed=seed, force=force))
+    run_preprocess(PreprocessOptions(input=input, output=output, length=length, val_fraction=val_fraction,
+                                     test_fraction=test_fraction, seed=seed, force=force))
 
 
 @app.command()
@@ -75,18 +77,19 @@ def train(
     precision: Precision = None,
     batch_size: BatchSize = None,
     threads: Threads = None,
+    tf32: TF32 = None,
     num_workers: NumWorkers = None,
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard logs.")] = False,
     seed: Seed = 0,
     force: Force = False,
 ):
     """Train the CNN with the shared engine. A killed run resumes when re-run with the same -o."""
-    from genotool_hello.verbs import RunOptions, TrainSettings, run_train
+    from genotool_hello.train import TrainOptions, run_train
 
-    run_train(TrainSettings(data=data, output=output, epochs=epochs, lr=lr, channels=channels, kernel=kernel,
-                            patience=patience, scheduler=scheduler,
-                            run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), num_workers=num_workers,
-                            tensorboard=tensorboard, seed=seed, force=force))
+    run_train(TrainOptions(data=data, output=output, epochs=epochs, lr=lr, channels=channels, kernel=kernel,
+                           patience=patience, scheduler=scheduler, num_workers=num_workers, tensorboard=tensorboard,
+                           seed=seed, force=force, device=device, precision=precision, batch_size=batch_size,
+                           threads=threads, tf32=tf32))
 
 
 @app.command()
@@ -103,10 +106,10 @@ def predict(
     force: Force = False,
 ):
     """Motif probabilities for every sequence -> OUTPUT/predictions.tsv (id, probability[, label])."""
-    from genotool_hello.verbs import PredictConfig, RunOptions, run_predict
+    from genotool_hello.predict import PredictOptions, run_predict
 
-    run_predict(PredictConfig(model=model, output=output, data=data, input=input, split=split,
-                              run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))
+    run_predict(PredictOptions(model=model, output=output, data=data, input=input, split=split, force=force,
+                               device=device, precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -122,10 +125,10 @@ def validate(
     force: Force = False,
 ):
     """Score a split: AUC, accuracy, precision, recall -> OUTPUT/metrics.json + report.html (ROC)."""
-    from genotool_hello.verbs import RunOptions, ValidateConfig, run_validate
+    from genotool_hello.validate import ValidateOptions, run_validate
 
-    run_validate(ValidateConfig(model=model, data=data, output=output, split=split,
-                                run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))
+    run_validate(ValidateOptions(model=model, data=data, output=output, split=split, force=force,
+                                 device=device, precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -140,7 +143,7 @@ def bench(
     force: Force = False,
 ):
     """Time training steps and inference of the CNN on random sequences; print one JSON object."""
-    from genotool_hello.verbs import BenchConfig, RunOptions, run_bench_command
+    from genotool_hello.bench import BenchOptions, run_bench
 
-    run_bench_command(BenchConfig(output=output, length=length, steps=steps,
-                                  run=RunOptions(device=device, precision=precision, batch_size=batch_size, threads=threads), force=force))
+    run_bench(BenchOptions(output=output, length=length, steps=steps, force=force, device=device,
+                           precision=precision, batch_size=batch_size, threads=threads))

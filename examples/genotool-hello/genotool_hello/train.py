@@ -1,20 +1,80 @@
-"""Training with the shared engine: a :class:`genotool.engine.Task` and a ``train`` function.
+"""``hello train``: the verb (:class:`TrainOptions`, :func:`run_train`) and its training code.
 
-This is the part a plugin author copies: build datasets, a model and a Task, hand them to
-``genotool.engine.Trainer``; the engine does precision, checkpoints, resume, DDP and metrics.
+This is the part a plugin author copies: the options inherit the core's run options
+(``--device``, ``--precision``, ``--batch-size``, ``--threads``, ``--tf32``), ``run_train`` checks
+them, gets the plan from the core (``opts.plan()``), stages the output with ``run_output`` and
+hands datasets, a model and a :class:`genotool.engine.Task` to ``genotool.engine.Trainer``; the
+engine does precision, checkpoints, resume, DDP and metrics.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from genotool.engine import Task, TrainConfig, Trainer, move_to_device
+from genotool.errors import UserError, require_dir
+from genotool.log import log
+from genotool.options import SCHEDULERS, RunOptions, check_choice
 from genotool_hello.data import make_dataset, subset
 from genotool_hello.metrics import binary_metrics
 from genotool_hello.model import MotifCNN, export
+
+
+@dataclass
+class TrainOptions(RunOptions):
+    """One ``hello train`` command line."""
+
+    data: Path
+    output: Path
+    epochs: int = 10
+    lr: float = 3e-3
+    channels: int = 32
+    kernel: int = 9
+    patience: int = 3
+    scheduler: str = "onecycle"
+    num_workers: int | None = None
+    tensorboard: bool = False
+    seed: int = 0
+    force: bool = False
+
+    def check(self) -> None:
+        require_dir(self.data, "--data")
+        if self.epochs < 1 or self.channels < 1 or self.kernel < 1:
+            raise UserError("--epochs, --channels and --kernel must be >= 1")
+        check_choice(self.scheduler, SCHEDULERS, "--scheduler")
+
+
+def run_train(opts: TrainOptions) -> None:
+    """Train the CNN with the shared engine; a killed run resumes when re-run with the same -o."""
+    from genotool.outputs import run_output
+    from genotool_hello.data import load_npz
+
+    opts.check()
+    arrays = load_npz(opts.data)
+    length = int(arrays["codes"].shape[1])
+    if length < opts.kernel:
+        raise UserError(f"--kernel {opts.kernel} is longer than the sequences ({length})")
+    plan = opts.plan()
+    bs = choose_batch_size(plan, opts.channels, opts.kernel, length)
+    tcfg = TrainConfig(max_epochs=opts.epochs, lr=opts.lr, weight_decay=1e-2, optimizer="adamw",
+                       scheduler=opts.scheduler, monitor="val_auc", monitor_mode="max", patience=opts.patience,
+                       clip_grad_norm=1.0, batch_size=bs, num_workers=opts.num_workers or 0,
+                       pin_memory=plan.device.startswith("cuda"), seed=opts.seed, tensorboard=opts.tensorboard,
+                       extra={"channels": opts.channels, "kernel": opts.kernel})
+    params = dict(epochs=opts.epochs, lr=opts.lr, channels=opts.channels, kernel=opts.kernel, patience=opts.patience,
+                  scheduler=opts.scheduler, batch_size=tcfg.batch_size, seed=opts.seed)
+    with run_output(opts.output, command="hello train", parameters=params, inputs=[opts.data],
+                    force=opts.force) as run:
+        run.plan = plan
+        if run.resumed:
+            log(f"resuming from {run.path}")
+        run.runtime.update(fit(arrays, run.path, tcfg, plan, opts.channels, opts.kernel))
+        run.extra["train_config"] = tcfg.to_dict()
+    log(f"model -> {opts.output}")
 
 
 class MotifTask(Task):
@@ -37,17 +97,13 @@ class MotifTask(Task):
         return {"val_loss": loss, "val_auc": m["auc"], "val_accuracy": m["accuracy"]}
 
 
-def train(data: dict, out_dir: Path, cfg: TrainConfig, plan, channels: int, kernel: int) -> dict:
+def fit(data: dict, out_dir: Path, cfg: TrainConfig, plan, channels: int, kernel: int) -> dict:
     """Train on the train split, monitor the validation split; write model.pt (genotool's model
     format, ``genotool.engine.model_io``) + model_config.json."""
     train_part, val_part = subset(data, "train"), subset(data, "val")
     if len(train_part["labels"]) == 0 or len(val_part["labels"]) == 0:
-        from genotool.errors import UserError
-
         raise UserError("--data: the train and validation splits must both be non-empty")
     if np.isnan(train_part["labels"]).any():
-        from genotool.errors import UserError
-
         raise UserError("--data: training needs labels (the input TSV had no 'label' column)")
     torch.manual_seed(cfg.seed)  # model initialisation follows the seed too
     model = MotifCNN(channels=channels, kernel=kernel)
@@ -100,15 +156,3 @@ def choose_batch_size(plan, channels: int, kernel: int, length: int, default: in
                            default=default, bytes_per_sample=bytes_per_sample(channels, length),
                            max_size=8192)
 
-
-def predict_probs(model: MotifCNN, codes: np.ndarray, plan, batch_size: int) -> np.ndarray:
-    """Motif probabilities (N,) for encoded sequences (N, L)."""
-    from torch.utils.data import DataLoader
-
-    from genotool.engine import predict_loop, resolve_device
-
-    model.to(resolve_device(plan))
-    ds = make_dataset(codes, np.zeros(len(codes), dtype=np.float32))
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=False)
-    outs = predict_loop(model, loader, lambda m, b: torch.sigmoid(m(b[0]).float()), plan)
-    return torch.cat(outs).numpy() if outs else np.zeros(0, dtype=np.float32)

@@ -33,7 +33,11 @@ def test_plugin_module_is_light():
 
     code = ("import sys, genotool_hello.plugin, genotool_hello.cli; "
             "print('torch' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    import os
+    from pathlib import Path
+
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}   # installed or not
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
     assert out.stdout.strip() == "False"
     assert importlib.import_module("genotool_hello.cli").app is not None
 

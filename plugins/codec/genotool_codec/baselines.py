@@ -17,6 +17,7 @@ Each returns per-read int16 reconstructions (same lengths) and the coded size in
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -121,3 +122,38 @@ def run_baselines(signals: list[np.ndarray], round_bits=ROUND_BITS, max_errors=M
         rows.append({"method": "predictive", "setting": int(e), "label": f"LFZip-style max error {e}", "adc": adc,
                      "bits": bits, "bits_per_sample": bits / total})
     return rows
+
+
+def int_list(text: str | None, what: str) -> list[int] | None:
+    """``"1,2,3"`` -> [1, 2, 3] (None for an empty option); a one-line error naming ``what``."""
+    if not text:
+        return None
+    try:
+        return [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise UserError(f"{what}: expected a comma-separated list of integers, got '{text}'") from None
+
+
+@dataclass
+class BaselineConfig:
+    """Non-learned baselines computed beside the codec: bit rounding at each k, LFZip-style
+    predictive quantisation at each max error (ADC units); checked when made."""
+    enabled: bool = True
+    round_bits: list[int] = field(default_factory=lambda: list(ROUND_BITS))
+    max_errors: list[int] = field(default_factory=lambda: list(MAX_ERRORS))
+
+    def __post_init__(self):
+        for k in self.round_bits:
+            check_round_bits(k)
+        for e in self.max_errors:
+            if e < 1:
+                raise UserError(f"--max-errors: each max error must be >= 1 ADC unit, not {e}")
+
+    @classmethod
+    def parse(cls, enabled: bool, round_bits: str, max_errors: str) -> "BaselineConfig":
+        """From the options ``--baselines/--no-baselines``, ``--round-bits 1,2``, ``--max-errors 4,8``."""
+        return cls(enabled=enabled, round_bits=int_list(round_bits, "--round-bits") or [],
+                   max_errors=int_list(max_errors, "--max-errors") or [])
+
+    def as_dict(self) -> dict | None:
+        return {"round_bits": list(self.round_bits), "max_errors": list(self.max_errors)} if self.enabled else None

@@ -1,22 +1,55 @@
-"""Throughput of encode, decode and training steps on this machine (one JSON object)."""
+"""``codec bench``: throughput of encode, decode and training steps on this machine (one JSON object)."""
 
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
+from genotool.log import log
+from genotool.options import RunOptions
 
-def _entropy_timing(codes: np.ndarray, cfg: dict, model_path, res: dict) -> tuple[float, float, str]:
-    """Seconds to entropy-code and decode ``codes`` (M, n) with the model's prior (or, without one,
-    a prior fitted on these codes); the encode/decode throughputs include them, as `encode` does."""
+
+@dataclass(kw_only=True)
+class BenchOptions(RunOptions):
+    """One ``codec bench`` command line."""
+
+    output: Path | None = None
+    model: Path | None = None              # a trained model; else a fresh one from --config
+    config: Path | None = None
+    overrides: list[str] = field(default_factory=list)
+    seconds: float = 60.0                  # seconds of signal encoded and decoded
+    train_steps: int = 10                  # 0: skip training
+    force: bool = False
+
+
+def run_bench(opts: BenchOptions) -> dict:
+    """Measure and print one JSON object (also written to ``--output``)."""
+    from genotool.bench import emit
+    from genotool.outputs import refuse_existing
+
+    from genotool_codec.config import load_config
+    from genotool_codec.runtime import jax_plan
+
+    refuse_existing(opts.output, opts.force)
+    cfg = load_config(opts.config, list(opts.overrides))
+    plan = jax_plan(opts)
+    log("codec bench: compiling and timing encode/decode" + (" and training" if opts.train_steps else ""))
+    res = measure(cfg, model_path=opts.model, seconds_of_signal=opts.seconds, batch=plan.batch_size,
+                  train_steps=opts.train_steps, precision=plan.precision)
+    res["plan"] = plan.to_dict()
+    return emit(res, opts.output, plugin="codec")
+
+
+def _entropy_timing(codes: np.ndarray, cfg: dict, model_dir, res: dict) -> tuple[float, float, str]:
+    """Seconds to entropy-code and decode ``codes`` (M, n) with the prior in ``model_dir`` (or,
+    without one, a prior fitted on these codes); the encode/decode throughputs include them, as
+    `encode` does."""
     from genotool_codec import entropy
 
-    prior = None
-    if model_path is not None:
-        from genotool_codec.checkpoint import find_model_dir
-
-        prior = entropy.load_prior(find_model_dir(model_path))
+    prior = entropy.load_prior(Path(model_dir)) if model_dir is not None else None
     src = "model" if prior is not None else "fitted on the bench codes"
     if prior is None:
         prior, _ = entropy.fit_prior(codes, int(cfg["model"]["codebook_size"]))
@@ -35,9 +68,8 @@ def _entropy_timing(codes: np.ndarray, cfg: dict, model_path, res: dict) -> tupl
 def _search_timing(model, cfg: dict, x: np.ndarray, *, window: int, batch: int, precision, decode_seconds_per_sample):
     """Encode speed of each --search (default beam width) on the first <= 4 batches of ``x``; decode
     does not depend on the search, so encode+decode uses the decode time measured above."""
-    from genotool_codec.predict import CodecRunner
-    from genotool_codec.search import SEARCHES
-    from genotool_codec.settings import Search
+    from genotool_codec.runner import CodecRunner
+    from genotool_codec.search import SEARCHES, Search
 
     xs = x[: min(len(x), 4 * batch)]
     out = {}
@@ -54,18 +86,19 @@ def _search_timing(model, cfg: dict, x: np.ndarray, *, window: int, batch: int, 
     return out
 
 
-def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, batch: int = 16,
-              train_steps: int = 10, train_batch: int | None = None, precision: str | None = None) -> dict:
+def measure(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, batch: int = 16,
+            train_steps: int = 10, train_batch: int | None = None, precision: str | None = None) -> dict:
     import jax
 
     from genotool_codec.config import bits_per_sample, hop
-    from genotool_codec.predict import CodecRunner
+    from genotool_codec.runner import CodecRunner
 
+    model_dir = None
     if model_path is not None:
-        from genotool_codec.checkpoint import load_model
+        from genotool_codec.model_io import load_model
 
         model, meta = load_model(model_path)
-        cfg = meta["config"]
+        cfg, model_dir = meta["config"], meta["dir"]
     else:
         from genotool_codec.models import build
 
@@ -91,7 +124,7 @@ def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, ba
     runner.decode_windows(codes)
     td = time.perf_counter() - t0
     n = x.size
-    ee, ed, prior_src = _entropy_timing(codes.reshape(-1, codes.shape[-1]), cfg, model_path, res)
+    ee, ed, prior_src = _entropy_timing(codes.reshape(-1, codes.shape[-1]), cfg, model_dir, res)
     te, td = te + ee, td + ed
     res.update(samples=int(n), encode_seconds=round(te, 4), decode_seconds=round(td, 4),
                encode_samples_per_second=round(n / te, 1), decode_samples_per_second=round(n / td, 1),
@@ -100,7 +133,7 @@ def run_bench(cfg: dict, *, model_path=None, seconds_of_signal: float = 60.0, ba
     res["encode_search"] = _search_timing(model, cfg, x, window=window, batch=batch, precision=precision,
                                           decode_seconds_per_sample=td / n)
     if train_steps > 0:
-        from genotool_codec.train import Trainer
+        from genotool_codec.trainer import Trainer
 
         tcfg = {**cfg, "train": dict(cfg["train"])}
         if train_batch:

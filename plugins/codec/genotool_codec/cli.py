@@ -1,5 +1,7 @@
-"""`genotool codec ...` commands: each parses its options into one config object
-(`genotool_codec.settings`) and calls `genotool_codec.commands`. No jax/flax/pod5 here."""
+"""``genotool codec ...``: each command parses its options into ONE options object of the verb's
+module (``encode.py``: ``EncodeOptions`` + ``run_encode``, ...) and hands it to ``run_<verb>``.
+A verb that runs the model has options inheriting ``genotool.options.RunOptions``. No
+jax/flax/pod5 here (``genotool --help`` imports this module)."""
 
 from __future__ import annotations
 
@@ -8,13 +10,8 @@ from typing import Annotated, Optional
 
 import typer
 
-from genotool.errors import UserError
 from genotool.options import (BatchSize, Device, Force, Model, OptionalData, OptionalModel, OptionalOutput, Output,
-                              Precision, Seed, Threads, count_option)
-
-from genotool_codec.settings import (BaselineConfig, BasecallValidateConfig, BenchConfig, DecodeConfig, EncodeConfig,
-                                     PredictConfig, PreprocessConfig, PriorConfig, Runtime, Search, SimulateConfig,
-                                     TrainConfig, ValidateConfig)
+                              Precision, Seed, Threads, count_option, described)
 
 app = typer.Typer(help="SimVQ-GAN codec for nanopore raw current: simulate, preprocess, train, encode/decode, "
                        "validate against a basecaller.", no_args_is_help=True, add_completion=False)
@@ -46,24 +43,6 @@ InferBatch = Annotated[Optional[int], typer.Option("--batch-size", help="Windows
                                                    "default: the probe's choice, else 16.")]
 
 
-def _baselines(enabled: bool, round_bits: str, max_errors: str) -> BaselineConfig:
-    return BaselineConfig(enabled=enabled, round_bits=_int_list(round_bits, "--round-bits") or [],
-                          max_errors=_int_list(max_errors, "--max-errors") or [])
-
-
-def _searches(text: str, beam: int, rate_weight: float) -> list[Search]:
-    return [Search(m.strip(), beam, rate_weight) for m in text.split(",") if m.strip()] or [Search(beam=beam)]
-
-
-def _int_list(text: Optional[str], what: str) -> Optional[list[int]]:
-    if not text:
-        return None
-    try:
-        return [int(x) for x in text.split(",") if x.strip()]
-    except ValueError:
-        raise UserError(f"{what}: expected a comma-separated list of integers, got '{text}'") from None
-
-
 @app.command()
 def simulate(
     output: Output,
@@ -77,10 +56,10 @@ def simulate(
     force: Force = False,
 ):
     """Simulated raw current (pore model levels + noise + dwell) as POD5, with the true sequences."""
-    from genotool_codec import commands
+    from genotool_codec.simulate import SimulateOptions, run_simulate
 
-    commands.simulate(SimulateConfig(output=output, chemistry=chemistry, num_reads=num_reads, read_length=read_length,
-                                     reference=reference, num_files=num_files, seed=seed, force=force))
+    run_simulate(SimulateOptions(output=output, chemistry=chemistry, num_reads=num_reads, read_length=read_length,
+                                 reference=reference, num_files=num_files, seed=seed, force=force))
 
 
 @app.command()
@@ -93,10 +72,10 @@ def preprocess(
     force: Force = False,
 ):
     """POD5 -> normalised (median/MAD) fixed windows + a dataset index with stats."""
-    from genotool_codec import commands
+    from genotool_codec.preprocess import PreprocessOptions, run_preprocess
 
-    commands.preprocess(PreprocessConfig(pod5=list(pod5), output=output, window=window, sample_rate=sample_rate,
-                                         force=force))
+    run_preprocess(PreprocessOptions(pod5=list(pod5), output=output, window=window, sample_rate=sample_rate,
+                                     force=force))
 
 
 @app.command()
@@ -109,7 +88,7 @@ def train(
     set_: Annotated[Optional[list[str]], typer.Option("--set", help="Override a config key: train.steps=500 "
                                                        "(value parsed as JSON); repeatable; applied last.")] = None,
     steps: Annotated[Optional[int], typer.Option("--steps", help="Optimiser steps (train.steps).")] = None,
-    batch_size: BatchSize = None,
+    batch_size: described(BatchSize, "Windows per optimiser step (train.batch_size); default: the config's.") = None,
     max_minutes: Annotated[Optional[float], typer.Option("--max-minutes", help="Stop (and save) after this wall time.")] = None,
     resume: Annotated[Optional[Path], typer.Option("--resume", help="Continue from this run's checkpoints.")] = None,
     host_devices: Annotated[Optional[int], typer.Option("--host-devices", help="Force N CPU devices (data "
@@ -123,13 +102,12 @@ def train(
     force: Force = False,
 ):
     """Train the SimVQ-GAN codec (orbax checkpoints, exact resume, data parallel over devices)."""
-    from genotool_codec import commands
+    from genotool_codec.train import TrainOptions, run_train
 
-    commands.train(TrainConfig(
-        output=output, data=data, pod5=pod5, config=config, overrides=list(set_ or []), steps=steps,
-        max_minutes=max_minutes, resume=resume, host_devices=host_devices, seed=seed, quiet=quiet, force=force,
-        runtime=Runtime(device=device, precision=precision, batch_size=batch_size, threads=threads,
-                        cache_dir=cache_dir)))
+    run_train(TrainOptions(output=output, data=data, pod5=pod5, config=config, overrides=list(set_ or []), steps=steps,
+                           max_minutes=max_minutes, resume=resume, host_devices=host_devices, cache_dir=cache_dir,
+                           seed=seed, quiet=quiet, force=force, device=device, precision=precision,
+                           batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -149,11 +127,12 @@ def encode(
     force: Force = False,
 ):
     """POD5 -> compact token file (codes + per-read normalisation stats, lengths and metadata)."""
-    from genotool_codec import commands
+    from genotool_codec.encode import EncodeOptions, run_encode
+    from genotool_codec.search import Search
 
-    commands.encode(EncodeConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                 search=Search(search, beam, rate_weight), force=force,
-                                 runtime=Runtime(device, precision, batch_size, threads)))
+    run_encode(EncodeOptions(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
+                             search=Search(search, beam, rate_weight), force=force, device=device,
+                             precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -168,10 +147,10 @@ def decode(
     force: Force = False,
 ):
     """Token file -> POD5 (every read keeps id, calibration, run_info, metadata; int16 signal)."""
-    from genotool_codec import commands
+    from genotool_codec.decode import DecodeOptions, run_decode
 
-    commands.decode(DecodeConfig(tokens=tokens, model=model, output=output, force=force,
-                                 runtime=Runtime(device, precision, batch_size, threads)))
+    run_decode(DecodeOptions(tokens=tokens, model=model, output=output, force=force, device=device,
+                             precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -191,11 +170,12 @@ def predict(
     force: Force = False,
 ):
     """Encode + decode in one go: OUTPUT/reads.tokens, OUTPUT/reconstructed.pod5, summary in metadata.json."""
-    from genotool_codec import commands
+    from genotool_codec.predict import PredictOptions, run_predict
+    from genotool_codec.search import Search
 
-    commands.predict(PredictConfig(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
-                                   search=Search(search, beam, rate_weight), force=force,
-                                 runtime=Runtime(device, precision, batch_size, threads)))
+    run_predict(PredictOptions(pod5=list(pod5), model=model, output=output, codebooks=codebooks, window=window,
+                               search=Search(search, beam, rate_weight), force=force, device=device,
+                               precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -219,13 +199,15 @@ def validate(
     force: Force = False,
 ):
     """Signal metrics (L1/RMSE pA, SNR, spectral distance), codebook use, bits/sample vs POD5: JSON + HTML."""
-    from genotool_codec import commands
+    from genotool_codec.baselines import BaselineConfig, int_list
+    from genotool_codec.search import Search
+    from genotool_codec.validate import ValidateOptions, run_validate
 
-    commands.validate(ValidateConfig(model=model, pod5=list(pod5), output=output,
-                                     codebooks=_int_list(codebooks, "--codebooks"), max_reads=max_reads,
-                                     window=window, baselines=_baselines(baselines, round_bits, max_errors),
-                                     searches=_searches(search, beam, rate_weight), force=force,
-                                     runtime=Runtime(device, precision, batch_size, threads)))
+    run_validate(ValidateOptions(model=model, pod5=list(pod5), output=output, codebooks=int_list(codebooks, "--codebooks"),
+                                 max_reads=max_reads, window=window,
+                                 baselines=BaselineConfig.parse(baselines, round_bits, max_errors),
+                                 searches=Search.parse_list(search, beam, rate_weight), force=force, device=device,
+                                 precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command("dorado-validate")
@@ -262,15 +244,17 @@ def dorado_validate(
     force: Force = False,
 ):
     """Basecall original and reconstructed signal; identity to the truth and to the original's call."""
-    from genotool_codec import commands
+    from genotool_codec.baselines import BaselineConfig, int_list
+    from genotool_codec.dorado_validate import DoradoValidateOptions, run_dorado_validate
+    from genotool_codec.search import Search
 
-    commands.basecall_validate(BasecallValidateConfig(
-        model=model, pod5=list(pod5), output=output, truth=truth, codebooks=_int_list(codebooks, "--codebooks"),
-        max_reads=max_reads, baselines=_baselines(baselines, round_bits, max_errors),
+    run_dorado_validate(DoradoValidateOptions(
+        model=model, pod5=list(pod5), output=output, truth=truth, codebooks=int_list(codebooks, "--codebooks"),
+        max_reads=max_reads, baselines=BaselineConfig.parse(baselines, round_bits, max_errors),
         trim_samples=trim_samples, dorado=dorado, dorado_model=dorado_model, scrappie_model=scrappie_model,
-        basecaller_threads=basecaller_threads, window=window, searches=_searches(search, beam, rate_weight), also_models=list(also_model or []),
-        also_codebooks=_int_list(also_codebooks, "--also-codebooks"), force=force,
-        runtime=Runtime(device, precision, batch_size, threads)))
+        basecaller_threads=basecaller_threads, window=window, searches=Search.parse_list(search, beam, rate_weight),
+        also_models=list(also_model or []), also_codebooks=int_list(also_codebooks, "--also-codebooks"), force=force,
+        device=device, precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -287,10 +271,10 @@ def prior(
 ):
     """Fit the entropy-coding prior (code counts per level, level given the level above) of a trained
     model on its training windows; `train` does this itself, this verb serves older model folders."""
-    from genotool_codec import commands
+    from genotool_codec.prior import PriorOptions, run_prior
 
-    commands.prior(PriorConfig(model=model, data=data, max_windows=max_windows, force=force,
-                               runtime=Runtime(device, precision, batch_size, threads)))
+    run_prior(PriorOptions(model=model, data=data, max_windows=max_windows, force=force, device=device,
+                           precision=precision, batch_size=batch_size, threads=threads))
 
 
 @app.command()
@@ -308,8 +292,8 @@ def bench(
     force: Force = False,
 ):
     """Encode/decode samples/s, training steps/s and samples/s, peak memory: one JSON object on stdout."""
-    from genotool_codec import commands
+    from genotool_codec.bench import BenchOptions, run_bench
 
-    commands.bench(BenchConfig(output=output, model=model, config=config, overrides=list(set_ or []),
-                               seconds=seconds, train_steps=train_steps, force=force,
-                               runtime=Runtime(device, precision, batch_size, threads)))
+    run_bench(BenchOptions(output=output, model=model, config=config, overrides=list(set_ or []), seconds=seconds,
+                           train_steps=train_steps, force=force, device=device, precision=precision,
+                           batch_size=batch_size, threads=threads))

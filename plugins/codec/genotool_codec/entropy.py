@@ -195,24 +195,5 @@ def decode_codes(words: np.ndarray, m: int, n: int, prior: Prior) -> np.ndarray:
     return out
 
 
-def fit_prior_into(model_path: Path, windows: np.ndarray, *, batch: int = 16, precision: str | None = None,
-                   max_windows: int | None = None) -> dict:
-    """Encode training windows (n, window) with the model in ``model_path``, fit the prior on their
-    codes (all levels) and store it in the model folder. Returns the fit statistics."""
-    from genotool_codec.checkpoint import find_model_dir, load_model
-    from genotool_codec.predict import CodecRunner
-
-    model, meta = load_model(model_path)
-    cfg = meta["config"]
-    if max_windows and len(windows) > max_windows:   # evenly spread subset, deterministic
-        windows = windows[np.linspace(0, len(windows) - 1, max_windows).astype(int)]
-    runner = CodecRunner(model, cfg, window=int(windows.shape[1]), batch=batch, precision=precision)
-    codes = np.concatenate([runner.encode_windows(np.asarray(windows[i:i + 256], np.float32)).reshape(-1, runner.n)
-                            for i in range(0, len(windows), 256)])
-    prior, stats = fit_prior(codes, int(cfg["model"]["codebook_size"]))
-    save_prior(find_model_dir(model_path), prior, stats)
-    return {**stats, "id": prior.id}
-
-
 def describe(stats: dict) -> str:
     return json.dumps({lv["level"]: (round(lv["unigram_bits"], 3), lv["alpha"]) for lv in stats["levels"]})

@@ -1,4 +1,4 @@
-"""POD5 discovery, reading, writing and FAST5 export (for scrappie).
+"""POD5 discovery, reading (signal and metadata in one pass), writing and FAST5 export (for scrappie).
 
 pod5 pitfalls handled here: the Writer refuses to overwrite (we write to a temporary name and
 rename), read ids must be ``uuid.UUID``, and signals must be int16 (a float32 array is silently
@@ -7,11 +7,13 @@ truncated and an int32 one silently wraps), so :func:`to_int16` clips and rounds
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
+import math
 import os
 import sys
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -97,8 +99,10 @@ class RawRead:
         return ((self.signal.astype(np.float32) + np.float32(self.offset)) * np.float32(self.scale))
 
 
-def iter_reads(path: Path, *, strict: bool = True):
-    """Yield RawRead for every read of a POD5 file; a corrupt file raises UserError naming it."""
+def iter_reads(path: Path, *, strict: bool = True, metadata: bool = False):
+    """Yield RawRead for every read of a POD5 file; a corrupt file raises UserError naming it.
+
+    ``metadata``: yield ``(RawRead, ReadMetadata)`` instead, from the same pass over the file."""
     import pod5
 
     if not is_pod5(path):
@@ -107,15 +111,101 @@ def iter_reads(path: Path, *, strict: bool = True):
         with pod5.Reader(path) as r:
             for rec in r.reads():
                 ri = rec.run_info
-                yield RawRead(read_id=str(rec.read_id), signal=np.asarray(rec.signal, dtype=np.int16),
+                raw = RawRead(read_id=str(rec.read_id), signal=np.asarray(rec.signal, dtype=np.int16),
                               offset=float(rec.calibration.offset), scale=float(rec.calibration.scale),
                               sample_rate=int(ri.sample_rate), flow_cell=ri.flow_cell_product_code,
                               kit=ri.sequencing_kit, source=str(path))
+                yield (raw, ReadMetadata.of(rec.to_read())) if metadata else raw
     except UserError:
         raise
     except Exception as exc:  # noqa: BLE001
         raise UserError(f"{path}: corrupt or truncated POD5 ({type(exc).__name__}: "
                         f"{str(exc).splitlines()[0][:120]})") from exc
+
+
+def plain(v):
+    """A pod5 value as plain JSON data (UUIDs and datetimes as strings, enums by name, NaN None)."""
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, _dt.datetime):
+        return v.isoformat()
+    if dataclasses.is_dataclass(v):
+        return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+    if hasattr(v, "name") and hasattr(v, "value") and not isinstance(v, (int, float, str)):  # enums
+        return v.name
+    if isinstance(v, dict):
+        return {str(k): plain(x) for k, x in v.items()}
+    if isinstance(v, float) and math.isnan(v):
+        return None
+    if isinstance(v, (np.integer, np.floating)):
+        return v.item()
+    return v
+
+
+@dataclass
+class ReadMetadata:
+    """A pod5.Read's fields except the signal (plain data), and its run info (plain data)."""
+
+    fields: dict
+    run_info: dict
+
+    @classmethod
+    def of(cls, read) -> "ReadMetadata":
+        return cls({f.name: plain(getattr(read, f.name)) for f in dataclasses.fields(read)
+                    if f.name not in ("signal", "run_info")}, plain(read.run_info))
+
+
+def index_run_infos(metas: list[ReadMetadata]) -> tuple[list[dict], list[dict]]:
+    """(run infos, per-read metadata) as a token file stores them: each distinct run info once (by
+    acquisition id, in order of first use) and each read's fields with ``run_info`` its index."""
+    run_infos, index, reads = [], {}, []
+    for m in metas:
+        key = m.run_info["acquisition_id"]
+        if key not in index:
+            index[key] = len(run_infos)
+            run_infos.append(m.run_info)
+        reads.append({**m.fields, "run_info": index[key]})
+    return run_infos, reads
+
+
+@dataclass
+class Pod5Input:
+    """Every read of the input POD5 files, read once: signal (``reads``) and metadata (``metadata``,
+    aligned with ``reads``)."""
+
+    files: list[Path]
+    reads: list[RawRead]
+    metadata: list[ReadMetadata] = field(default_factory=list)
+
+    def head(self, n: int | None) -> "Pod5Input":
+        """The first ``n`` reads (all when ``n`` is None or 0)."""
+        return Pod5Input(self.files, self.reads[:n], self.metadata[:n]) if n else self
+
+    @property
+    def sample_rate(self) -> int:
+        return self.reads[0].sample_rate
+
+
+def read_inputs(inputs: list[Path], expect_rate: int | None = None) -> Pod5Input:
+    """Every read (signal and metadata) of every POD5 found in ``inputs``, each file read once. A
+    non-POD5 or corrupt file, mixed sample rates, a rate other than ``expect_rate`` (the model's)
+    or no reads at all -> UserError naming the file."""
+    files = discover(inputs)
+    reads, metas, rates = [], [], {}
+    for f in files:
+        for rd, meta in iter_reads(f, metadata=True):
+            reads.append(rd)
+            metas.append(meta)
+            rates.setdefault(rd.sample_rate, str(f))
+    if len(rates) > 1:
+        raise UserError("mixed sample rates in the input: " + ", ".join(f"{r} Hz ({f})" for r, f in sorted(rates.items()))
+                        + "; code each rate with its own model")
+    if expect_rate and rates and next(iter(rates)) != int(expect_rate):
+        r = next(iter(rates))
+        raise UserError(f"{rates[r]}: sample rate {r} Hz but the model was trained on {expect_rate} Hz data")
+    if not reads:
+        raise UserError(f"no reads in {', '.join(str(f) for f in files)}")
+    return Pod5Input(files, reads, metas)
 
 
 def make_run_info(chem: dict, *, acquisition_id: str, flow_cell_id: str = "FAQ00000",
@@ -151,9 +241,10 @@ class Pod5Out:
     def __init__(self, path: Path, force: bool = False):
         import pod5
 
+        from genotool.outputs import refuse_existing
+
         self.path = Path(path)
-        if self.path.exists() and not force:
-            raise UserError(f"output already exists: {self.path} (use --force to overwrite)")
+        refuse_existing(self.path, force)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.tmp = _tmp_for(self.path)
         if self.tmp.exists():

@@ -1,54 +1,38 @@
-"""JAX runtime set-up through ``genotool.jaxrt`` (matmul precision, persistent compilation cache,
-data-parallel mesh), CPU threads and the compute dtype of mixed precision.
-``GENOTOOL_JAX_CACHE`` overrides the cache folder (tests use their own)."""
+"""The JAX side of a codec run: the core's plan for JAX, and the compute dtype of mixed precision.
+
+:func:`jax_plan` is the codec's use of the core's plan builder (``RunOptions.plan(backend="jax")``:
+CPU threads before JAX starts, matmul precision, persistent compilation cache, all recorded in
+``plan.applied``). ``GENOTOOL_JAX_CACHE`` overrides the cache folder (tests use their own).
+"""
 
 from __future__ import annotations
 
 import os
-import sys
-from pathlib import Path
+
+#: Windows per jitted encode/decode call when neither --batch-size nor the probe chooses one.
+DEFAULT_INFER_BATCH = 16
 
 
-def configure(plan, cache_dir: str | Path | None = None) -> dict:
-    from genotool import jaxrt
+def jax_plan(opts, default_batch_size: int = DEFAULT_INFER_BATCH, cache_dir=None):
+    """The core's plan for a codec verb (``opts``: its RunOptions), applied to JAX; the batch size
+    is always set (the user's, else ``default_batch_size``)."""
+    plan = opts.plan(int(default_batch_size), backend="jax",
+                     cache_dir=cache_dir or os.environ.get("GENOTOOL_JAX_CACHE") or None)
+    plan.applied["compute_dtype"] = compute_dtype_name(plan.precision)
+    return plan
 
-    cache_dir = cache_dir or os.environ.get("GENOTOOL_JAX_CACHE") or None
-    return jaxrt.configure(plan, cache_dir=cache_dir)
 
-
-def apply_threads(n: int | None) -> dict:
-    """Limit XLA's CPU intra-op threads to ``n`` (``--threads``); returns what was done.
-
-    XLA has no thread-count flag (``XLA_FLAGS`` refuses ``intra_op_parallelism_threads``); its
-    thread pools are sized from the CPUs the process may run on, so before JAX starts we narrow
-    the CPU affinity to ``n`` of the allowed CPUs (and, for 1, turn off Eigen's multi-threading).
-    Once JAX runs (a second verb in one process, as in tests) the pools are fixed: say so.
-    """
-    if not n:
-        return {"threads": "xla default"}
-    if n < 1:
-        from genotool.errors import UserError
-
-        raise UserError(f"--threads must be >= 1, not {n}")
-    if "jax" in sys.modules:
-        return {"threads": f"not applied: JAX already started in this process (asked {n})"}
-    allowed = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
-    if allowed and n < len(allowed):
-        os.sched_setaffinity(0, allowed[:n])
-    if n == 1:
-        flags = os.environ.get("XLA_FLAGS", "")
-        if "xla_cpu_multi_thread_eigen" not in flags:
-            os.environ["XLA_FLAGS"] = (flags + " --xla_cpu_multi_thread_eigen=false").strip()
-    return {"threads": n, "cpu_affinity": sorted(os.sched_getaffinity(0)) if allowed else None}
+def compute_dtype_name(precision: str | None) -> str:
+    """Activation/weight dtype of encoder and decoder for a plan precision (the codebook search
+    always runs in float32: nearest-neighbour ties must not depend on the precision)."""
+    return {"bf16-mixed": "bfloat16", "fp16-mixed": "float16"}.get(precision or "fp32", "float32")
 
 
 def compute_dtype(precision: str | None):
     """jnp dtype for encoder/decoder weights and activations under a plan precision."""
     import jax.numpy as jnp
 
-    from genotool_codec.settings import compute_dtype_name
-
-    return jnp.dtype(compute_dtype_name(precision or "fp32"))
+    return jnp.dtype(compute_dtype_name(precision))
 
 
 def cast_for_compute(state, dtype, parts=("encoder", "decoder")):

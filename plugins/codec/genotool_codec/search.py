@@ -21,6 +21,8 @@ points at a slightly lower rate (model7: 2.000 -> 1.963 bits/sample, drop 3.71 -
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 SEARCHES = ("greedy", "beam", "signal")
 #: Interleaved token sets for ``signal``; tokens this far apart are tried at the same time.
 SIGNAL_PHASES = 4
@@ -71,3 +73,46 @@ def signal_step(decode, x, cands, cur, phase, *, hop: int, phases: int = SIGNAL_
     init = (jnp.full((b, n_tok), jnp.inf, x.dtype), cur)
     _, best = jax.lax.fori_loop(0, n_cand, try_candidate, init)
     return jnp.where(on, best, cur)
+
+
+@dataclass
+class Search:
+    """How ``encode`` picks each token's codes; decoding is the same for all, so token files are
+    compatible. ``beam``: code paths kept per level (beam) and tried per token (signal)."""
+    method: str = "greedy"
+    beam: int = 4
+    # signal: squared error (normalised units) one bit of the prior is worth; 0.02 kept the signal
+    # search's codes at the greedy rate on the r941-cpu training windows (docs/codec.md).
+    rate_weight: float = 0.02
+
+    def __post_init__(self):
+        from genotool.errors import UserError
+
+        if self.method not in SEARCHES:
+            raise UserError(f"--search must be one of {', '.join(SEARCHES)}, not {self.method!r}")
+        if not 1 <= int(self.beam) <= 1024:
+            raise UserError(f"--beam must be between 1 and 1024, not {self.beam}")
+        if not self.rate_weight >= 0:
+            raise UserError(f"--rate-weight must be >= 0, not {self.rate_weight}")
+
+    @classmethod
+    def parse_list(cls, text: str, beam: int = 4, rate_weight: float = 0.02) -> list["Search"]:
+        """``--search greedy,signal`` -> one Search each (the same beam and rate weight)."""
+        return [cls(m.strip(), beam, rate_weight) for m in text.split(",") if m.strip()] or [cls(beam=beam)]
+
+    @property
+    def width(self) -> int:
+        """Candidates actually tried: 1 for greedy."""
+        return 1 if self.method == "greedy" else int(self.beam)
+
+    def as_dict(self) -> dict:
+        d = {"method": self.method, "beam": self.width}
+        return {**d, "rate_weight": float(self.rate_weight)} if self.method == "signal" else d
+
+    @property
+    def suffix(self) -> str:
+        """Label suffix of a codec row: nothing for greedy (the default), else e.g. ' (beam search, beam 4)'."""
+        if self.method == "greedy":
+            return ""
+        rate = f", rate weight {self.rate_weight:g}" if self.method == "signal" else ""
+        return f" ({self.method} search, beam {self.width}{rate})"

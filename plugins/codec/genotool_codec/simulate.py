@@ -1,4 +1,5 @@
-"""Simulated nanopore raw current written as valid POD5 (+ the true sequence of every read).
+"""``codec simulate``: simulated nanopore raw current written as valid POD5 (+ the true sequence of
+every read).
 
 Per read: a fragment of the reference (random strand) -> its k-mers -> per k-mer a level drawn
 around the pore model's mean (``level_sd``), a dwell in samples (gamma, mean = sample_rate /
@@ -9,11 +10,13 @@ chemistry's range / digitisation as scale.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from genotool.errors import UserError
+from genotool.errors import UserError, require_file
+from genotool.log import log
 
 from genotool_codec import pod5_io
 from genotool_codec.pore_model import PoreModel, chemistry, load
@@ -147,3 +150,39 @@ def simulate(output: Path, *, chem_name: str = "r9.4.1", n_reads: int = 200, mea
             "kit": chem["kit"], "n_reads": n_reads, "total_samples": total_samples,
             "pod5_files": files, "reference": str(reference or output / "reference.fa"),
             "truth": str(output / "truth.fa"), "pore_model": pm.name}
+
+
+@dataclass
+class SimulateOptions:
+    """One ``codec simulate`` command line (no model runs)."""
+
+    output: Path
+    chemistry: str = "r9.4.1"
+    num_reads: int = 200
+    read_length: int = 2000
+    reference: Path | None = None
+    num_files: int = 2
+    seed: int = 0
+    force: bool = False
+
+
+def run_simulate(opts: SimulateOptions) -> dict:
+    from genotool.outputs import run_output
+
+    if opts.reference is not None:
+        require_file(opts.reference, "--reference")
+    if opts.num_reads < 1 or opts.num_files < 1 or opts.read_length < 50:
+        raise UserError("--num-reads and --num-files must be >= 1 and --read-length >= 50")
+    params = dict(chemistry=opts.chemistry, num_reads=opts.num_reads, read_length=opts.read_length,
+                  reference=opts.reference, num_files=opts.num_files, seed=opts.seed)
+    with run_output(opts.output, command="codec simulate", parameters=params,
+                    inputs=[opts.reference] if opts.reference else [], force=opts.force, resume=False) as run:
+        summary = simulate(run.path, chem_name=opts.chemistry, n_reads=opts.num_reads, mean_length=opts.read_length,
+                           reference=opts.reference, seed=opts.seed, n_files=opts.num_files)
+        # Paths inside the staging folder -> their published names.
+        summary = {k: (v.replace(str(run.path), str(run.final)) if isinstance(v, str) else
+                       [x.replace(str(run.path), str(run.final)) for x in v] if isinstance(v, list) else v)
+                   for k, v in summary.items()}
+        run.runtime.update(summary)
+    log(f"simulated {opts.num_reads} {opts.chemistry} reads ({summary['total_samples']} samples) -> {opts.output}")
+    return summary

@@ -15,7 +15,6 @@ Layout (``.npz``, not deflated: coded payloads are incompressible):
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as _dt
 import json
 import math
@@ -46,39 +45,8 @@ def unpack_codes(packed: np.ndarray, count: int, bits: int) -> np.ndarray:
     return (b << np.arange(bits - 1, -1, -1, dtype=np.uint32)).sum(1).astype(np.int32)
 
 
-def _plain(v):
-    if isinstance(v, uuid.UUID):
-        return str(v)
-    if isinstance(v, _dt.datetime):
-        return v.isoformat()
-    if dataclasses.is_dataclass(v):
-        return {f.name: _plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
-    if hasattr(v, "name") and hasattr(v, "value") and not isinstance(v, (int, float, str)):  # enums
-        return v.name
-    if isinstance(v, dict):
-        return {str(k): _plain(x) for k, x in v.items()}
-    if isinstance(v, float) and math.isnan(v):
-        return None
-    if isinstance(v, (np.integer, np.floating)):
-        return v.item()
-    return v
-
-
-def read_metadata(read, run_infos: list, run_index: dict) -> dict:
-    """A pod5.Read's fields except the signal, with its run_info as an index into ``run_infos``."""
-    ri = read.run_info
-    key = ri.acquisition_id
-    if key not in run_index:
-        run_index[key] = len(run_infos)
-        run_infos.append(_plain(ri))
-    out = {f.name: _plain(getattr(read, f.name)) for f in dataclasses.fields(read)
-           if f.name not in ("signal", "run_info")}
-    out["run_info"] = run_index[key]
-    return out
-
-
 def build_read(meta: dict, run_infos: list, signal: np.ndarray, _cache: dict = {}):  # noqa: B006 - run-info cache
-    """pod5.Read from read_metadata() output and an int16 signal."""
+    """pod5.Read from a token file's read metadata (``pod5_io.index_run_infos``) and an int16 signal."""
     import pod5
 
     idx = meta["run_info"]

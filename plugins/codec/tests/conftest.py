@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from genotool.testing import run_cli  # the genotool_cli fixture's call, with its plan check
 
 TINY = {
     "model": {"channels": [8, 8, 16, 16], "strides": [2, 2, 2], "res_blocks": 1, "kernel": 3, "latent_dim": 8,
@@ -57,10 +58,6 @@ def tiny_config(shared_dir) -> Path:
     return p
 
 
-def run_cli(*args: str):
-    from genotool.testing import invoke
-
-    return invoke([str(a) for a in args])
 
 
 @pytest.fixture(scope="session")

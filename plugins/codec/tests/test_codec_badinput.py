@@ -6,12 +6,9 @@ import json
 import shutil
 
 import numpy as np
+from genotool.testing import run_cli  # the genotool_cli fixture's call, with its plan check
 
 
-def run_cli(*args):
-    from genotool.testing import invoke
-
-    return invoke([str(a) for a in args])
 
 
 def _one_error_line(r):
@@ -100,7 +97,7 @@ def test_checkpoint_from_other_config(tiny_model, dataset, tiny_config, tmp_path
 
 
 def test_token_file_from_other_model(tiny_model, sim, tmp_path):
-    from genotool_codec.checkpoint import export_model, load_model
+    from genotool_codec.model_io import export_model, load_model
     from genotool_codec.config import load_config
     from genotool_codec.models import build
     from flax import nnx

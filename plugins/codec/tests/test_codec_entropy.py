@@ -8,13 +8,10 @@ import zlib
 
 import numpy as np
 import pytest
+from genotool.testing import run_cli  # the genotool_cli fixture's call, with its plan check
 
 
 
-def run_cli(*args):
-    from genotool.testing import invoke
-
-    return invoke([str(a) for a in args])
 
 
 def _one_error_line(r):
@@ -52,10 +49,11 @@ def test_entropy_round_trip_exact_and_below_fixed_width():
 
 def test_token_file_round_trips_codes_exactly(tiny_model, sim, tmp_path):
     from genotool_codec import tokens
-    from genotool_codec.checkpoint import load_model
+    from genotool_codec.model_io import load_model
     from genotool_codec.data import normalise
     from genotool_codec.entropy import load_prior
-    from genotool_codec.predict import CodecRunner, gather_reads
+    from genotool_codec.pod5_io import read_inputs
+    from genotool_codec.runner import CodecRunner
 
     assert (tiny_model / "model" / "prior.npz").is_file()          # train fits the prior
     tok = tmp_path / "t.tokens"
@@ -68,7 +66,7 @@ def test_token_file_round_trips_codes_exactly(tiny_model, sim, tmp_path):
     assert got["header"]["version"] == 2 and got["header"]["prior_id"] == prior.id
     model, meta = load_model(tiny_model)
     runner = CodecRunner(model, meta["config"])
-    _, reads = gather_reads([sim / "pod5"], None)
+    reads = read_inputs([sim / "pod5"]).reads
     want = runner.encode_reads([normalise(rd.pa())[0] for rd in reads])
     assert len(want) == len(got["codes"]) and all(np.array_equal(a, b) for a, b in zip(want, got["codes"]))
 

@@ -101,7 +101,7 @@ def test_active_codebooks_fixes_the_trained_rate():
     from genotool.errors import UserError
 
     from genotool_codec.config import load_config
-    from genotool_codec.train import Trainer
+    from genotool_codec.trainer import Trainer
 
     cfg = load_config(overrides=["model.n_codebooks=3", "train.quantizer_dropout=0.5"])
     drawn = {Trainer.n_active(SimpleNamespace(cfg=cfg), s) for s in range(200)}

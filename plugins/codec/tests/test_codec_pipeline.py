@@ -7,13 +7,10 @@ import shutil
 
 import numpy as np
 import pytest
+from genotool.testing import run_cli  # the genotool_cli fixture's call, with its plan check
 
 
 
-def run_cli(*args):
-    from genotool.testing import invoke
-
-    return invoke([str(a) for a in args])
 
 
 def _reads(path):
@@ -230,7 +227,7 @@ def test_run_options_are_honoured(tiny_model, sim, tmp_path):
                 "--precision", "bf16-mixed", "--batch-size", "3", "--threads", "1")
     assert r.exit_code == 0, r.stderr
     plan = json.loads(r.stdout)["plan"]
-    assert plan["precision"] == "bf16-mixed" and plan["jax"]["compute_dtype"] == "bfloat16"
+    assert plan["precision"] == "bf16-mixed" and plan["applied"]["compute_dtype"] == "bfloat16"
     assert plan["batch_size"] == 3 and plan["batch_size_source"] == "user"
     r = run_cli("codec", "validate", "-m", tiny_model, "--pod5", sim / "pod5", "-o", tmp_path / "v",
                 "--codebooks", "2", "--precision", "bf16-mixed", "--batch-size", "5")
@@ -238,8 +235,8 @@ def test_run_options_are_honoured(tiny_model, sim, tmp_path):
     meta = json.loads((tmp_path / "v" / "metadata.json").read_text())
     assert meta["plan"]["precision"] == "bf16-mixed" and meta["plan"]["batch_size"] == 5
     # The compute dtype changes the numbers a little (bf16 activations): the option has an effect.
-    from genotool_codec.checkpoint import load_model
-    from genotool_codec.predict import CodecRunner
+    from genotool_codec.model_io import load_model
+    from genotool_codec.runner import CodecRunner
 
     model, m = load_model(tiny_model)
     x = np.random.default_rng(0).normal(size=(2, int(m["config"]["data"]["window"]))).astype(np.float32)

@@ -6,24 +6,21 @@ import json
 
 import numpy as np
 import pytest
+from genotool.testing import run_cli  # the genotool_cli fixture's call, with its plan check
 
 
 
-def run_cli(*args):
-    from genotool.testing import invoke
-
-    return invoke([str(a) for a in args])
 
 
 def _latent_and_codes(tiny_model, sim):
     import jax.numpy as jnp
 
-    from genotool_codec.checkpoint import load_model
+    from genotool_codec.model_io import load_model
     from genotool_codec.data import normalise, pad_to
-    from genotool_codec.predict import gather_reads
+    from genotool_codec.pod5_io import read_inputs
 
     model, meta = load_model(tiny_model)
-    _, reads = gather_reads([sim / "pod5"], None)
+    reads = read_inputs([sim / "pod5"]).reads
     w = meta["config"]["data"]["window"]
     x = np.concatenate([pad_to(normalise(r.pa())[0], w).reshape(-1, w) for r in reads[:3]]).astype(np.float32)
     return model, x, model.encoder(jnp.asarray(x)[..., None])
@@ -54,9 +51,9 @@ def test_beam_contains_greedy_and_never_loses_to_it(tiny_model, sim):
 
 
 def test_signal_search_lowers_the_decoded_error(tiny_model, sim):
-    from genotool_codec.checkpoint import load_model
-    from genotool_codec.predict import CodecRunner
-    from genotool_codec.settings import Search
+    from genotool_codec.model_io import load_model
+    from genotool_codec.runner import CodecRunner
+    from genotool_codec.search import Search
 
     model, meta = load_model(tiny_model)
     _, x, _ = _latent_and_codes(tiny_model, sim)
@@ -72,11 +69,11 @@ def test_signal_search_lowers_the_decoded_error(tiny_model, sim):
 def test_rate_weight_trades_error_for_bits(tiny_model, sim):
     """--rate-weight: each candidate also pays its bits under the prior, so a heavy weight picks
     cheaper codes (fewer bits, more error) than the pure signal search."""
-    from genotool_codec.checkpoint import load_model
+    from genotool_codec.model_io import load_model
     from genotool_codec.entropy import load_prior
-    from genotool_codec.predict import CodecRunner
+    from genotool_codec.runner import CodecRunner
     from genotool_codec.search import code_bits
-    from genotool_codec.settings import Search
+    from genotool_codec.search import Search
 
     model, meta = load_model(tiny_model)
     prior = load_prior(tiny_model / "model")

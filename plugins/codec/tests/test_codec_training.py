@@ -13,7 +13,7 @@ import numpy as np
 def _params(run):
     from flax import nnx
 
-    from genotool_codec.checkpoint import load_model
+    from genotool_codec.model_io import load_model
 
     model, _ = load_model(run)
     return [np.asarray(x) for x in __import__("jax").tree.leaves(nnx.state(model, nnx.Param))]

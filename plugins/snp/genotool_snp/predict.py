@@ -1,9 +1,10 @@
 """``snp predict``: a new VCF + a trained model -> per-sample class probabilities or scores.
 
-Sites are aligned to the model's SNP list by (chrom, pos, ref, alt). Model sites absent from
+Sites are aligned to the model's SNP list by (chrom, pos, ref, alt), so the records of a split
+multi-allelic site each find their own model site, in any record order. Model sites absent from
 the VCF (or present with other alleles) are counted and imputed as the training mean; above
 ``max_missing_fraction`` the run is refused, and a VCF sharing no contig with the model is an
-error of its own.
+error of its own. A model site given twice (an exact duplicate record) is refused.
 """
 
 from __future__ import annotations
@@ -39,32 +40,39 @@ def aligned_genotypes(vcf: Path, sites: dict, phased_model: bool, max_missing: f
     """Read ``vcf`` and place its genotypes on the model's sites.
 
     Returns (samples, genotypes (N, C, L) int8 with -1 where missing, number of model sites missing)."""
-    from genotool_snp.vcfio import ReadStats, read_chunks, vcf_samples
+    from genotool_snp.vcfio import ReadStats, duplicate_record, read_chunks, vcf_samples
 
     names = vcf_samples(vcf)
     if not names:
         raise UserError(f"--vcf: {vcf} has no samples")
-    key = {(c, int(p)): i for i, (c, p) in enumerate(zip(sites["chrom"], sites["pos"]))}
+    # A site is (chrom, pos, ref, alt): split multi-allelic records (`bcftools norm -m-`) put
+    # several sites at one position, and the model may hold more than one of them.
+    key = {(c, int(p), r, a): i for i, (c, p, r, a) in enumerate(zip(sites["chrom"], sites["pos"], sites["ref"],
+                                                                     sites["alt"]))}
+    model_pos = {(c, int(p)) for c, p in zip(sites["chrom"], sites["pos"])}
     L = len(sites["pos"])
     hap = np.full((len(names), 2, L), -1, np.int8)
     found = np.zeros(L, bool)
     stats = ReadStats()
-    mismatched = 0
+    other_alleles = set()              # model positions seen with alleles the model does not hold
     model_contigs = set(sites["chrom"])
-    for ch in read_chunks(vcf, names, chunk_sites, stats):
+    # Any record order is read: sites are matched by key, not by position in the file.
+    for ch in read_chunks(vcf, names, chunk_sites, stats, sorted_input=False):
         for r, (c, p, ref, alt) in enumerate(zip(ch.chrom, ch.pos, ch.ref, ch.alt)):
-            i = key.get((c, int(p)))
+            i = key.get((c, int(p), ref, alt))
             if i is None:
+                if (c, int(p)) in model_pos:
+                    other_alleles.add((c, int(p)))
                 continue
-            if ref != sites["ref"][i] or alt != sites["alt"][i]:
-                mismatched += 1
-                continue
+            if found[i]:
+                raise duplicate_record(vcf, c, p, ref, alt)
             hap[:, :, i] = ch.alleles[r].reshape(len(names), 2)
             found[i] = True
     if not (set(stats.contigs) & model_contigs):
         raise UserError(f"--vcf: {vcf} has contigs {', '.join(sorted(stats.contigs)) or 'none'}; the model was "
                         f"trained on {', '.join(sorted(model_contigs))}")
     missing = int((~found).sum())
+    mismatched = sum(1 for i in np.flatnonzero(~found) if (sites["chrom"][i], int(sites["pos"][i])) in other_alleles)
     if missing / L > max_missing:
         raise UserError(f"--vcf: {vcf} lacks {missing} of the model's {L} sites ({missing / L:.1%}; "
                         f"{mismatched} with other alleles), above --max-missing-fraction {max_missing}")
@@ -113,7 +121,7 @@ def run_predict(opts: PredictOptions) -> dict:
 
     if not 0 <= opts.max_missing_fraction <= 1:
         raise UserError(f"--max-missing-fraction must be in [0, 1], not {opts.max_missing_fraction}")
-    plan = opts.plan()
+    plan = opts.plan(default_batch_size=64)
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     extra = payload["extra"]
     params = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(opts).items()}
@@ -121,10 +129,8 @@ def run_predict(opts: PredictOptions) -> dict:
                     force=opts.force) as run:
         names, geno, missing = aligned_genotypes(opts.vcf, extra["sites"], extra.get("phased", True),
                                                  opts.max_missing_fraction)
-        bs = plan.batch_size or 64
-        plan.batch_size = bs
         run.plan = plan.to_dict()
-        out = model_outputs(model, geno, plan, bs)
+        out = model_outputs(model, geno, plan, plan.batch_size)
         df = pd.DataFrame(to_table(names, out, extra["label"]))
         df.to_csv(run.path / "predictions.tsv", sep="\t", index=False, float_format="%.6g")
         df.to_parquet(run.path / "predictions.parquet", index=False)

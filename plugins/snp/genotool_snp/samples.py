@@ -15,9 +15,11 @@ def read_table(path: Path) -> tuple[list[str], dict[str, list[str]]]:
     path = Path(path)
     if not path.is_file():
         raise UserError(f"--samples: {path} not found")
-    lines = [ln.rstrip("\n\r") for ln in path.read_text().splitlines() if ln.strip() and not ln.startswith("##")]
+    lines = [ln.rstrip("\n\r") for ln in _text(path).splitlines() if ln.strip() and not ln.startswith("##")]
     if not lines:
         raise UserError(f"--samples: {path} is empty")
+    if len(lines) == 1:
+        raise UserError(f"--samples: {path} has a header but no sample rows")
     header = lines[0].lstrip("#").split("\t")
     if "sample" not in header:
         raise UserError(f"--samples: {path}:1: the header needs a 'sample' column (got {', '.join(header)})")
@@ -31,6 +33,22 @@ def read_table(path: Path) -> tuple[list[str], dict[str, list[str]]]:
     if len(set(cols["sample"])) != len(cols["sample"]):
         raise UserError(f"--samples: {path}: sample names are not unique")
     return header, cols
+
+
+def _text(path: Path) -> str:
+    """The table as text, or a one-line error for a compressed or binary file (a VCF given by
+    mistake) or bytes that are not UTF-8."""
+    data = path.read_bytes()
+    if data[:2] == b"\x1f\x8b":
+        raise UserError(f"--samples: {path} is gzip-compressed; the sample table is plain tab-separated text "
+                        "(was the VCF given here?)")
+    if b"\x00" in data[:65536] or data[:4] == b"BCF\x02":
+        raise UserError(f"--samples: {path} is a binary file; the sample table is plain tab-separated text")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[:exc.start].count(b"\n") + 1
+        raise UserError(f"--samples: {path}:{line}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def match_samples(table: dict[str, list[str]], vcf_names: list[str], table_path: Path, vcf_path: Path) -> list[int]:

@@ -173,18 +173,6 @@ def make_model(data: dict, cfg: dict, train_rows: np.ndarray):
     return model
 
 
-def make_plan(opts: TrainOptions, default_batch: int):
-    from genotool.probe import apply_torch
-    from genotool.probe import make_plan as probe_plan
-
-    plan = probe_plan(backend="torch", device=opts.device, precision=opts.precision, batch_size=opts.batch_size,
-                      cpu_threads=opts.threads)
-    if plan.batch_size is None:
-        plan.batch_size, plan.batch_size_source = default_batch, "default"
-    apply_torch(plan)
-    return plan
-
-
 def train_model(opts: TrainOptions, data: dict, out_dir: Path, run=None) -> dict:
     """Train into ``out_dir`` (a staging folder); write the model file; return a summary."""
     import torch
@@ -200,7 +188,7 @@ def train_model(opts: TrainOptions, data: dict, out_dir: Path, run=None) -> dict
     tr, va = split_rows(data, "train"), split_rows(data, "val")
     if spec["kind"] == "classes" and (y[tr] < 0).any():
         raise UserError(f"--label: training samples with an unknown class in '{spec['column']}'")
-    plan = make_plan(opts, hp["batch_size"])
+    plan = opts.plan(default_batch_size=hp["batch_size"])
     if run is not None:
         run.plan = plan.to_dict()
     cfg = model_config(data, hp, opts.architecture, spec)

@@ -169,8 +169,7 @@ def run_validate(opts: ValidateOptions) -> dict:
     from genotool_snp.predict import load
     from genotool_snp.preprocess import load_data
 
-    plan = opts.plan()
-    plan.batch_size = plan.batch_size or 64
+    plan = opts.plan(default_batch_size=64)
     data = load_data(opts.data)
     model, payload = load(opts.model, "cuda" if plan.device.startswith("cuda") else plan.device)
     check_sites(data, payload["extra"])

@@ -31,7 +31,7 @@ class BenchConfig(RunOptions):
 
 def _cfg(d: Path, cache: Path, workers: int):
     from genotool_srsnv import splits
-    from genotool_srsnv.preprocess import PreprocessConfig
+    from genotool_srsnv.pipeline import PreprocessConfig
 
     mp = splits.manifest_params(single_model=True, holdout=["chr21", "chr22"], val_fraction=0.1, hash_key="RN",
                                 seed=0, n_folds=1)
@@ -75,7 +75,7 @@ def _simulate(cfg: BenchConfig, data: Path, res: dict) -> Path:
 
 def _cold_preprocess(data: Path, tmp: Path, workers: int) -> dict:
     """Rows/s of a cold preprocess with 1 and with ``workers`` workers (fresh cache folders)."""
-    from genotool_srsnv.preprocess import preprocess
+    from genotool_srsnv.pipeline import preprocess
 
     pre = {}
     for w in (1, workers):
@@ -99,7 +99,8 @@ def _cold_preprocess(data: Path, tmp: Path, workers: int) -> dict:
 
 def _cache_hit(data: Path, tmp: Path, workers: int, res: dict) -> dict:
     """Time of a cache hit (and of loading the records with the full CRC check); the records."""
-    from genotool_srsnv.preprocess import load_records, preprocess
+    from genotool_srsnv.cache import load_records
+    from genotool_srsnv.pipeline import preprocess
 
     log("bench: cache hit")
     t = time.perf_counter()
@@ -121,21 +122,21 @@ def _train_and_predict(cfg: BenchConfig, rec: dict, tmp: Path, res: dict):
     import numpy as np
 
     from genotool.engine import Trainer, TrainConfig
-    from genotool_srsnv.model import RecordBatcher, build_model, encode_records, known_vocab, passthrough
-    from genotool_srsnv.train import TrainOptions, make_plan, make_task, predict_probs
+    from genotool_srsnv.model import RecordBatcher, encode_records, known_vocab, passthrough
+    from genotool_srsnv.train import Network, make_task, predict_probs, train_plan
 
-    opts = TrainOptions(batch_size=cfg.batch_size, device=cfg.device, precision=cfg.precision, threads=cfg.threads)
-    plan = make_plan(opts)
+    net = Network()
+    plan = train_plan(cfg)
     vocab = known_vocab()
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
     label = rec["rows"]["label"].to_numpy().astype(np.float32)
     rows = np.arange(len(label))
-    model = build_model(vocab, opts.channels, opts.dilations, window=opts.window)
+    model = net.build(vocab)
     tcfg = TrainConfig(max_epochs=1, lr=1e-3, batch_size=int(plan.batch_size), max_steps_per_epoch=cfg.train_steps,
                        monitor=None, seed=cfg.seed, progress=False)
     log(f"bench: training {cfg.train_steps} batches of {plan.batch_size}")
     fit = Trainer(tcfg, plan=plan, out_dir=tmp / "train").fit(model, make_task(None),
-                                                              RecordBatcher(enc, rows, label, window=opts.window),
+                                                              RecordBatcher(enc, rows, label, window=net.window),
                                                               collate_fn=passthrough)
     h = fit.history[-1]
     res["training"] = {"device": plan.device, "precision": plan.precision, "batch_size": plan.batch_size,

@@ -1,10 +1,12 @@
 """``genotool srsnv``: simulate, preprocess, train, predict, validate, bench.
 
 Light module: ``genotool --help`` imports it, so torch/pysam/pandas/pyarrow/xgboost are imported
-inside the command bodies only. Each command hands its options, as they are, to one config
-object of the library (``TrainJob.from_options``, ``PredictConfig``, ...); the rules live there.
-Shared concepts use the core vocabulary (``genotool.options``); the old spellings
-``--cpu-threads``, ``--loader-num-workers`` and ``--n-reads`` are hidden aliases.
+inside the command bodies only. Each command parses its options into ONE options object of the
+verb's module (``PreprocessOptions``, ``TrainOptions``, ``PredictConfig``, ...) and hands it to
+``run_<verb>``; the rules about the options live there. Shared concepts use the core vocabulary
+(``genotool.options``); the old spellings ``--cpu-threads``, ``--loader-num-workers``,
+``--n-reads``, ``--use-amp`` (``--precision auto``) and ``--use-tf32`` (``--tf32``) are hidden
+aliases. ``train``'s options are grouped into panels in ``--help``.
 """
 
 from __future__ import annotations
@@ -14,45 +16,55 @@ from typing import Annotated, Optional
 
 import typer
 
-from genotool.options import (BatchSize, Device, Force, Model, NumWorkers, OptionalData, OptionalOutput, Output,
-                              Precision, Seed, Threads, count_option, described)
+from genotool.options import (TF32, BatchSize, Device, Force, Model, NumWorkers, OptionalData, OptionalOutput, Output,
+                              Precision, Seed, Threads, count_option, described, in_panel)
 
 app = typer.Typer(name="srsnv", no_args_is_help=True, add_completion=False,
                   help="Single-read SNV quality: a BAM-native CNN with XGBoost split parity.")
 
+# --help panels of train (and preprocess): a few groups instead of 44 flags in one list
+INPUTS, OUTPUT, SPLIT, CACHE, MODEL, TRAINING, LOADING, RUN, XGB = (
+    "Inputs", "Output", "Split", "Preprocessing", "Model", "Training", "Data loading", "Hardware and precision",
+    "XGBoost baseline")
+
+
+def _opt(flags: str | tuple, help: str, panel: str):
+    flags = (flags,) if isinstance(flags, str) else flags
+    return typer.Option(*flags, help=help, rich_help_panel=panel)
+
+
 # --- option types (design-note names) ---------------------------------------------------------
-PosBam = Annotated[Path, typer.Option("--positive-bam", help="BAM with the reads of the positive FeatureMap (indexed).")]
-NegBam = Annotated[Path, typer.Option("--negative-bam", help="BAM with the reads of the negative FeatureMap (indexed).")]
-PosPq = Annotated[Path, typer.Option("--positive-parquet", help="Positive FeatureMap parquet.")]
-NegPq = Annotated[Path, typer.Option("--negative-parquet", help="Negative FeatureMap parquet.")]
-Regions = Annotated[Path, typer.Option("--training-regions", help="Picard interval_list with @SQ lines.")]
-ManIn = Annotated[Optional[Path], typer.Option("--split-manifest-in", help="Reuse this split manifest (JSON).")]
-ManOut = Annotated[Optional[Path], typer.Option("--split-manifest-out", help="Also write the split manifest here.")]
-Single = Annotated[bool, typer.Option("--single-model-split/--kfold-split",
-                                      help="One model with a hashed validation split (default) or chromosome K-fold.")]
-ValFrac = Annotated[float, typer.Option("--val-fraction", help="Validation fraction of reads (single-model split).")]
-HashKey = Annotated[str, typer.Option("--split-hash-key", help="Column hashed for the validation split.")]
-Holdout = Annotated[str, typer.Option("--holdout-chromosomes", help="Comma-separated test chromosomes.")]
-NFolds = Annotated[int, typer.Option("--num-folds", help="Folds in chromosome K-fold mode.")]
-CacheDir = Annotated[Optional[Path], typer.Option("--preprocess-cache-dir",
-                                                  help="Persistent cache (default for train: <output>.deep_srsnv_cache "
-                                                  "beside the output folder, so --force keeps it).")]
-PWorkers = Annotated[Optional[int], typer.Option("--preprocess-num-workers",
-                                                 help="Parallel shard workers (default: min(cores-2, 16), >= 1).")]
-PRam = Annotated[float, typer.Option("--preprocess-max-ram-gb", help="RAM budget for shard planning.")]
-PRows = Annotated[int, typer.Option("--preprocess-batch-rows", help="Requested rows per shard (before the RAM cap).")]
-PMode = Annotated[str, typer.Option("--preprocess-storage-mode", help="single_file or shards.")]
-PDry = Annotated[bool, typer.Option("--preprocess-dry-run", help="Print the preprocess plan and stop.")]
-Vocab = Annotated[str, typer.Option("--encoder-vocab-source", help="known (schema) or scan (from the cache).")]
-LPrefetch = Annotated[int, typer.Option("--loader-prefetch-factor", help="Batches prefetched per loader worker.")]
-LPin = Annotated[bool, typer.Option("--loader-pin-memory", help="Pinned host memory (CUDA).")]
-Amp = Annotated[bool, typer.Option("--use-amp", help="Mixed precision on CUDA (bf16 where native, else fp16).")]
-Tf32 = Annotated[bool, typer.Option("--use-tf32", help="TF32 matmuls/convolutions on Ampere+.")]
-Autotune = Annotated[bool, typer.Option("--autotune-batch-size", help="Measure the largest batch that fits (CUDA; engine search, cached).")]
-Length = Annotated[int, typer.Option("--tensor-length", help="Tensor length L (columns per read).")]
-Reference = Annotated[Optional[Path], typer.Option("--reference", help="FASTA for BAMs without MD tags.")]
-MaxMissing = Annotated[float, typer.Option("--max-missing-reads-fraction",
-                                           help="Fail when more FeatureMap rows than this have no read in the BAM.")]
+PosBam = Annotated[Path, _opt("--positive-bam", "BAM with the reads of the positive FeatureMap (indexed).", INPUTS)]
+NegBam = Annotated[Path, _opt("--negative-bam", "BAM with the reads of the negative FeatureMap (indexed).", INPUTS)]
+PosPq = Annotated[Path, _opt("--positive-parquet", "Positive FeatureMap parquet.", INPUTS)]
+NegPq = Annotated[Path, _opt("--negative-parquet", "Negative FeatureMap parquet.", INPUTS)]
+Regions = Annotated[Path, _opt("--training-regions", "Picard interval_list with @SQ lines.", INPUTS)]
+Reference = Annotated[Optional[Path], _opt("--reference", "FASTA for BAMs without MD tags.", INPUTS)]
+MaxMissing = Annotated[float, _opt("--max-missing-reads-fraction",
+                                   "Fail when more FeatureMap rows than this have no read in the BAM.", INPUTS)]
+ManIn = Annotated[Optional[Path], _opt("--split-manifest-in", "Reuse this split manifest (JSON).", SPLIT)]
+ManOut = Annotated[Optional[Path], _opt("--split-manifest-out", "Also write the split manifest here.", SPLIT)]
+Single = Annotated[bool, _opt("--single-model-split/--kfold-split",
+                              "One model with a hashed validation split (default) or chromosome K-fold.", SPLIT)]
+ValFrac = Annotated[float, _opt("--val-fraction", "Validation fraction of reads (single-model split).", SPLIT)]
+HashKey = Annotated[str, _opt("--split-hash-key", "Column hashed for the validation split.", SPLIT)]
+Holdout = Annotated[str, _opt("--holdout-chromosomes", "Comma-separated test chromosomes.", SPLIT)]
+NFolds = Annotated[int, _opt("--num-folds", "Folds in chromosome K-fold mode.", SPLIT)]
+CacheDir = Annotated[Optional[Path], _opt("--preprocess-cache-dir", "Persistent cache (default for train: "
+                                          "<output>.deep_srsnv_cache beside the output folder, so --force keeps it).",
+                                          CACHE)]
+PWorkers = Annotated[Optional[int], _opt("--preprocess-num-workers",
+                                         "Parallel shard workers (default: min(cores-2, 16), >= 1).", CACHE)]
+PRam = Annotated[float, _opt("--preprocess-max-ram-gb", "RAM budget for shard planning.", CACHE)]
+PRows = Annotated[int, _opt("--preprocess-batch-rows", "Requested rows per shard (before the RAM cap).", CACHE)]
+PMode = Annotated[str, _opt("--preprocess-storage-mode", "single_file or shards.", CACHE)]
+PDry = Annotated[bool, _opt("--preprocess-dry-run", "Print the preprocess plan and stop.", CACHE)]
+Length = Annotated[int, _opt("--tensor-length", "Tensor length L (columns per read).", CACHE)]
+Vocab = Annotated[str, _opt("--encoder-vocab-source", "known (schema) or scan (from the cache).", MODEL)]
+LPrefetch = Annotated[int, _opt("--loader-prefetch-factor", "Batches prefetched per loader worker.", LOADING)]
+LPin = Annotated[bool, _opt("--loader-pin-memory", "Pinned host memory (CUDA).", LOADING)]
+Autotune = Annotated[bool, _opt("--autotune-batch-size", "Measure the largest batch that fits (CUDA; engine "
+                                "search, cached).", RUN)]
 TrainedModel = described(Model, "A `srsnv train` output folder.")
 
 
@@ -79,7 +91,7 @@ def simulate(
 def preprocess(
     positive_bam: PosBam, negative_bam: NegBam, positive_parquet: PosPq, negative_parquet: NegPq,
     training_regions: Regions,
-    output: described(OptionalOutput, "Cache folder (same as --preprocess-cache-dir).") = None,
+    output: in_panel(described(OptionalOutput, "Cache folder (same as --preprocess-cache-dir)."), CACHE) = None,
     preprocess_cache_dir: CacheDir = None,
     split_manifest_in: ManIn = None,
     single_model_split: Single = True, val_fraction: ValFrac = 0.1, split_hash_key: HashKey = "RN",
@@ -87,59 +99,77 @@ def preprocess(
     preprocess_num_workers: PWorkers = None, preprocess_max_ram_gb: PRam = 48.0,
     preprocess_batch_rows: PRows = 16384, preprocess_storage_mode: PMode = "single_file",
     preprocess_dry_run: PDry = False, tensor_length: Length = 300, reference: Reference = None,
-    max_missing_reads_fraction: MaxMissing = 0.02, seed: Seed = 0,
-    force: described(Force, "Rebuild the cache entry even when these inputs are already cached.") = False,
+    max_missing_reads_fraction: MaxMissing = 0.02, seed: in_panel(Seed, SPLIT) = 0,
+    force: in_panel(described(Force, "Rebuild the cache entry even when these inputs are already cached."),
+                    CACHE) = False,
 ):
     """FeatureMaps + BAMs -> cached tensor records (a rerun with the same inputs is a cache hit)."""
-    options = dict(locals())  # first statement: exactly the command line's options
-    import json
+    from genotool_srsnv.preprocess import PreprocessOptions, run_preprocess
 
-    from genotool_srsnv.preprocess import cache_summary, preprocess_command_config
-    from genotool_srsnv.preprocess import preprocess as run_pre
-
-    cfg = preprocess_command_config(options)
-    res = run_pre(cfg, dry_run=preprocess_dry_run, force_rebuild=force)
-    if preprocess_dry_run:
-        typer.echo(json.dumps({"preprocess_plan": res.plan}, indent=2, default=str))
-        return
-    typer.echo(json.dumps(cache_summary(res), indent=2, default=str))
+    run_preprocess(PreprocessOptions(
+        positive_bam=positive_bam, negative_bam=negative_bam, positive_parquet=positive_parquet,
+        negative_parquet=negative_parquet, training_regions=training_regions, output=output,
+        preprocess_cache_dir=preprocess_cache_dir, split_manifest_in=split_manifest_in,
+        single_model_split=single_model_split, val_fraction=val_fraction, split_hash_key=split_hash_key,
+        holdout_chromosomes=holdout_chromosomes, num_folds=num_folds, preprocess_num_workers=preprocess_num_workers,
+        preprocess_max_ram_gb=preprocess_max_ram_gb, preprocess_batch_rows=preprocess_batch_rows,
+        preprocess_storage_mode=preprocess_storage_mode, preprocess_dry_run=preprocess_dry_run,
+        tensor_length=tensor_length, reference=reference, max_missing_reads_fraction=max_missing_reads_fraction,
+        seed=seed, force=force))
 
 
 @app.command()
 def train(
     positive_bam: PosBam, negative_bam: NegBam, positive_parquet: PosPq, negative_parquet: NegPq,
-    training_regions: Regions, output: Output,
+    training_regions: Regions, output: in_panel(Output, OUTPUT),
     split_manifest_in: ManIn = None, split_manifest_out: ManOut = None,
     single_model_split: Single = True, val_fraction: ValFrac = 0.1, split_hash_key: HashKey = "RN",
     holdout_chromosomes: Holdout = "chr21,chr22", num_folds: NFolds = 3,
     preprocess_cache_dir: CacheDir = None, preprocess_num_workers: PWorkers = None,
     preprocess_max_ram_gb: PRam = 48.0, preprocess_batch_rows: PRows = 16384,
     preprocess_storage_mode: PMode = "single_file", preprocess_dry_run: PDry = False,
-    encoder_vocab_source: Vocab = "known", num_workers: NumWorkers = None, loader_prefetch_factor: LPrefetch = 2,
-    loader_pin_memory: LPin = False, use_amp: Amp = False, use_tf32: Tf32 = False, autotune_batch_size: Autotune = False,
-    batch_size: BatchSize = None, device: Device = None, precision: Precision = None,
-    epochs: Annotated[int, typer.Option("--epochs", help="Maximum epochs (early stopping on validation AUC).")] = 6,
-    lr: Annotated[float, typer.Option("--lr", help="Peak learning rate (OneCycle).")] = 2e-3,
-    patience: Annotated[int, typer.Option("--patience", help="Epochs without validation-AUC gain before stopping.")] = 2,
-    channels: Annotated[int, typer.Option("--channels", help="CNN width (128 in the authors' GPU recipe).")] = 32,
-    dilations: Annotated[str, typer.Option("--dilations", help="One residual block per dilation (GPU recipe: "
-                                           "1,1,2,2,4,4).")] = "1,2,4,8",
-    model_window: Annotated[int, typer.Option("--model-window", help="Columns around the focus the CNN convolves "
-                                              "(>= L: the whole record).")] = 64,
-    max_steps_per_epoch: Annotated[Optional[int], typer.Option("--max-steps-per-epoch", help="Cap batches per epoch.")] = None,
-    snv_error_prior: Annotated[float, typer.Option("--snv-error-prior",
-                                                   help="Raw per-base SNV error rate used by the SNVQ table.")] = 1e-3,
-    basename: Annotated[str, typer.Option("--basename", help="Prefix of the metadata/predictions files.")] = "",
-    threads: Threads = None,
+    encoder_vocab_source: Vocab = "known", num_workers: in_panel(NumWorkers, LOADING) = None,
+    loader_prefetch_factor: LPrefetch = 2, loader_pin_memory: LPin = False, autotune_batch_size: Autotune = False,
+    batch_size: in_panel(BatchSize, RUN) = None, device: in_panel(Device, RUN) = None,
+    precision: in_panel(described(Precision, "fp32 (default), auto (the probe's mixed precision: bf16 where the "
+                                  "GPU has it natively, else fp16), bf16-mixed or fp16-mixed."), RUN) = None,
+    tf32: in_panel(TF32, RUN) = None,
+    epochs: Annotated[int, _opt("--epochs", "Maximum epochs (early stopping on validation AUC).", TRAINING)] = 6,
+    lr: Annotated[float, _opt("--lr", "Peak learning rate (OneCycle).", TRAINING)] = 2e-3,
+    patience: Annotated[int, _opt("--patience", "Epochs without validation-AUC gain before stopping.", TRAINING)] = 2,
+    channels: Annotated[int, _opt("--channels", "CNN width (128 in the authors' GPU recipe).", MODEL)] = 32,
+    dilations: Annotated[str, _opt("--dilations", "One residual block per dilation (GPU recipe: 1,1,2,2,4,4).",
+                                   MODEL)] = "1,2,4,8",
+    model_window: Annotated[int, _opt("--model-window", "Columns around the focus the CNN convolves (>= L: the "
+                                      "whole record).", MODEL)] = 64,
+    max_steps_per_epoch: Annotated[Optional[int], _opt("--max-steps-per-epoch", "Cap batches per epoch.",
+                                                       TRAINING)] = None,
+    snv_error_prior: Annotated[float, _opt("--snv-error-prior", "Raw per-base SNV error rate used by the SNVQ "
+                                           "table.", TRAINING)] = 1e-3,
+    basename: Annotated[str, _opt("--basename", "Prefix of the metadata/predictions files.", OUTPUT)] = "",
+    threads: in_panel(Threads, RUN) = None,
     tensor_length: Length = 300, reference: Reference = None, max_missing_reads_fraction: MaxMissing = 0.02,
-    seed: Seed = 0, force: Force = False,
+    seed: in_panel(Seed, TRAINING) = 0, force: in_panel(Force, OUTPUT) = False,
 ):
     """Train the CNN (per fold) with the shared engine; write models, predictions, SNVQ table, metadata."""
-    options = dict(locals())  # first statement: exactly the command line's options
     from genotool.log import log
-    from genotool_srsnv.train import TrainJob, run_train
+    from genotool_srsnv.train import TrainOptions, run_train
 
-    meta = run_train(TrainJob.from_options(options))
+    meta = run_train(TrainOptions(
+        positive_bam=positive_bam, negative_bam=negative_bam, positive_parquet=positive_parquet,
+        negative_parquet=negative_parquet, training_regions=training_regions, output=output,
+        split_manifest_in=split_manifest_in, split_manifest_out=split_manifest_out,
+        single_model_split=single_model_split, val_fraction=val_fraction, split_hash_key=split_hash_key,
+        holdout_chromosomes=holdout_chromosomes, num_folds=num_folds, preprocess_cache_dir=preprocess_cache_dir,
+        preprocess_num_workers=preprocess_num_workers, preprocess_max_ram_gb=preprocess_max_ram_gb,
+        preprocess_batch_rows=preprocess_batch_rows, preprocess_storage_mode=preprocess_storage_mode,
+        preprocess_dry_run=preprocess_dry_run, encoder_vocab_source=encoder_vocab_source, num_workers=num_workers,
+        loader_prefetch_factor=loader_prefetch_factor, loader_pin_memory=loader_pin_memory,
+        autotune_batch_size=autotune_batch_size, batch_size=batch_size, device=device, precision=precision,
+        tf32=tf32, threads=threads, epochs=epochs, lr=lr, patience=patience, channels=channels, dilations=dilations,
+        model_window=model_window, max_steps_per_epoch=max_steps_per_epoch, snv_error_prior=snv_error_prior,
+        basename=basename, tensor_length=tensor_length, reference=reference,
+        max_missing_reads_fraction=max_missing_reads_fraction, seed=seed, force=force))
     if meta:
         h = meta["holdout_metrics"].get("all", {})
         log(f"holdout ROC AUC {h.get('roc_auc', float('nan')):.4f}, PR AUC {h.get('pr_auc', float('nan')):.4f}, "
@@ -148,33 +178,34 @@ def train(
 
 @app.command()
 def predict(
-    bam: Annotated[Path, typer.Option("--bam", help="Indexed BAM with the FeatureMap's reads.")],
-    parquet: Annotated[Path, typer.Option("--parquet", help="FeatureMap parquet to score.")],
-    model: TrainedModel,
-    output: described(Output, "Output parquet (CHROM, POS, RN, prob, MQUAL, SNVQ)."),
-    preprocess_num_workers: PWorkers = None, batch_size: BatchSize = None, device: Device = None,
-    precision: Precision = None, threads: Threads = None, reference: Reference = None,
-    max_missing_reads_fraction: MaxMissing = 0.02, force: Force = False,
+    bam: Annotated[Path, _opt("--bam", "Indexed BAM with the FeatureMap's reads.", INPUTS)],
+    parquet: Annotated[Path, _opt("--parquet", "FeatureMap parquet to score.", INPUTS)],
+    model: in_panel(TrainedModel, INPUTS),
+    output: in_panel(described(Output, "Output parquet (CHROM, POS, RN, prob, MQUAL, SNVQ)."), OUTPUT),
+    preprocess_num_workers: PWorkers = None, batch_size: in_panel(BatchSize, RUN) = None,
+    device: in_panel(Device, RUN) = None, precision: in_panel(Precision, RUN) = None,
+    threads: in_panel(Threads, RUN) = None, reference: Reference = None,
+    max_missing_reads_fraction: MaxMissing = 0.02, force: in_panel(Force, OUTPUT) = False,
 ):
     """Score a BAM + FeatureMap with a trained model."""
     from genotool.log import log
     from genotool_srsnv.predict import PredictConfig, run_predict
 
     res = run_predict(PredictConfig(bam=bam, parquet=parquet, model=model, output=output,
-                                    workers=preprocess_num_workers, batch_size=batch_size, device=device,
-                                    precision=precision, threads=threads, reference=reference,
-                                    max_missing=max_missing_reads_fraction, force=force))
+                                    preprocess_num_workers=preprocess_num_workers, batch_size=batch_size,
+                                    device=device, precision=precision, threads=threads, reference=reference,
+                                    max_missing_reads_fraction=max_missing_reads_fraction, force=force))
     log(f"scored {res['rows']} rows at {res['rows_per_second']:.0f} rows/s; wrote {output}")
 
 
 @app.command()
 def validate(
-    model: TrainedModel,
-    positive_parquet: PosPq, negative_parquet: NegPq, training_regions: Regions, output: Output,
-    xgb_max_depth: Annotated[int, typer.Option("--xgb-max-depth", help="XGBoost tree depth.")] = 8,
-    xgb_rounds: Annotated[int, typer.Option("--xgb-rounds", help="XGBoost boosting rounds (early stopping on val).")] = 600,
-    no_xgboost: Annotated[bool, typer.Option("--no-xgboost", help="Skip the XGBoost baseline.")] = False,
-    seed: Seed = 0, force: Force = False,
+    model: in_panel(TrainedModel, INPUTS),
+    positive_parquet: PosPq, negative_parquet: NegPq, training_regions: Regions, output: in_panel(Output, OUTPUT),
+    xgb_max_depth: Annotated[int, _opt("--xgb-max-depth", "XGBoost tree depth.", XGB)] = 8,
+    xgb_rounds: Annotated[int, _opt("--xgb-rounds", "XGBoost boosting rounds (early stopping on val).", XGB)] = 600,
+    no_xgboost: Annotated[bool, _opt("--no-xgboost", "Skip the XGBoost baseline.", XGB)] = False,
+    seed: in_panel(Seed, XGB) = 0, force: in_panel(Force, OUTPUT) = False,
 ):
     """Holdout report (HTML + JSON) with the XGBoost baseline on the same split manifest.
 

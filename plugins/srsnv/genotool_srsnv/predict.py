@@ -22,7 +22,7 @@ def encode_featuremap(bam: Path, parquet: Path, *, length: int, workers: int, re
 
     from genotool.log import warn
     from genotool_srsnv import featuremap as fm
-    from genotool_srsnv.preprocess import plan_shards, run_shards
+    from genotool_srsnv.shards import plan_shards, run_shards
 
     bam = Path(bam)
     if not bam.is_file():
@@ -75,9 +75,9 @@ class PredictConfig(RunOptions):
     parquet: Path
     model: Path
     output: Path
-    workers: int | None = None           # preprocess shard workers (None: default_workers())
+    preprocess_num_workers: int | None = None   # shard workers (None: default_workers())
     reference: Path | None = None
-    max_missing: float = 0.02
+    max_missing_reads_fraction: float = 0.02
     force: bool = False
 
 
@@ -121,20 +121,20 @@ def load_models(model_dir: Path):
 
 
 def run_predict(cfg: PredictConfig) -> dict:
-    from genotool.outputs import atomic_file
-    from genotool_srsnv.preprocess import default_workers
+    from genotool.outputs import atomic_file, refuse_existing
+    from genotool_srsnv.pipeline import default_workers
 
     output = Path(cfg.output)
-    if output.exists() and not cfg.force:
-        raise UserError(f"output already exists: {output} (use --force to replace it)")
+    refuse_existing(output, cfg.force)
     models_dir = Path(cfg.model)
     if not (models_dir / "feature_schema.json").is_file():
         raise UserError(f"--model: {models_dir} is not a `genotool srsnv train` output (feature_schema.json missing)")
     schema = json.loads((models_dir / "feature_schema.json").read_text())
     length = int(schema["tensor_spec"]["length"])
     t0 = time.perf_counter()
-    df, rec = encode_featuremap(cfg.bam, cfg.parquet, length=length, workers=cfg.workers or default_workers(),
-                                reference=cfg.reference, max_missing=cfg.max_missing)
+    df, rec = encode_featuremap(cfg.bam, cfg.parquet, length=length,
+                                workers=cfg.preprocess_num_workers or default_workers(), reference=cfg.reference,
+                                max_missing=cfg.max_missing_reads_fraction)
     t_enc = time.perf_counter() - t0
     import pandas as pd
 
@@ -143,7 +143,7 @@ def run_predict(cfg: PredictConfig) -> dict:
     from genotool_srsnv.train import predict_probs
 
     models, vocab, schema, calib = load_models(models_dir)
-    plan = predict_plan(cfg)
+    plan = cfg.plan(default_batch_size=PREDICT_BATCH_SIZE)
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
     t1 = time.perf_counter()
     rows = np.arange(len(rec["row_id"]))
@@ -176,15 +176,3 @@ def write_scores(frame, path: Path, facts: dict) -> None:
     meta[SCORES_METADATA_KEY] = json.dumps(facts, default=str).encode()
     pq.write_table(table.replace_schema_metadata(meta), path)
 
-
-def predict_plan(cfg: PredictConfig):
-    """The probe's plan with --device/--precision/--threads/--batch-size; without --batch-size the
-    plan records the predict default (inference holds no activations for backward)."""
-    from genotool.probe import apply_torch, make_plan
-
-    plan = make_plan(backend="torch", device=cfg.device, precision=cfg.precision, batch_size=cfg.batch_size,
-                     cpu_threads=cfg.threads or None)
-    if plan.batch_size is None:
-        plan.batch_size, plan.batch_size_source = PREDICT_BATCH_SIZE, "default"
-    apply_torch(plan)
-    return plan

@@ -409,9 +409,9 @@ def simulate_dataset(out: Path, *, n_reads: int = 60000, genome_size: int = 2_00
     summary = {"seed": seed, "n_reads": n_reads, "genome_size": genome_size, "read_only_weight": read_only_weight,
                "contigs": lengths}
     # --- negatives: errors; positives: reference-matching bases (separate read sets) ---
-    from genotool_srsnv.preprocess import _progress
+    from genotool_srsnv.shards import progress_bar
 
-    with _progress(progress is not None, 2 * n_reads) as bar:
+    with progress_bar(progress is not None, 2 * n_reads) as bar:
         task = bar.add_task("simulate reads", total=2 * n_reads) if bar else None
         tick = (lambda k: bar.advance(task, k)) if bar else None
         neg_reads = simulate_reads(rng, ref, names, n_reads, "neg_", params, tick)

@@ -1,82 +1,83 @@
-"""``srsnv train``: cached records -> CNN per fold (shared engine) -> predictions, SNVQ, metadata."""
+"""``srsnv train``: cached records -> CNN per fold (shared engine) -> predictions, SNVQ, metadata.
+
+:class:`TrainOptions` is one command line (the inputs, split and cache options of
+:class:`~genotool_srsnv.preprocess.SourceOptions`, the core's run options, the network and the
+optimiser); :func:`run_train` runs it. :func:`train_plan` is srsnv's use of the core's plan
+builder (fp32 unless ``--precision`` says otherwise, a RAM-capped batch size), shared with ``bench``.
+"""
 
 from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from genotool.errors import UserError
-from genotool.options import RunOptions
-from genotool_srsnv.preprocess import PreprocessConfig, open_or_rebuild
+from genotool.options import RunOptions, check_choice
+from genotool_srsnv.preprocess import SourceOptions
 
 DEFAULT_DILATIONS = (1, 2, 4, 8)
+DEFAULT_BATCH_SIZE = 256
+VOCAB_SOURCES = ("known", "scan")
+MODEL_PLUGIN = "srsnv"
 
 
 @dataclass
-class TrainOptions(RunOptions):
+class Network:
+    """The CNN's shape: width, one residual block per dilation, columns around the focus, dropout."""
+
+    channels: int = 32
+    dilations: tuple = DEFAULT_DILATIONS
+    window: int = 64
+    dropout: float = 0.1
+
+    def build(self, vocab: dict):
+        from genotool_srsnv.model import build_model
+
+        return build_model(vocab, self.channels, self.dilations, self.dropout, window=self.window)
+
+
+@dataclass(kw_only=True)
+class TrainOptions(SourceOptions, RunOptions):
+    """One ``srsnv train`` command line (field names are the options' names)."""
+
+    output: Path
+    split_manifest_out: Path | None = None
+    encoder_vocab_source: str = "known"
+    num_workers: int | None = None          # DataLoader workers (None: 0, in-process)
+    loader_prefetch_factor: int = 2
+    loader_pin_memory: bool = False
+    autotune_batch_size: bool = False
     epochs: int = 6
     lr: float = 2e-3
     weight_decay: float = 1e-2
     patience: int = 2
     channels: int = 32
-    dilations: tuple = DEFAULT_DILATIONS
-    window: int = 64
+    dilations: str = "1,2,4,8"
+    model_window: int = 64
     dropout: float = 0.1
-    autotune_batch_size: bool = False
-    use_amp: bool = False
-    use_tf32: bool = False
-    num_workers: int | None = None       # DataLoader workers (None: 0, in-process)
-    loader_prefetch_factor: int = 2
-    loader_pin_memory: bool = False
     max_steps_per_epoch: int | None = None
-    vocab_source: str = "known"
-    seed: int = 0
     snv_error_prior: float = 1e-3
     basename: str = ""
-    extra: dict = field(default_factory=dict)
-
-
-@dataclass
-class TrainJob:
-    """Everything one ``srsnv train`` command line asks for (built once, by :meth:`from_options`)."""
-
-    preprocess: PreprocessConfig
-    options: TrainOptions
-    output: Path
     force: bool = False
-    manifest_out: Path | None = None
-    dry_run: bool = False
-    parameters: dict = field(default_factory=dict)   # the command line, for metadata.json
 
-    @classmethod
-    def from_options(cls, opts: dict) -> "TrainJob":
-        """``opts``: the CLI parameter names -> values (see ``genotool_srsnv.cli.train``)."""
-        from genotool_srsnv.preprocess import default_cache_dir, preprocess_config
+    @property
+    def network(self) -> Network:
+        return Network(self.channels, parse_dilations(self.dilations), self.model_window, self.dropout)
 
-        output = Path(opts["output"])
-        cache = opts.get("preprocess_cache_dir") or default_cache_dir(output)
-        train = TrainOptions(
-            epochs=opts["epochs"], lr=opts["lr"], patience=opts["patience"], channels=opts["channels"],
-            dilations=parse_dilations(opts["dilations"]), window=opts["model_window"],
-            batch_size=opts["batch_size"], autotune_batch_size=opts["autotune_batch_size"],
-            use_amp=opts["use_amp"], use_tf32=opts["use_tf32"], device=opts["device"],
-            precision=opts["precision"], num_workers=opts["num_workers"],
-            loader_prefetch_factor=opts["loader_prefetch_factor"], loader_pin_memory=opts["loader_pin_memory"],
-            max_steps_per_epoch=opts["max_steps_per_epoch"], vocab_source=opts["encoder_vocab_source"],
-            seed=opts["seed"], snv_error_prior=opts["snv_error_prior"], basename=opts["basename"],
-            threads=opts["threads"])
-        params = {k: (str(v) if isinstance(v, Path) else v) for k, v in opts.items()}
-        return cls(preprocess_config(opts, cache), train, output, force=opts["force"],
-                   manifest_out=opts.get("split_manifest_out"), dry_run=opts["preprocess_dry_run"],
-                   parameters=params)
+    def check(self) -> None:
+        """The option rules that need no file (before the first expensive step)."""
+        self.network  # noqa: B018 - parses --dilations
+        check_choice(self.encoder_vocab_source, VOCAB_SOURCES, "--encoder-vocab-source")
 
 
-def parse_dilations(text: str) -> tuple:
+def parse_dilations(text) -> tuple:
     """``--dilations 1,2,4`` -> (1, 2, 4); one residual block per dilation."""
+    if isinstance(text, (tuple, list)):
+        text = ",".join(map(str, text))
     try:
         dil = tuple(int(x) for x in text.split(",") if x.strip())
     except ValueError:
@@ -86,46 +87,27 @@ def parse_dilations(text: str) -> tuple:
     return dil
 
 
-def make_plan(opts: TrainOptions):
-    """Probe plan with the design note's switches folded in (user flags win over the probe)."""
-    from genotool.probe import apply_torch
-    from genotool.probe import make_plan as _mp
+def train_plan(opts: RunOptions):
+    """The core's plan for training srsnv's CNN: fp32 unless ``--precision`` is given (``auto``:
+    the probe's mixed precision; the old ``--use-amp``), and without ``--batch-size`` 256 capped
+    so a batch fits in a quarter of the free RAM."""
+    from genotool.probe import ram_bound_batch_size
 
-    precision = opts.precision
-    plan = _mp(backend="torch", device=opts.device, precision=precision, batch_size=opts.batch_size,
-               tf32=True if opts.use_tf32 else None, cpu_threads=opts.threads or None)
-    if opts.use_amp and precision is None:
-        if plan.device.startswith("cuda"):
-            if plan.precision == "fp32":
-                plan.precision = "bf16-mixed"
-        else:
-            plan.reasons.append("--use-amp ignored on CPU: fp32 is faster than emulated mixed precision here")
-    if not opts.use_amp and precision is None and plan.device.startswith("cuda"):
-        plan.precision = "fp32"
-        plan.reasons.append("--use-amp not given: fp32 on CUDA")
-    plan.grad_scaler = plan.precision == "fp16-mixed"
-    if opts.use_tf32 and not plan.device.startswith("cuda"):
-        plan.reasons.append("--use-tf32 has no effect on CPU")
-    if plan.batch_size is None:
-        from genotool.probe import ram_bound_batch_size
-
-        default = 256
-        plan.batch_size = ram_bound_batch_size(bytes_per_sample=300 * 64 * 4 * 40, default=default)
-        plan.batch_size_source = "default" if plan.batch_size == default else "ram-bound"
-        if opts.autotune_batch_size and not plan.device.startswith("cuda"):
-            plan.reasons.append("--autotune-batch-size searches on CUDA only; CPU uses 256")
-    apply_torch(plan)
+    plan = opts.plan(DEFAULT_BATCH_SIZE, default_precision="fp32")
+    if plan.batch_size_source == "default":
+        cap = ram_bound_batch_size(bytes_per_sample=300 * 64 * 4 * 40, default=DEFAULT_BATCH_SIZE)
+        if cap < plan.batch_size:
+            plan.override("batch_size", cap, "a batch fits in 25% of the available RAM", source="ram-bound")
+    if getattr(opts, "autotune_batch_size", False) and not plan.device.startswith("cuda"):
+        plan.reasons.append(f"--autotune-batch-size searches on CUDA only; CPU uses {plan.batch_size}")
     return plan
 
 
 def vocab_for(source: str, rec: dict) -> dict:
     from genotool_srsnv.model import known_vocab, scan_vocab
 
-    if source == "known":
-        return known_vocab()
-    if source == "scan":
-        return scan_vocab(rec["pos"], rec["cat"])
-    raise UserError(f"--encoder-vocab-source must be known or scan, not {source!r}")
+    check_choice(source, VOCAB_SOURCES, "--encoder-vocab-source")
+    return known_vocab() if source == "known" else scan_vocab(rec["pos"], rec["cat"])
 
 
 def predict_probs(model, enc: dict, rows: np.ndarray, plan, batch_size: int, num_workers: int = 0,
@@ -182,19 +164,19 @@ def make_task(train_probe):
     return SRSNVTask()
 
 
-def autotune_batch_size(enc: dict, label: np.ndarray, vocab: dict, opts: TrainOptions, plan,
+def autotune_batch_size(enc: dict, label: np.ndarray, vocab: dict, net: Network, plan,
                         measure_on_cpu: bool = False, max_size: int = 8192) -> int:
     """Measured batch size (engine's OOM-safe search, cached per device/model/precision): one
     full training step of this model on real records per trial size."""
     import torch
 
     from genotool.engine import autocast_context, find_batch_size, move_to_device, resolve_device
-    from genotool_srsnv.model import RecordBatcher, build_model
+    from genotool_srsnv.model import RecordBatcher
 
     dev = resolve_device(plan)
-    model = build_model(vocab, opts.channels, opts.dilations, opts.dropout, window=opts.window).to(dev)
+    model = net.build(vocab).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
-    ds = RecordBatcher(enc, np.arange(len(label)), label, window=opts.window)
+    ds = RecordBatcher(enc, np.arange(len(label)), label, window=net.window)
     rng = np.random.default_rng(0)
 
     def step(n: int):
@@ -204,7 +186,7 @@ def autotune_batch_size(enc: dict, label: np.ndarray, vocab: dict, opts: TrainOp
         loss.backward()
         opt.zero_grad(set_to_none=True)
 
-    key = f"srsnv-c{opts.channels}-d{'_'.join(map(str, opts.dilations))}-w{opts.window}"
+    key = f"srsnv-c{net.channels}-d{'_'.join(map(str, net.dilations))}-w{net.window}"
     size = find_batch_size(step, plan=plan, cache_key=key, default=256, max_size=max_size,
                            measure_on_cpu=measure_on_cpu)
     plan.reasons.append(f"--autotune-batch-size: measured batch size {size}")
@@ -217,14 +199,15 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
     from torch.utils.data import DataLoader
 
     from genotool.engine import Trainer, TrainConfig
-    from genotool_srsnv.model import RecordBatcher, build_model, passthrough
+    from genotool_srsnv.model import RecordBatcher, passthrough
 
+    net = opts.network
     split = rows["split"].to_numpy()
     fold = rows["fold_id"].to_numpy()
     label = rows["label"].to_numpy().astype(np.float32)
     n_folds = int(manifest.get("n_folds", 1))
     if opts.autotune_batch_size and plan.device.startswith("cuda") and plan.batch_size_source != "user":
-        autotune_batch_size(enc, label, vocab, opts, plan)
+        autotune_batch_size(enc, label, vocab, net, plan)
     prob_sum = np.zeros(len(rows))
     prob_n = np.zeros(len(rows))
     folds = []
@@ -239,7 +222,7 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
             raise UserError(f"split: fold {k} has {len(tr)} training and {len(va)} validation rows "
                             "(validation needs both classes); use more data or another --val-fraction")
         torch.manual_seed(opts.seed + k)
-        model = build_model(vocab, opts.channels, opts.dilations, opts.dropout, window=opts.window)
+        model = net.build(vocab)
         bs = int(plan.batch_size)
         cfg = TrainConfig(max_epochs=opts.epochs, lr=opts.lr, weight_decay=opts.weight_decay, optimizer="adamw",
                           scheduler="onecycle", clip_grad_norm=1.0, monitor="val_auc", monitor_mode="max",
@@ -249,11 +232,12 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
                           max_steps_per_epoch=opts.max_steps_per_epoch,
                           extra={"plugin": "srsnv", "fold": k})
         probe_rows = rng.choice(tr, size=min(len(tr), 4096), replace=False)
-        probe = DataLoader(RecordBatcher(enc, probe_rows, label, window=opts.window), batch_size=max(bs, 512), collate_fn=passthrough)
+        probe = DataLoader(RecordBatcher(enc, probe_rows, label, window=net.window), batch_size=max(bs, 512),
+                           collate_fn=passthrough)
         trainer = Trainer(cfg, plan=plan, out_dir=run_path / f"fold{k}")
         t0 = time.perf_counter()
-        res = trainer.fit(model, make_task(probe), RecordBatcher(enc, tr, label, window=opts.window),
-                          RecordBatcher(enc, va, label, window=opts.window),
+        res = trainer.fit(model, make_task(probe), RecordBatcher(enc, tr, label, window=net.window),
+                          RecordBatcher(enc, va, label, window=net.window),
                           collate_fn=passthrough)
         fit_seconds = time.perf_counter() - t0
         trainer.load_best(model)
@@ -273,20 +257,22 @@ def train_folds(run_path: Path, enc: dict, rows, manifest: dict, vocab: dict, op
     return prob, folds
 
 
-def run_train(job: TrainJob) -> dict | None:
+def run_train(opts: TrainOptions) -> dict | None:
     """Preprocess (or open the cache), train every fold, write the run folder; None on a dry run."""
     from genotool.outputs import run_output, write_json
+    from genotool_srsnv.cache import default_cache_dir
+    from genotool_srsnv.pipeline import open_or_rebuild, preprocess
 
-    pcfg, opts, output, manifest_out = job.preprocess, job.options, job.output, job.manifest_out
-    if job.dry_run:
-        from genotool_srsnv.preprocess import preprocess
-
+    opts.check()
+    pcfg = opts.preprocess_config(opts.preprocess_cache_dir or default_cache_dir(opts.output))
+    if opts.preprocess_dry_run:
         res = preprocess(pcfg, dry_run=True)
         print(json.dumps({"preprocess_plan": res.plan}, indent=2, default=str))
         return None
     inputs = [pcfg.positive_bam, pcfg.negative_bam, pcfg.positive_parquet, pcfg.negative_parquet, pcfg.training_regions]
     base = opts.basename
-    with run_output(output, command="srsnv train", parameters=job.parameters, inputs=inputs, force=job.force) as run:
+    with run_output(opts.output, command="srsnv train", parameters=opts.parameters(), inputs=inputs,
+                    force=opts.force) as run:
         t_pre = time.perf_counter()
         cres, rec = open_or_rebuild(pcfg)
         pre_seconds = time.perf_counter() - t_pre
@@ -295,10 +281,10 @@ def run_train(job: TrainJob) -> dict | None:
         from genotool_srsnv.metrics import holdout_report
         from genotool_srsnv.model import encode_records
 
-        plan = make_plan(opts)
-        run.plan = plan.to_dict()
+        plan = train_plan(opts)
+        run.plan = plan
         manifest = cres.index["manifest"]
-        vocab = vocab_for(opts.vocab_source, rec)
+        vocab = vocab_for(opts.encoder_vocab_source, rec)
         enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
         rows = rec["rows"]
         prob, folds = train_folds(run.path, enc, rows, manifest, vocab, opts, plan)
@@ -321,8 +307,8 @@ def run_train(job: TrainJob) -> dict | None:
         holdout = holdout_report(label[test], prob[test], snvq[test], out["mixed"].to_numpy()[test]) if test.any() else {}
         (run.path / "calibration.json").write_text(json.dumps(table, indent=2) + "\n")
         write_json(run.path / "split_manifest.json", manifest)
-        if manifest_out is not None:
-            write_json(manifest_out, manifest)
+        if opts.split_manifest_out is not None:
+            write_json(opts.split_manifest_out, manifest)
         schema = {"tensor_spec": cres.index["tensor_spec"], "vocab": vocab, "model_config": folds[0]["model_config"], "n_folds": len(folds), "snv_error_prior": opts.snv_error_prior,
                   "batch_layout": {"idx": "int64 (B,3,L) read/ref/t0 indices", "num": "float (B,5,L) qual/10,tp,focus,"
                                    "softclip,valid", "cnum": "float (B,4) strand,MAPQ/60,rq,mixed",
@@ -350,9 +336,6 @@ def run_train(job: TrainJob) -> dict | None:
                            training_seconds=round(train_seconds, 2),
                            holdout_auc=holdout.get("all", {}).get("roc_auc"))
     return meta
-
-
-MODEL_PLUGIN = "srsnv"
 
 
 def export_fold_model(model, run_path: Path, fold: int, vocab: dict) -> Path:

@@ -68,7 +68,7 @@ def run_validate(cfg: ValidateConfig) -> dict:
     from genotool_srsnv import splits
     from genotool_srsnv.calibration import apply_snvq, fit_snvq, mqual
     from genotool_srsnv.metrics import holdout_report
-    from genotool_srsnv.preprocess import labelled_rows
+    from genotool_srsnv.pipeline import labelled_rows
 
     params = {"model": str(model_dir), "xgb_max_depth": xgb_depth, "xgb_rounds": xgb_rounds, "with_xgb": with_xgb,
               "seed": seed}

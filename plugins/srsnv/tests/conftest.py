@@ -36,7 +36,7 @@ def data_args(d: Path) -> list[str]:
 
 def pre_cfg(d: Path, cache: Path, workers: int = 1, **kw):
     from genotool_srsnv import splits
-    from genotool_srsnv.preprocess import PreprocessConfig
+    from genotool_srsnv.pipeline import PreprocessConfig
 
     mp = splits.manifest_params(single_model=True, holdout=["chr21", "chr22"], val_fraction=0.1, hash_key="RN",
                                 seed=0, n_folds=1)

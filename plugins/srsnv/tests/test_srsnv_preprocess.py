@@ -6,7 +6,8 @@ import numpy as np
 import pysam
 import pytest
 
-from genotool_srsnv import preprocess as pp
+from genotool_srsnv import cache
+from genotool_srsnv import pipeline as pp
 from genotool_srsnv.tensors import POS_CHANNELS
 
 COMP = {ord(a): ord(b) for a, b in zip("ACGTN-", "TGCAN-")}
@@ -14,7 +15,7 @@ COMP = {ord(a): ord(b) for a, b in zip("ACGTN-", "TGCAN-")}
 
 def _records(cfg):
     res = pp.preprocess(cfg)
-    return res, pp.load_records(res.path, res.index)
+    return res, cache.load_records(res.path, res.index)
 
 
 def test_records_match_reference_and_rows(sim_data, make_cfg, tmp_path):
@@ -61,7 +62,7 @@ def test_cache_hit_skips_all_bam_and_parquet_work(sim_data, make_cfg, tmp_path, 
     def boom(*a, **k):
         raise AssertionError("BAM/parquet touched on a cache hit")
 
-    monkeypatch.setattr(pp, "run_shard", boom)
+    monkeypatch.setattr(pp, "run_shards", boom)
     monkeypatch.setattr(pp.fm, "read_featuremap", boom)
     hot = pp.preprocess(cfg)
     assert hot.hit and hot.path == cold.path
@@ -71,12 +72,12 @@ def test_cache_hit_skips_all_bam_and_parquet_work(sim_data, make_cfg, tmp_path, 
 
 
 def test_key_changes_with_inputs_and_spec(sim_data, make_cfg, tmp_path):
-    a, _ = pp.cache_key(make_cfg(sim_data, tmp_path))
-    b, _ = pp.cache_key(make_cfg(sim_data, tmp_path, length=200))
-    c, _ = pp.cache_key(make_cfg(sim_data, tmp_path, batch_rows=128))
+    a, _ = cache.cache_key(make_cfg(sim_data, tmp_path))
+    b, _ = cache.cache_key(make_cfg(sim_data, tmp_path, length=200))
+    c, _ = cache.cache_key(make_cfg(sim_data, tmp_path, batch_rows=128))
     cfg = make_cfg(sim_data, tmp_path)
     cfg.manifest_params = dict(cfg.manifest_params, seed=5)
-    d, _ = pp.cache_key(cfg)
+    d, _ = cache.cache_key(cfg)
     assert len({a, b, c, d}) == 4
 
 

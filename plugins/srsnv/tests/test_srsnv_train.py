@@ -143,17 +143,19 @@ def test_kfold_mode_and_dry_run(sim_data, args_for, tmp_path):
 def test_autotune_batch_size_uses_the_engine_search(sim_data, make_cfg, tmp_path, monkeypatch):
     """On CUDA --autotune-batch-size measures; here the same search runs on the CPU (measure_on_cpu)."""
     monkeypatch.setenv("GENOTOOL_CACHE_DIR", str(tmp_path / "gcache"))
-    from genotool_srsnv import preprocess as pp
+    from genotool.options import RunOptions
+    from genotool_srsnv.cache import load_records
     from genotool_srsnv.model import encode_records, known_vocab
-    from genotool_srsnv.train import TrainOptions, autotune_batch_size, make_plan
+    from genotool_srsnv.pipeline import preprocess
+    from genotool_srsnv.train import Network, autotune_batch_size, train_plan
 
-    res = pp.preprocess(make_cfg(sim_data, tmp_path / "c"))
-    rec = pp.load_records(res.path, res.index)
+    res = preprocess(make_cfg(sim_data, tmp_path / "c"))
+    rec = load_records(res.path, res.index)
     vocab = known_vocab()
     enc = encode_records(rec["pos"], rec["num"], rec["cat"], vocab)
-    opts = TrainOptions(channels=8, dilations=(1, 2), window=32)
-    plan = make_plan(opts)
-    size = autotune_batch_size(enc, rec["rows"]["label"].to_numpy().astype("float32"), vocab, opts, plan,
+    plan = train_plan(RunOptions())
+    size = autotune_batch_size(enc, rec["rows"]["label"].to_numpy().astype("float32"), vocab,
+                               Network(channels=8, dilations=(1, 2), window=32), plan,
                                measure_on_cpu=True, max_size=64)
     assert 2 <= size <= 64 and plan.batch_size == size
     assert any("measured batch size" in r for r in plan.reasons)
