@@ -20,13 +20,13 @@ Rows (``--models``, comma-separated):
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from genotool.errors import UserError
 from genotool.log import log as log_line
 from genotool.options import RunOptions
-from genotool_gencode.config import ModelConfig, TrainSettings, default_batch_size
+from genotool_gencode.config import ModelConfig, TrainSettings
 
 LABEL_MODELS = ("pytorch-crf", "linear", "semicrf")
 GENE_FEATURES = ("sensors", "encoder", "both")
@@ -82,8 +82,8 @@ def run_compare(cfg: CompareConfig, log=log_line) -> dict:
     from genotool.outputs import run_output, write_json
 
     cfg.check()
-    plan = cfg.plan()
-    settings = default_batch_size(plan, cfg.settings, 16)
+    plan = cfg.plan(default_batch_size=16)
+    settings = replace(cfg.settings, batch_size=int(plan.batch_size))
     label = [m for m in cfg.models if m in LABEL_MODELS]
     gene = [m for m in cfg.models if m in GENE_MODELS]
     params = {"models": cfg.models, **cfg.model.to_json(), **settings.to_json(),
@@ -160,8 +160,11 @@ def label_rows(cfg: CompareConfig, names, settings, out: Path, plan, log) -> lis
         cpus = core_sets([RELATIVE_COST.get(n, 1.0) for n in names])
         log(f"training {', '.join(names)} in {len(names)} parallel processes")
         with cf.ProcessPoolExecutor(len(names), **pool_kwargs("spawn")) as ex:
-            futs = [ex.submit(_train_and_eval, name=n, sub=out / n, device=cfg.device, precision=cfg.precision,
-                              threads=cfg.threads or 1, prefix=f"[{n}] ", cpus=c, **common)
+            # each process builds its own plan from the same options (a plan holds applied torch state)
+            options = RunOptions(device=cfg.device, precision=cfg.precision, tf32=cfg.tf32,
+                                 batch_size=settings.batch_size, threads=cfg.threads or 1)
+            futs = [ex.submit(_train_and_eval, name=n, sub=out / n, options=options, prefix=f"[{n}] ", cpus=c,
+                              **common)
                     for n, c in zip(names, cpus)]
             return [f.result() for f in futs]
     rows = []
@@ -172,8 +175,7 @@ def label_rows(cfg: CompareConfig, names, settings, out: Path, plan, log) -> lis
 
 
 def _train_and_eval(*, name, sub, data_dir, model_config: ModelConfig, settings: TrainSettings,
-                    max_test_chunks=None, plan=None, log=None, device=None, precision=None, threads=None,
-                    prefix="", cpus=None) -> dict:
+                    max_test_chunks=None, plan=None, log=None, options=None, prefix="", cpus=None) -> dict:
     """Train one label model, then score it on the test chunks (label metrics) and on the test
     split's gene models (in this process or a spawned one, pinned to ``cpus`` if given)."""
     from genotool.outputs import write_json
@@ -188,11 +190,7 @@ def _train_and_eval(*, name, sub, data_dir, model_config: ModelConfig, settings:
 
     pin_to(cpus)
     if plan is None:
-        from genotool.probe import apply_torch, make_plan
-
-        plan = make_plan(backend="torch", device=device, precision=precision, batch_size=settings.batch_size,
-                         cpu_threads=threads)
-        apply_torch(plan)
+        plan = options.plan()
     if log is None:
         def log(msg):
             log_line(prefix + str(msg))

@@ -4,6 +4,7 @@ and the label-derived gene levels), for validation during training, `validate` a
 from __future__ import annotations
 
 from genotool_gencode.dataset import collate
+from genotool_gencode.genes.annotation import named_genes
 from genotool_gencode.metrics import SegmentationMetrics
 
 
@@ -79,13 +80,6 @@ def evaluate_finder(finder, pieces, *, window: int = 200_000, overlap: int = 20_
     metrics["seconds"] = round(time.perf_counter() - t0, 2)
     metrics["bases"] = int(sum(len(p.codes) for p in pieces))
     return metrics, pred
-
-
-def named_genes(genes, contig: str, first: int = 0):
-    """[(strand, exons)] -> CodingGenes g<N> / g<N>.t1 (AUGUSTUS-style names), numbered from ``first``."""
-    from genotool_gencode.genes.annotation import CodingGene
-
-    return [CodingGene(f"g{first + i + 1}.t1", f"g{first + i + 1}", contig, st, ex) for i, (st, ex) in enumerate(genes)]
 
 
 def label_genes(labels, minus) -> list:

@@ -18,8 +18,8 @@ from genotool.errors import UserError
 from genotool_gencode.genbank import STOPS, read_genbank, stop_codon_reads
 from genotool_gencode.labels import transcript_intervals
 from genotool_gencode.genes.pieces import PieceWriter, write_index
-from genotool_gencode.preprocess import (SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs,
-                                         warn_kept_problems)
+from genotool_gencode.chunks import (SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs,
+                                     warn_kept_problems)
 
 
 def assign_splits(train_files: list[Path], test_files: list[Path], val_fraction: float,

@@ -57,16 +57,3 @@ def is_gene_finder(model) -> bool:
     from genotool_gencode.genes.finder import GeneFinder
 
     return isinstance(model, GeneFinder)
-
-
-def inference_plan(device, precision, batch_size, threads, default_batch: int = 4):
-    """The probe's plan for predict/validate: --batch-size or ``default_batch`` (recorded in the
-    plan), --precision honoured by the predict loop's autocast; torch threads applied."""
-    from genotool.probe import apply_torch, make_plan
-
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
-                     cpu_threads=threads)
-    if plan.batch_size is None:
-        plan.batch_size, plan.batch_size_source = default_batch, "default"
-    apply_torch(plan)
-    return plan

@@ -115,7 +115,7 @@ def predict_genes(finder, fa, intervals, out_dir: Path, *, window: int, overlap:
 
     from genotool_gencode.genes.dna import IUPAC, encode, odd_characters
     from genotool_gencode.genes.gff import write_gff3, write_gtf
-    from genotool_gencode.evaluation import named_genes
+    from genotool_gencode.genes.annotation import named_genes
     from genotool_gencode.progress import bar
 
     t0 = time.perf_counter()
@@ -172,7 +172,7 @@ def predict_interval(model, fetch, n: int, *, chunk_size, overlap, plan) -> tupl
 
     from genotool_gencode.dataset import collate
     from genotool_gencode.encoders import encode_sequence
-    from genotool_gencode.preprocess import chunk_starts
+    from genotool_gencode.chunks import chunk_starts
 
     starts = chunk_starts(n, chunk_size, overlap)
     out = np.zeros(n, dtype=np.uint8)

@@ -5,7 +5,7 @@ memory estimate). ``run_training`` is also used by `compare`."""
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -13,7 +13,7 @@ import torch
 from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool.options import RunOptions
-from genotool_gencode.config import ModelConfig, TrainSettings, default_batch_size
+from genotool_gencode.config import ModelConfig, TrainSettings
 from genotool_gencode.dataset import ChunkDataset, collate
 from genotool_gencode.evaluation import decode_and_score
 from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES
@@ -250,8 +250,8 @@ def run_train(cfg: TrainConfig, log=log_line) -> dict:
     cfg.check()
     if cfg.states == "gene":
         return run_train_genes(cfg, log)
-    plan = cfg.plan()
-    settings = default_batch_size(plan, cfg.settings, 32)
+    plan = cfg.plan(default_batch_size=32)
+    settings = replace(cfg.settings, batch_size=int(plan.batch_size))
     model_config = cfg.model.for_head()
     params = {**model_config.to_json(), **settings.to_json(), "threads": cfg.threads}
     with run_output(cfg.output, command="gencode train", parameters=params, inputs=[cfg.data],

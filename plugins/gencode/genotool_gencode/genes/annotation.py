@@ -54,6 +54,11 @@ class CodingGene:
         return revcomp(cat) if self.strand == "-" else cat
 
 
+def named_genes(genes, contig: str, first: int = 0) -> list[CodingGene]:
+    """[(strand, exons)] -> CodingGenes g<N> / g<N>.t1 (AUGUSTUS-style names), numbered from ``first``."""
+    return [CodingGene(f"g{first + i + 1}.t1", f"g{first + i + 1}", contig, st, ex) for i, (st, ex) in enumerate(genes)]
+
+
 def merge_intervals(ivs) -> list[tuple[int, int]]:
     """Sorted union of half-open intervals; touching ones merge (a CDS part and its stop codon)."""
     out: list[list[int]] = []
