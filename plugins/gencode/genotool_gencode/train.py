@@ -217,10 +217,11 @@ class TrainConfig(RunOptions):
         require_dir(self.data, "--data")
         check_choice(self.states, STATES, "--states")
         self.settings.check()
-        if self.states == "gene":
-            from genotool_gencode.genes.finder import KINDS
+        from genotool_gencode.genes.finder import KINDS
 
-            check_choice(self.features, KINDS, "--features")
+        # checked whatever the states: a bad value is a mistake even where it is not read
+        check_choice(self.features, KINDS, "--features")
+        if self.states == "gene":
             if self.model.head not in ("semicrf", "linear"):
                 raise UserError(f"--head {self.model.head}: gene states need our CRF (semicrf: explicit "
                                 "exon/intron lengths, or linear: the same states with geometric lengths); "
