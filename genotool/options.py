@@ -165,6 +165,9 @@ HIDDEN_ALIASES: dict[str, str] = {
     "--files": "--num-files",
     "--test-chromosomes": "--test-regions",   # splice: whole chromosomes are regions too
     "--val-chromosomes": "--val-regions",
+    "--train-chroms": "--train-regions",   # gencode preprocess: whole chromosomes are regions
+    "--val-chroms": "--val-regions",
+    "--test-chroms": "--test-regions",
     "--use-amp": "--precision=auto",   # srsnv: mixed precision where the GPU has it = the probe's choice
     "--use-tf32": "--tf32",
 }

@@ -29,14 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 HELLO = ROOT / "examples" / "genotool-hello" / "genotool_hello"
 
 # Plugins being restructured under their own issues: their known failures, and what each must change.
-KNOWN = {
-    ("circles", "genotool_gencode"): "gencode: genbank_preprocess imports preprocess, which imports "
-                                     "genbank_preprocess back; move the shared helpers into one of them "
-                                     "(or a third module) so the imports go one way",
-    ("plan", "genotool_gencode"): "gencode: cli.py/compare.py call genotool.probe.make_plan and config."
-                                  "default_batch_size assigns plan.batch_size; build the plan with "
-                                  "RunOptions.plan(default_batch_size=...) in each verb's options class",
-}
+KNOWN: dict = {}
 
 
 def _packages() -> list[tuple[str, Path]]:

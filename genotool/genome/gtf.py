@@ -32,6 +32,8 @@ class Transcript:
     start_codons: list = field(default_factory=list)
     stop_codons: list = field(default_factory=list)
     gene_name: str = ""
+    cds_frames: list = field(default_factory=list)   # GTF frame (phase) of each CDS line: 0/1/2, None for '.'
+    cds_lines: list = field(default_factory=list)    # line number of each CDS line
 
     @property
     def cds_length(self) -> int:
@@ -90,7 +92,7 @@ def iter_chromosomes(path: Path):
                 cols = line.rstrip("\n\r").split("\t")
                 if len(cols) != 9:
                     raise UserError(f"{path}: line {n_lines}: expected 9 tab-separated columns, found {len(cols)}")
-                chrom, _src, feat, s, e, _score, strand, _frame, attrs = cols
+                chrom, _src, feat, s, e, _score, strand, frame, attrs = cols
                 try:
                     start, end = int(s), int(e)
                 except ValueError:
@@ -127,6 +129,8 @@ def iter_chromosomes(path: Path):
                     t.exons.append(iv)
                 elif feat == "CDS":
                     t.cds.append(iv)
+                    t.cds_frames.append(int(frame) if frame in ("0", "1", "2") else None)
+                    t.cds_lines.append(n_lines)
                 elif feat == "start_codon":
                     t.start_codons.append(iv)
                 else:

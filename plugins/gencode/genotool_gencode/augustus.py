@@ -1,15 +1,16 @@
-"""`compare --augustus`: AUGUSTUS (a generalised HMM gene finder) trained and run on the same
-GenBank records, its predictions scored by our evaluation code as one more row.
+"""`compare --augustus` / `--augustus-species`: AUGUSTUS (a generalised HMM gene finder) as rows
+of the comparison, its predictions scored by our evaluation code (genes/scoring.py).
 
 AUGUSTUS reads its parameters from a config folder (``AUGUSTUS_CONFIG_PATH``). We never write
 into the system one: a temporary folder links the system's read-only parts (model, extrinsic,
 ...) and holds a new species made from ``species/generic`` with ``stopCodonExcludedFromCDS
-true`` (the records' CDS end before the stop codon; with ``false`` AUGUSTUS scores gene level 0
-on these records). ``etraining`` fits the species on the training records (train + val: all
-the records our models learn from), ``augustus`` predicts the test records; its GFF is turned into
-labels (CDS -> exon labels, start/stop codons, introns) and scored like our models'
-predictions. AUGUSTUS also prints its own evaluation for annotated GenBank input; we keep it
-beside ours as a check of our evaluation code.
+true`` (our training records' CDS end before the stop codon; with ``false`` etraining rejects
+almost every locus). ``etraining`` fits it on the training genes: the GenBank training records
+(``preprocess --genbank``), or, for region splits, one transcript per gene of the train split
+with 1 kb flanks as AUGUSTUS's own ``gff2gbSmallDNA.pl`` cuts them. ``--augustus-species NAME``
+runs a shipped species (e.g. ``arabidopsis``) as it is. Either then predicts the test split's
+sequences; on GenBank test records AUGUSTUS also prints its own evaluation, kept beside ours as a
+check of our evaluation code.
 """
 
 from __future__ import annotations
@@ -20,27 +21,45 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections import defaultdict
 from pathlib import Path
 
 from genotool.errors import UserError
-from genotool_gencode.labels import transcript_intervals
 
 SPECIES = "genotool_gencode"
 SYSTEM_CONFIGS = ("/usr/share/augustus/config", "/usr/local/share/augustus/config", "/opt/augustus/config")
+SCRIPT_DIRS = ("/usr/share/augustus/scripts", "/usr/local/share/augustus/scripts", "/opt/augustus/scripts")
 
 
-def why_missing(data_dir: Path) -> str | None:
-    """None when AUGUSTUS can run on this data, else the reason (shown in its row)."""
+def why_missing(data_dir: Path, species: str | None = None) -> str | None:
+    """None when AUGUSTUS can run on this data (``species``: a shipped one, else etraining), else
+    the reason (shown in its row)."""
     missing = [b for b in ("augustus", "etraining") if shutil.which(b) is None]
     if missing:
         return f"{' and '.join(missing)} not installed (apt-get install augustus)"
-    if system_config() is None:
+    system = system_config()
+    if system is None:
         return "no AUGUSTUS config folder found (set AUGUSTUS_CONFIG_PATH)"
-    for name in ("train.gb", "test.gb"):
-        if not (data_dir / "genbank" / name).is_file():
-            return f"{data_dir} has no genbank/{name}: AUGUSTUS trains on GenBank records (preprocess --genbank " \
-                   "... --test-genbank ...)"
+    if species is not None and not (system / "species" / species).is_dir():
+        return f"AUGUSTUS has no species '{species}' in {system / 'species'}"
+    from genotool_gencode.genes.pieces import has_pieces
+
+    if not has_pieces(data_dir, "test"):
+        return f"{data_dir} has no test.fa (re-run `gencode preprocess`)"
+    if species is None and not (data_dir / "genbank" / "train.gb").is_file():
+        if not has_pieces(data_dir, "train"):
+            return f"{data_dir} has no training genes (train.fa)"
+        if gff2gb_script() is None:
+            return "AUGUSTUS's gff2gbSmallDNA.pl not found (it cuts the training genes for etraining)"
+    return None
+
+
+def gff2gb_script() -> Path | None:
+    found = shutil.which("gff2gbSmallDNA.pl")
+    if found:
+        return Path(found)
+    for d in SCRIPT_DIRS:
+        if (Path(d) / "gff2gbSmallDNA.pl").is_file():
+            return Path(d) / "gff2gbSmallDNA.pl"
     return None
 
 
@@ -68,22 +87,58 @@ def make_species(config_dir: Path, system: Path) -> None:
         (sp / f.name.replace("generic_", f"{SPECIES}_")).write_text(text)
 
 
-def run_augustus(train_gb: Path, test_gb: Path, out_dir: Path, log) -> dict:
-    """etraining + augustus in a temporary config; writes ``out_dir/augustus.gff`` (its whole
-    output); returns timings and AUGUSTUS's own evaluation (parsed from that output)."""
+def training_records(data_dir: Path, folder: Path, log, flank: int = 1000) -> Path:
+    """The GenBank records etraining reads: the GenBank training records, or (region splits) one
+    transcript per gene of the train split with ``flank`` bp each side, cut by gff2gbSmallDNA.pl."""
+    gb = data_dir / "genbank" / "train.gb"
+    if gb.is_file():
+        return gb
+    from genotool_gencode.genes.gff import cds_parts
+    from genotool_gencode.genes.pieces import load_split, one_per_gene
+
+    gtf = folder / "train_cds.gtf"
+    n = 0
+    with open(gtf, "w") as fh:
+        for p in load_split(data_dir, "train"):
+            for g in one_per_gene(p.genes):
+                for s, e in cds_parts(g):
+                    fh.write(f'{p.name}\tannotation\tCDS\t{s + 1}\t{e}\t.\t{g.strand}\t.\t'
+                             f'gene_id "{g.gene_id}"; transcript_id "{g.transcript_id}";\n')
+                n += 1
+    out = folder / "train.gb"
+    _run(["perl", str(gff2gb_script()), str(gtf), str(data_dir / "train.fa"), str(flank), str(out)],
+         os.environ, folder / "gff2gb.log")
+    loci = sum(1 for line in open(out) if line.startswith("LOCUS"))
+    log(f"AUGUSTUS training records: {n} genes -> {loci} loci ({flank} bp flanks, gff2gbSmallDNA.pl)")
+    return out
+
+
+def run_augustus(data_dir: Path, out_dir: Path, log, species: str | None = None) -> dict:
+    """etraining (unless ``species``) + augustus on the test split in a temporary config; writes
+    ``out_dir/augustus.gff``; returns timings and AUGUSTUS's own evaluation (GenBank test records)."""
     system = system_config()
+    test_gb = data_dir / "genbank" / "test.gb"
+    test_input = test_gb if test_gb.is_file() else data_dir / "test.fa"
     with tempfile.TemporaryDirectory(prefix="genotool-augustus-") as tmp:
-        cfg = Path(tmp) / "config"
-        cfg.mkdir()
-        make_species(cfg, system)
-        env = {**os.environ, "AUGUSTUS_CONFIG_PATH": str(cfg)}
+        env = dict(os.environ)
         t0 = time.perf_counter()
-        _run(["etraining", f"--species={SPECIES}", str(train_gb)], env, out_dir / "etraining.log")
+        if species is None:
+            cfg = Path(tmp) / "config"
+            cfg.mkdir()
+            make_species(cfg, system)
+            env["AUGUSTUS_CONFIG_PATH"] = str(cfg)
+            train_gb = training_records(data_dir, Path(tmp), log)
+            _run(["etraining", f"--species={SPECIES}", str(train_gb)], env, out_dir / "etraining.log")
+            name = SPECIES
+        else:
+            env["AUGUSTUS_CONFIG_PATH"] = str(system)
+            name = species
         t1 = time.perf_counter()
-        log(f"AUGUSTUS etraining on {train_gb.name}: {t1 - t0:.1f} s; predicting {test_gb.name} ...")
-        _run(["augustus", f"--species={SPECIES}", str(test_gb)], env, out_dir / "augustus.gff")
+        log(f"AUGUSTUS {'etraining ' + f'{t1 - t0:.1f} s; ' if species is None else ''}predicting "
+            f"{test_input.name} with --species={name} ...")
+        _run(["augustus", f"--species={name}", str(test_input)], env, out_dir / "augustus.gff")
         t2 = time.perf_counter()
-    return {"train_seconds": round(t1 - t0, 2), "predict_seconds": round(t2 - t1, 2),
+    return {"train_seconds": round(t1 - t0, 2) if species is None else None, "predict_seconds": round(t2 - t1, 2),
             "own_evaluation": parse_own_evaluation((out_dir / "augustus.gff").read_text())}
 
 
@@ -92,7 +147,8 @@ def _run(cmd, env, out_path: Path) -> None:
         res = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.PIPE, text=True)
     if res.returncode != 0:
         last = (res.stderr.strip().splitlines() or ["no message"])[-1]
-        raise UserError(f"--augustus: {cmd[0]} failed (exit {res.returncode}): {last}")
+        raise UserError(f"--augustus: {Path(cmd[0]).name if cmd[0] != 'perl' else Path(cmd[1]).name} failed "
+                        f"(exit {res.returncode}): {last}")
 
 
 def parse_own_evaluation(text: str) -> dict:
@@ -110,76 +166,32 @@ def parse_own_evaluation(text: str) -> dict:
     return out
 
 
-def gff_intervals(path: Path) -> dict[str, list[tuple[int, int, int, int, bool]]]:
-    """AUGUSTUS's predicted transcripts -> labelled intervals per sequence, as ChunkPainter takes
-    them ((start, end, label, order, minus)). Only lines from the AUGUSTUS source (annotated
-    input is echoed with source 'database')."""
-    tx = defaultdict(lambda: {"cds": [], "start": [], "stop": [], "strand": "+", "seq": ""})
-    with open(path) as fh:
-        for n, line in enumerate(fh, 1):
-            if line.startswith("#") or not line.strip():
-                continue
-            c = line.rstrip("\n").split("\t")
-            if len(c) != 9 or c[1] != "AUGUSTUS" or c[2] not in ("CDS", "start_codon", "stop_codon"):
-                continue
-            m = re.search(r'transcript_id "([^"]+)"', c[8])
-            if not m:
-                raise UserError(f"{path}: line {n}: {c[2]} without transcript_id")
-            t = tx[(c[0], m.group(1))]
-            t["seq"], t["strand"] = c[0], c[6]
-            iv = (int(c[3]) - 1, int(c[4]))
-            t[{"CDS": "cds", "start_codon": "start", "stop_codon": "stop"}[c[2]]].append(iv)
-    out = defaultdict(list)
-    for order, t in enumerate(tx.values()):
-        exons = _with_stop(sorted(t["cds"]), t["stop"], t["strand"])
-        for s, e, lab in transcript_intervals(t["strand"], exons, t["cds"], t["start"] or _no_codon(),
-                                              t["stop"]):
-            out[t["seq"]].append((s, e, lab, order, t["strand"] == "-"))
-    return out
-
-
-def _no_codon():
-    # a partial prediction without its start codon: an empty list would make transcript_intervals
-    # derive one from the CDS end; a zero-length interval paints nothing
-    return [(0, 0)]
-
-
-def _with_stop(cds, stop, strand):
-    """The CDS parts with the stop codon joined to the 3' exon (stop codon outside the CDS)."""
-    if not stop or not cds:
-        return cds
-    ex = list(cds)
-    if strand == "+":
-        ex[-1] = (ex[-1][0], max(ex[-1][1], max(e for _, e in stop)))
-    else:
-        ex[0] = (min(ex[0][0], min(s for s, _ in stop)), ex[0][1])
-    return ex
-
-
-def augustus_row(data_dir: Path, sub: Path, max_test_chunks: int | None, columns, log) -> dict:
-    """The AUGUSTUS row of `compare`: trained and run when possible, scored on the test chunks
-    by the same SegmentationMetrics as our models; else a row that says why it is missing."""
+def augustus_row(data_dir: Path, sub: Path, log, species: str | None = None) -> dict:
+    """An AUGUSTUS row of `compare`: run when possible and scored on the test split's gene models
+    by the same code as our models; else a row that says why it is missing."""
     from genotool.outputs import write_json
-    from genotool_gencode.metrics import SegmentationMetrics
-    from genotool_gencode.preprocess import ChunkPainter
-    from genotool_gencode.train import ChunkDataset
 
-    reason = why_missing(data_dir)
+    from genotool_gencode.genes.gff import read_gene_models, write_gtf
+    from genotool_gencode.genes.pieces import load_split
+    from genotool_gencode.genes.scoring import score_genes
+
+    name = "augustus" if species is None else f"augustus-{species}"
+    reason = why_missing(data_dir, species)
     if reason is not None:
-        log(f"augustus: row missing: {reason}")
-        return {"model": "augustus", "missing": reason}
+        log(f"{name}: row missing: {reason}")
+        return {"model": name, "missing": reason}
     sub.mkdir(exist_ok=True)
-    info = run_augustus(data_dir / "genbank" / "train.gb", data_dir / "genbank" / "test.gb", sub, log)
-    ivs = gff_intervals(sub / "augustus.gff")
-    ds = ChunkDataset(data_dir / "test.jsonl", max_test_chunks, states=False)
-    metrics, painters = SegmentationMetrics(), {}
-    for (chrom, lo, hi), y in zip(ds.meta, ds.ys):
-        painter = painters.setdefault(chrom, ChunkPainter(ivs.get(chrom, [])))
-        metrics.update(y.numpy(), painter.paint(lo, lo + len(y)))
-    summary = metrics.summary()
-    write_json(sub / "test_metrics.json", {**summary, "per_class": metrics.per_class(),
-                                          "augustus_own_evaluation": info["own_evaluation"]})
-    return {"model": "augustus", "K": "GHMM", **{k: summary[k] for k in columns if k in summary},
-            "train_seconds": info["train_seconds"], "eval_seconds": info["predict_seconds"],
-            "test_chunks": len(ds), "duration_kl_per_label": summary["duration_kl_per_label"],
-            "augustus_own_evaluation": info["own_evaluation"]}
+    info = run_augustus(data_dir, sub, log, species)
+    pieces = {p.name: p for p in load_split(data_dir, "test")}
+    pred = []
+    for g in read_gene_models(sub / "augustus.gff", source="AUGUSTUS", what="--augustus"):
+        p = pieces.get(g.contig)
+        if p is not None:
+            pred.append(g.shifted(p.start, p.contig))
+    truth = [g for p in pieces.values() for g in p.to_contig(p.genes)]
+    metrics = score_genes(truth, pred)
+    with open(sub / "test_predictions.gtf", "w") as fh:
+        write_gtf(fh, pred, source="AUGUSTUS")
+    write_json(sub / "test_metrics.json", {**metrics, "augustus_own_evaluation": info["own_evaluation"]})
+    return {"model": name, "K": "GHMM", **metrics, "train_seconds": info["train_seconds"],
+            "predict_seconds": info["predict_seconds"], "augustus_own_evaluation": info["own_evaluation"]}

@@ -1,14 +1,26 @@
-"""`gencode bench`: semi-CRF loss forward+backward and Viterbi, ours vs flash-semicrf 0.2.0 in the
-same process on the same inputs, plus encoder throughput. One JSON object on stdout."""
+"""`gencode bench`: one JSON object on stdout.
+
+* ``ours``: the semi-CRF head training uses (the canonical chain with boundary scores, geometric
+  tails and censored edges, ``--head semicrf --states strand``): loss forward+backward and Viterbi;
+* ``flash_semicrf``: flash-semicrf 0.2.0's loss and Viterbi on the same emissions, in the same
+  process, and the agreement of the two log partitions (flash-semicrf's model is the semi-CRF summed
+  over all segmentations, so the check uses ours of that model, ``log_z``);
+* ``gene_decoder``: the gene finder's throughput (sensor scoring, Viterbi over gene models, neural
+  encoder channels) on a simulated genome, in bases per second;
+* ``encoders``: BiLSTM / Mamba encoder throughput.
+"""
 
 from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 
 from genotool.bench import emit, log
+from genotool.options import RunOptions
 
 
 class PeakRSS:
@@ -75,16 +87,21 @@ def make_inputs(B, T, K, C, seed, device):
 
 
 def bench_ours(em, tr, du, labels, lengths, device):
-    from genotool_gencode.semicrf import semicrf_log_partition, semicrf_nll, semicrf_viterbi
+    """The training head's recursions: canonical chain, boundary scores (zero here: their cost is
+    the same), geometric tails, censored edges."""
+    from genotool_gencode.crf.recursion import canonical_nll, canonical_viterbi, semicrf_log_partition
 
-    out = {}
+    out = {"model": "canonical chain, boundary scores, geometric tails, censored edges (the training head)"}
+    B, T, C = em.shape
     e = em.clone().requires_grad_()
     t_ = tr.clone().requires_grad_()
     d_ = du.clone().requires_grad_()
+    st = torch.zeros(B, T, C, device=em.device, requires_grad=True)
+    en = torch.zeros(B, T, C, device=em.device, requires_grad=True)
     with PeakRSS(device) as mem:
         _sync(device)
         t0, c0 = time.perf_counter(), time.process_time()
-        loss = semicrf_nll(e, t_, d_, labels, lengths).mean()
+        loss = canonical_nll(e, t_, d_, labels, lengths, st, en, True, True).mean()
         _sync(device)
         t1 = time.perf_counter()
         loss.backward()
@@ -94,15 +111,54 @@ def bench_ours(em, tr, du, labels, lengths, device):
                loss_forward_backward_s=round(t2 - t0, 3), loss_forward_backward_cpu_s=round(c2 - c0, 3),
                loss_peak_mem_mb=mem.mb)
     with torch.no_grad():
+        # flash-semicrf's model (all segmentations, no boundary scores): for the agreement check
         out["log_z"] = semicrf_log_partition(em.double(), tr.double(), du.double(), lengths).tolist()
     with PeakRSS(device) as mem:
         t0, c0 = time.perf_counter(), time.process_time()
-        _, segs = semicrf_viterbi(em, tr, du, lengths)
+        with torch.no_grad():
+            _, segs = canonical_viterbi(em, tr, du, lengths, st.detach(), en.detach(), True, True)
         _sync(device)
         out["viterbi_s"] = round(time.perf_counter() - t0, 3)
         out["viterbi_cpu_s"] = round(time.process_time() - c0, 3)
     out["viterbi_peak_mem_mb"] = mem.mb
     out["viterbi_segments"] = [len(s) for s in segs]
+    return out
+
+
+def bench_gene_decoder(length: int, seed: int, log) -> dict:
+    """The gene finder on a simulated genome of ``length`` bp: sensors fitted on its genes, then
+    sensor scoring, Viterbi over gene models and (untrained) encoder channels, timed separately."""
+    import numpy as np
+
+    from genotool_gencode.genes.encoder import GeneEncoder
+    from genotool_gencode.genes.finder import GeneFinder, default_weights
+    from genotool_gencode.genes.lattice import Lattice
+    from genotool_gencode.genes.sensors import Sensors
+    from genotool_gencode.simulate import simulated_sequence
+
+    codes, genes = simulated_sequence(length, seed)
+    sensors = Sensors().fit([(codes, genes)])
+    finder = GeneFinder(sensors, default_weights("sensors"))
+    out = {"bases": int(length), "simulated_genes": len(genes)}
+    with PeakRSS("cpu") as mem:
+        t0 = time.perf_counter()
+        ch = sensors.score(codes)
+        t1 = time.perf_counter()
+        lat = Lattice.combine(codes, ch, finder.weights, finder.lengths, finder.grammar)
+        lat.viterbi()        # compiles the numba kernels on a first run (cached on disk)
+        t2 = time.perf_counter()
+        _, found = lat.viterbi()
+        t3 = time.perf_counter()
+    out.update(sensor_seconds=round(t1 - t0, 3), viterbi_seconds=round(t3 - t2, 3),
+               sensor_bases_per_second=round(length / (t1 - t0)), viterbi_bases_per_second=round(length / (t3 - t2)),
+               predicted_genes=len(found), peak_mem_mb=mem.mb)
+    enc = GeneEncoder()
+    n = min(length, 200_000)
+    t0 = time.perf_counter()
+    enc.channels(np.ascontiguousarray(codes[:n]))
+    out["encoder_bases_per_second"] = round(n / (time.perf_counter() - t0))
+    log(f"gene decoder: sensors {out['sensor_bases_per_second']:,} bp/s, Viterbi {out['viterbi_bases_per_second']:,} "
+        f"bp/s, encoder {out['encoder_bases_per_second']:,} bp/s")
     return out
 
 
@@ -167,13 +223,45 @@ def bench_encoders(T, device, hidden=64, layers=2, B=4, plan=None):
     return out
 
 
-def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, output, plan, seed, log=log):
-    """CPU threads, device and precision are the plan's (make_plan + apply_torch, done by the CLI)."""
+@dataclass(kw_only=True)
+class BenchConfig(RunOptions):
+    T: int = 10_000
+    K: int = 500
+    C: int = 11
+    skip_reference: bool = False
+    skip_encoder: bool = False
+    encoder_length: int = 2000
+    gene_length: int = 1_000_000
+    output: Path | None = None
+    seed: int = 0
+    force: bool = False
+
+    def check(self) -> "BenchConfig":
+        from genotool.errors import UserError
+
+        for name, v in (("--length", self.T), ("--max-duration", self.K), ("--classes", self.C)):
+            if v < 1:
+                raise UserError(f"{name} must be >= 1, not {v}")
+        if self.gene_length < 0 or 0 < self.gene_length < 20_000:
+            raise UserError(f"--gene-length must be 0 (skip) or >= 20000, not {self.gene_length}")
+        return self
+
+
+def run_bench(cfg: BenchConfig, log=log):
+    """CPU threads, device and precision are the plan's (probe + apply_torch)."""
+    from genotool.outputs import refuse_existing
+
+    cfg.check()
+    refuse_existing(cfg.output, cfg.force)
+    plan = cfg.plan()
+    B, T, K, C, seed, output = plan.batch_size or 4, cfg.T, cfg.K, cfg.C, cfg.seed, cfg.output
+    skip_reference, skip_encoder, encoder_length, gene_length = (cfg.skip_reference, cfg.skip_encoder,
+                                                                 cfg.encoder_length, cfg.gene_length)
     device = plan.device
     em, tr, du, labels, lengths = make_inputs(B, T, K, C, seed, device)
     result = {"B": B, "T": T, "K": K, "C": C, "device": device, "torch_threads": torch.get_num_threads(),
               "load_average_start": _loadavg()}
-    log(f"ours: semi-CRF loss forward+backward and Viterbi at B={B}, T={T}, K={K}, C={C} ...")
+    log(f"ours (the training head): semi-CRF loss forward+backward and Viterbi at B={B}, T={T}, K={K}, C={C} ...")
     ours = bench_ours(em, tr, du, labels, lengths, device)
     result["ours"] = ours
     log(f"ours: loss fwd {ours['loss_forward_s']} s, bwd {ours['loss_backward_s']} s, Viterbi {ours['viterbi_s']} s")
@@ -204,6 +292,9 @@ def run_bench(*, B, T, K, C, skip_reference, skip_encoder, encoder_length, outpu
     if not skip_encoder:
         log(f"encoder throughput at T={encoder_length} ...")
         result["encoders"] = bench_encoders(encoder_length, device, plan=plan)
+    if gene_length:
+        log(f"gene finder on a simulated {gene_length:,} bp genome ...")
+        result["gene_decoder"] = bench_gene_decoder(gene_length, seed, log)
     result["plan"] = plan.to_dict()
     result["load_average_end"] = _loadavg()
     return emit(result, output, plugin="gencode")

@@ -1,7 +1,9 @@
 """`genotool gencode ...` verbs. No torch/pysam at module level: command bodies import them.
 
-Each verb parses its options into the config objects of config.py (ModelConfig, TrainSettings)
-and hands them to the library; checks of values live there too."""
+Each verb parses its options into ONE config object (``PreprocessConfig``, ``TrainConfig``,
+``PredictConfig``, ``ValidateConfig``, ``CompareConfig``, ``BenchConfig``, the last five inheriting
+``genotool.options.RunOptions``) and hands it to ``run_<verb>(cfg)`` in the verb's module, which
+checks it; this file holds no logic."""
 
 from __future__ import annotations
 
@@ -10,16 +12,27 @@ from typing import Annotated, Optional
 
 import typer
 
-from genotool.errors import UserError, require_dir, require_file
 from genotool.log import log
 from genotool.options import (BatchSize, Data, Device, Force, Json, Model, OptionalOutput, Output, Precision,
-                              Scheduler, Seed, Threads)
+                              Scheduler, Seed, TestRegions, Threads, TrainRegions, ValRegions)
 
-app = typer.Typer(help="Exon/intron segmentation with an exact semi-Markov CRF.", no_args_is_help=True,
+from genotool_gencode.compare import DEFAULT_MODELS  # noqa: E402 - light (no torch)
+
+app = typer.Typer(help="Gene finding: whole gene models from a semi-Markov CRF over gene structure (counted "
+                  "sensors + a neural encoder), and per-base label models.", no_args_is_help=True,
                   pretty_exceptions_enable=False)
 
-Head = Annotated[str, typer.Option("--head", help="CRF head: pytorch-crf, linear (K=1) or semicrf (K>1).")]
-Encoder = Annotated[str, typer.Option("--encoder", help="bilstm or mamba (mamba-ssm on CUDA, mambapy otherwise).")]
+Head = Annotated[str, typer.Option("--head", help="CRF head: semicrf (explicit segment lengths), linear (a "
+                                    "linear chain: geometric lengths) or pytorch-crf (--states strand only).")]
+StatesOpt = Annotated[str, typer.Option("--states", help="'gene': gene-structure states with codon phase (every "
+                                        "prediction a valid gene model); 'strand': 21 strand-aware label states "
+                                        "(per-base labels).")]
+Features = Annotated[str, typer.Option("--features", help="--states gene: what the CRF reads: sensors (counted "
+                                       "Markov content and signal models), encoder (the neural encoder) or both.")]
+EncoderSteps = Annotated[Optional[int], typer.Option("--encoder-steps", help="--states gene: training steps of "
+                                                     "the encoder's convolutional trunk (default 400).")]
+Encoder = Annotated[str, typer.Option("--encoder", help="--states strand: bilstm or mamba (mamba-ssm on CUDA, "
+                                          "mambapy otherwise). Gene states use their own encoder (genes/encoder.py).")]
 MaxDuration = Annotated[int, typer.Option("--max-duration", help="Longest segment K of the semi-CRF.")]
 HiddenDim = Annotated[int, typer.Option("--hidden-dim", help="Encoder width.")]
 NumLayers = Annotated[int, typer.Option("--num-layers", help="Encoder layers.")]
@@ -82,25 +95,9 @@ def simulate(
     force: Force = False,
 ):
     """Simulate a genome FASTA + GENCODE-style GTF (both strands, GT-AG, ATG, stop codons)."""
-    from genotool.outputs import run_output
+    from genotool_gencode.simulate import SimulateConfig, run_simulate
 
-    from genotool_gencode.simulate import simulate_genome
-
-    if num_chroms < 1:
-        raise UserError(f"--num-chroms must be >= 1, not {num_chroms}")
-    if genome_size is not None:
-        chrom_length = genome_size // num_chroms
-    if chrom_length < 20_000:
-        raise UserError(f"--chrom-length must be >= 20000 bp, not {chrom_length}")
-    if num_chroms < 22:
-        log(f"note: only {num_chroms} chromosomes; the default splits expect chr1..chr22 "
-             "(pass --train-chroms/--val-chroms/--test-chroms to preprocess)")
-    params = {"seed": seed, "num_chroms": num_chroms, "chrom_length": chrom_length}
-    with run_output(output, command="gencode simulate", parameters=params, force=force, resume=False) as run:
-        summary = simulate_genome(run.path, num_chroms=num_chroms, chrom_length=chrom_length, seed=seed)
-        run.runtime.update(summary)
-    log(f"wrote {output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
-         f"(+/- strand) on {num_chroms} chromosomes of {chrom_length:,} bp")
+    run_simulate(SimulateConfig(output, seed, num_chroms, chrom_length, genome_size, force), log)
 
 
 @app.command()
@@ -120,42 +117,45 @@ def preprocess(
     split: Annotated[Optional[str], typer.Option("--split", help="Write every input contig/record to this one "
                      "split (train, val or test), e.g. to evaluate a trained model on one annotated "
                      "region.")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Chunk length (bp); a GenBank record up to "
-                                            "this long is one chunk.")] = 10_000,
+    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Chunk length (bp) of the per-base label "
+                                            "data; a GenBank record up to this long is one chunk.")] = 10_000,
     overlap: Annotated[int, typer.Option("--overlap", help="Overlap between consecutive chunks (bp).")] = 500,
-    train_chroms: Annotated[str, typer.Option("--train-chroms", help="Comma-separated.")] = "",
-    val_chroms: Annotated[str, typer.Option("--val-chroms", help="Comma-separated.")] = "",
-    test_chroms: Annotated[str, typer.Option("--test-chroms", help="Comma-separated.")] = "",
+    train_regions: TrainRegions = None,
+    val_regions: ValRegions = None,
+    test_regions: TestRegions = None,
     min_genic: Annotated[float, typer.Option("--min-genic", help="Skip chunks with fewer genic bases "
                                              "(GTF input).")] = 0.10,
     force: Force = False,
 ):
-    """GTF + FASTA, or GenBank records -> labelled chunks (train/val/test JSONL) + segment statistics."""
-    from genotool_gencode.preprocess import preprocess_command
+    """GTF + FASTA, or GenBank records -> per split: the regions' sequence and coding transcripts (gene
+    models), labelled chunks (per-base models) and segment statistics. Without region options: chr1-18 /
+    chr19-20 / chr21-22."""
+    from genotool_gencode.preprocess import PreprocessConfig, run_preprocess
 
-    preprocess_command(output, gtf=gtf, fasta=fasta, genbank=genbank or [], test_genbank=test_genbank or [],
-                       val_fraction=val_fraction, split=split, chunk_size=chunk_size, overlap=overlap,
-                       chroms={"train": train_chroms, "val": val_chroms, "test": test_chroms},
-                       min_genic=min_genic, force=force, log=log)
+    run_preprocess(PreprocessConfig(output, gtf, fasta, genbank or [], test_genbank or [], val_fraction, split,
+                                    chunk_size, overlap, train_regions, val_regions, test_regions, min_genic,
+                                    force), log=log)
 
 
 @app.command()
 def train(
     data: Data,
     output: Output,
+    states: StatesOpt = "gene",
     head: Head = "semicrf",
+    features: Features = "both",
     encoder: Encoder = "bilstm",
+    encoder_steps: EncoderSteps = None,
     max_duration: MaxDuration = 500,
     hidden_dim: HiddenDim = 256,
     num_layers: NumLayers = 2,
-    epochs: Epochs = 50,
+    epochs: Annotated[Optional[int], typer.Option("--epochs", help="Training epochs (--states strand, default "
+                      "50); passes of the CRF weight learning (--states gene, default 4).")] = None,
     batch_size: BatchSize = None,
     lr: Lr = 1e-3,
     weight_decay: Wd = 1e-5,
     crf_reg: CrfReg = 0.0,
     emission_clamp: EmClamp = 0.0,
-    backend: Backend = "streaming",
-    no_triton: NoTriton = False,
     log_every: LogEvery = 1,
     d_state: DState = 16,
     d_conv: DConv = 4,
@@ -165,14 +165,8 @@ def train(
     max_steps_per_epoch: MaxSteps = None,
     patience: Annotated[Optional[int], typer.Option("--patience", help="Early-stopping patience (epochs).")] = None,
     crop_length: Crop = None,
-    chain: Chain = "canonical",
-    states: States = "strand",
     structure_init: StructureInit = "counts",
-    durations: Durations = "smooth",
-    linear_warmup_epochs: LinearWarmup = 0,
     boundary_scores: BoundaryScores = True,
-    censor_edges: CensorEdges = True,
-    long_runs: LongRuns = "tail",
     orf_scores: OrfScores = True,
     scheduler: Scheduler = "none",
     threads: Threads = None,
@@ -181,36 +175,36 @@ def train(
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Train one model (encoder + CRF head) with the shared engine (AMP, checkpoints, DDP);
-    --batch-size default 32."""
+    """Train a gene finder (--states gene: sensors + neural encoder + gene-structure CRF) or an
+    encoder + CRF head over label states (--states strand; shared engine: AMP, checkpoints, DDP;
+    --batch-size default 32)."""
     from genotool_gencode.config import ModelConfig, TrainSettings
-    from genotool_gencode.train import train_command
+    from genotool_gencode.train import TrainConfig, run_train
 
-    require_dir(data, "--data")
     model = ModelConfig(head=head, encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim,
-                        num_layers=num_layers, emission_clamp=emission_clamp, backend=backend, no_triton=no_triton,
-                        d_state=d_state, d_conv=d_conv, expand=expand, chain=chain, states=states,
-                        structure_init=structure_init, durations=durations,
-                        linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                        censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores).check()
-    settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
-                             crf_reg=crf_reg, log_every=log_every, seed=seed, scheduler=scheduler,
-                             max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
-                             max_steps_per_epoch=max_steps_per_epoch, patience=patience,
-                             crop_length=crop_length).check()
-    train_command(data, output, model, settings, device=device, precision=precision, threads=threads, force=force,
-                  log=log)
+                        num_layers=num_layers, emission_clamp=emission_clamp, d_state=d_state, d_conv=d_conv,
+                        expand=expand, structure_init=structure_init, boundary_scores=boundary_scores,
+                        orf_scores=orf_scores)
+    settings = TrainSettings(epochs=epochs or (4 if states == "gene" else 50), batch_size=batch_size, lr=lr,
+                             weight_decay=weight_decay, crf_reg=crf_reg, log_every=log_every, seed=seed,
+                             scheduler=scheduler, max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
+                             max_steps_per_epoch=max_steps_per_epoch, patience=patience, crop_length=crop_length)
+    run_train(TrainConfig(data=data, output=output, states=states, model=model, settings=settings, features=features,
+                          encoder_steps=encoder_steps, force=force, device=device, precision=precision,
+                          batch_size=batch_size, threads=threads), log=log)
 
 
 @app.command()
 def compare(
     data: Data,
     output: Output,
+    models: Annotated[str, typer.Option("--models", help="Comma-separated rows: label-state models pytorch-crf, "
+                      "linear, semicrf; gene finders gene-{semicrf,linear}-{sensors,encoder,both}.")] = DEFAULT_MODELS,
     encoder: Encoder = "bilstm",
     max_duration: MaxDuration = 200,
     hidden_dim: HiddenDim = 64,
     num_layers: NumLayers = 1,
-    epochs: Epochs = 45,
+    epochs: Annotated[int, typer.Option("--epochs", help="Label models: training epochs.")] = 45,
     batch_size: BatchSize = None,
     lr: Lr = 5e-3,
     weight_decay: Wd = 1e-5,
@@ -223,89 +217,72 @@ def compare(
     max_train_chunks: MaxTrain = None,
     max_val_chunks: MaxVal = 4,
     max_test_chunks: Annotated[Optional[int], typer.Option(
-        "--max-test-chunks", help="Evaluate on at most N (default: the whole test split).")] = None,
+        "--max-test-chunks", help="Label models: label metrics on at most N test chunks (default: all).")] = None,
     max_steps_per_epoch: MaxSteps = 100,
-    models: Annotated[str, typer.Option("--models", help="Comma-separated subset to compare.")] =
-        "pytorch-crf,linear,semicrf",
-    json_path: Json = None,
     crop_length: Crop = 1000,
-    chain: Chain = "canonical",
-    states: States = "strand",
     structure_init: StructureInit = "counts",
-    durations: Durations = "smooth",
-    linear_warmup_epochs: LinearWarmup = 0,
     boundary_scores: BoundaryScores = True,
-    censor_edges: CensorEdges = True,
-    long_runs: LongRuns = "tail",
     orf_scores: OrfScores = True,
     scheduler: Scheduler = "cosine",
-    parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the models in parallel "
+    encoder_steps: EncoderSteps = None,
+    gene_epochs: Annotated[int, typer.Option("--gene-epochs", help="Gene finders: passes of the CRF weight "
+                           "learning.")] = 4,
+    json_path: Json = None,
+    parallel: Annotated[bool, typer.Option("--parallel/--sequential", help="Train the label models in parallel "
                         "processes (each with --threads, default 1) or one after the other.")] = True,
-    augustus: Annotated[bool, typer.Option("--augustus", help="Also train AUGUSTUS (etraining, in a temporary "
-                        "species folder) on the same GenBank training records, predict the test records and score "
-                        "it with the same code (data from preprocess --genbank; needs the augustus package).")] =
-        False,
+    augustus: Annotated[bool, typer.Option("--augustus", help="Also AUGUSTUS, trained by etraining on the same "
+                        "training genes (needs the augustus package).")] = False,
+    augustus_species: Annotated[Optional[str], typer.Option("--augustus-species", help="Also AUGUSTUS with this "
+                                "shipped species (e.g. arabidopsis).")] = None,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Train pytorch-crf, linear (K=1) and semicrf on the same encoder, data and budget; compare on
-    test (--batch-size default 16)."""
-    from genotool_gencode.compare import run_compare
+    """Label models and gene finders on the same data and split, every row scored on the test split's
+    gene models (nucleotide / exon / gene level); optional AUGUSTUS rows (--batch-size default 16)."""
+    from genotool_gencode.compare import CompareConfig, run_compare
     from genotool_gencode.config import ModelConfig, TrainSettings
 
-    require_dir(data, "--data")
-    names = [m.strip() for m in models.split(",") if m.strip()]
-    model = ModelConfig(head=names[0] if names else "semicrf", encoder=encoder, max_duration=max_duration,
-                        hidden_dim=hidden_dim, num_layers=num_layers, emission_clamp=emission_clamp, no_triton=True,
-                        d_state=d_state, d_conv=d_conv, expand=expand, chain=chain, states=states,
-                        structure_init=structure_init, durations=durations,
-                        linear_warmup_epochs=linear_warmup_epochs, boundary_scores=boundary_scores,
-                        censor_edges=censor_edges, long_runs=long_runs, orf_scores=orf_scores).check(tuple(names))
+    model = ModelConfig(encoder=encoder, max_duration=max_duration, hidden_dim=hidden_dim, num_layers=num_layers,
+                        emission_clamp=emission_clamp, no_triton=True, d_state=d_state, d_conv=d_conv, expand=expand,
+                        structure_init=structure_init, boundary_scores=boundary_scores, orf_scores=orf_scores)
     settings = TrainSettings(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay,
                              crf_reg=crf_reg, log_every=log_every, seed=seed, scheduler=scheduler,
                              max_train_chunks=max_train_chunks, max_val_chunks=max_val_chunks,
-                             max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length).check()
-    run_compare(data_dir=data, output=output, names=names, model_config=model, settings=settings,
-                max_test_chunks=max_test_chunks, json_path=json_path, device=device, precision=precision,
-                threads=threads, force=force, parallel=parallel, augustus=augustus, log=log)
+                             max_steps_per_epoch=max_steps_per_epoch, crop_length=crop_length)
+    run_compare(CompareConfig(data=data, output=output, models=[m.strip() for m in models.split(",") if m.strip()],
+                              model=model, settings=settings, max_test_chunks=max_test_chunks,
+                              encoder_steps=encoder_steps, gene_epochs=gene_epochs, augustus=augustus,
+                              augustus_species=augustus_species, parallel=parallel, json=json_path, force=force,
+                              device=device, precision=precision, batch_size=batch_size, threads=threads), log)
 
 
 @app.command()
 def predict(
-    fasta: Annotated[Path, typer.Option("--fasta", help="FASTA to segment (indexed or indexable).")],
+    fasta: Annotated[Path, typer.Option("--fasta", help="FASTA to annotate (indexed or indexable).")],
     model: Model,
     output: Output,
-    region: Annotated[Optional[str], typer.Option("--region", help="chrom or chrom:start-end (1-based).")] = None,
-    chunk_size: Annotated[int, typer.Option("--chunk-size", help="Window length (bp).")] = 10_000,
-    overlap: Annotated[int, typer.Option("--overlap", help="Window overlap (bp).")] = 500,
+    region: Annotated[Optional[str], typer.Option("--region", help="CONTIG or CONTIG:START-END (1-based, "
+                      "inclusive), comma-separated; default: every contig whole.")] = None,
+    chunk_size: Annotated[Optional[int], typer.Option("--chunk-size", help="Window length (bp); default 200,000 "
+                          "for a gene finder, 10,000 for a per-base model.")] = None,
+    overlap: Annotated[Optional[int], typer.Option("--overlap", help="Window overlap (bp); default a tenth of "
+                       "the window (gene finder), 500 (per-base model).")] = None,
     batch_size: BatchSize = None,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     force: Force = False,
 ):
-    """FASTA (+ region) -> predicted segments as BED and GTF (--batch-size default 4)."""
-    from genotool.outputs import run_output
+    """FASTA (+ regions) -> gene models as GTF and GFF3 (gene finder), or labelled segments as BED
+    and GTF (per-base model; --batch-size default 4)."""
+    from genotool_gencode.predict import PredictConfig, run_predict
 
-    from genotool_gencode.predict import run_predict
-    from genotool_gencode.train import inference_plan
-
-    require_file(fasta, "--fasta")
-    require_dir(model, "--model")
-    if overlap >= chunk_size:
-        raise UserError(f"--overlap ({overlap}) must be smaller than --chunk-size ({chunk_size})")
-    plan = inference_plan(device, precision, batch_size, threads)
-    params = {"region": region, "chunk_size": chunk_size, "overlap": overlap, "model": str(model)}
-    with run_output(output, command="gencode predict", parameters=params, inputs=[fasta, model],
-                    force=force, resume=False) as run:
-        run.plan = plan.to_dict()
-        res = run_predict(fasta, model, run.path, region=region, chunk_size=chunk_size, overlap=overlap,
-                          plan=plan, log=log)
-        run.runtime.update(res)
-    log(f"wrote {res['segments']} segments to {output}/predictions.bed and predictions.gtf")
+    run_predict(PredictConfig(fasta=fasta, model=model, output=output, region=region, chunk_size=chunk_size,
+                              overlap=overlap, force=force, batch_size=batch_size, threads=threads, device=device,
+                              precision=precision), log)
 
 
 @app.command()
@@ -314,33 +291,21 @@ def validate(
     model: Model,
     output: Output,
     split: Annotated[str, typer.Option("--split", help="train, val or test.")] = "test",
-    max_chunks: Annotated[Optional[int], typer.Option("--max-chunks", help="Evaluate at most N chunks.")] = None,
+    max_chunks: Annotated[Optional[int], typer.Option("--max-chunks", help="Per-base models: evaluate at most N "
+                          "chunks.")] = None,
     batch_size: BatchSize = None,
     threads: Threads = None,
     device: Device = None,
     precision: Precision = None,
     force: Force = False,
 ):
-    """Position/boundary/segment F1, duration KL and an HTML report with duration histograms
-    (--batch-size default 4)."""
-    from genotool.outputs import run_output
+    """A gene finder's gene models on a split (nucleotide/exon/gene levels), or a per-base model's
+    position/boundary/segment F1 and duration KL; HTML report (--batch-size default 4)."""
+    from genotool_gencode.validate import ValidateConfig, run_validate
 
-    from genotool_gencode.train import inference_plan
-    from genotool_gencode.validate import run_validate
-
-    require_dir(data, "--data")
-    require_dir(model, "--model")
-    if split not in ("train", "val", "test"):
-        raise UserError(f"--split must be train, val or test, not '{split}'")
-    plan = inference_plan(device, precision, batch_size, threads)
-    params = {"split": split, "max_chunks": max_chunks, "model": str(model)}
-    with run_output(output, command="gencode validate", parameters=params, inputs=[data, model],
-                    force=force, resume=False) as run:
-        run.plan = plan.to_dict()
-        summary = run_validate(data, model, run.path, split=split, max_chunks=max_chunks, plan=plan, log=log)
-        run.runtime.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
-    log(f"segment F1 {summary['segment_f1']:.4f}, position macro-F1 {summary['position_macro_f1']:.4f}, "
-         f"duration KL {summary['duration_kl']:.4f} -> {output}/report.html")
+    run_validate(ValidateConfig(data=data, model=model, output=output, split=split, max_chunks=max_chunks,
+                                force=force, batch_size=batch_size, threads=threads, device=device,
+                                precision=precision), log)
 
 
 @app.command()
@@ -352,6 +317,8 @@ def bench(
     skip_reference: Annotated[bool, typer.Option("--skip-reference", help="Do not time flash-semicrf.")] = False,
     skip_encoder: Annotated[bool, typer.Option("--skip-encoder", help="Do not time the encoders.")] = False,
     encoder_length: Annotated[int, typer.Option("--encoder-length", help="T for the encoder throughput.")] = 2000,
+    gene_length: Annotated[int, typer.Option("--gene-length", help="Simulated genome (bp) for the gene finder's "
+                           "throughput (0: skip).")] = 1_000_000,
     threads: Threads = None,
     output: OptionalOutput = None,
     device: Device = None,
@@ -359,23 +326,15 @@ def bench(
     seed: Seed = 0,
     force: Force = False,
 ):
-    """Semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf; encoder throughput.
+    """The training head's semi-CRF loss forward+backward and Viterbi time/memory, ours vs flash-semicrf;
+    the gene finder's and the encoders' throughput.
 
     --batch-size is the semi-CRF batch B (default 4; the old -B/--batch still work). --precision
     applies to the encoder timing (autocast); the semi-CRF recursion always runs in fp32.
     """
-    from genotool.outputs import refuse_existing
-    from genotool.probe import apply_torch, make_plan
+    from genotool_gencode.bench import BenchConfig, run_bench
 
-    from genotool_gencode.bench import run_bench
-
-    for name, v in (("--length", length), ("--max-duration", max_duration), ("--classes", classes)):
-        if v < 1:
-            raise UserError(f"{name} must be >= 1, not {v}")
-    refuse_existing(output, force)
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
-                     cpu_threads=threads)
-    apply_torch(plan)
-    run_bench(B=plan.batch_size or 4, T=length, K=max_duration, C=classes, skip_reference=skip_reference,
-              skip_encoder=skip_encoder, encoder_length=encoder_length, output=output, plan=plan, seed=seed,
-              log=log)
+    run_bench(BenchConfig(T=length, K=max_duration, C=classes, skip_reference=skip_reference,
+                          skip_encoder=skip_encoder, encoder_length=encoder_length, gene_length=gene_length,
+                          output=output, seed=seed, force=force, batch_size=batch_size, threads=threads,
+                          device=device, precision=precision), log=log)

@@ -148,11 +148,3 @@ class TrainSettings:
 def _choice(value, choices, option):
     if value not in choices:
         raise UserError(f"{option} must be one of {', '.join(choices)}, not '{value}'")
-
-
-def default_batch_size(plan, settings: TrainSettings, default: int) -> TrainSettings:
-    """--batch-size given: the plan has it; else the verb's ``default``, recorded in the plan
-    (on CPU the probe leaves the choice to the plugin). Returns settings with the batch size."""
-    if plan.batch_size is None:
-        plan.batch_size, plan.batch_size_source = default, "default"
-    return replace(settings, batch_size=int(plan.batch_size))

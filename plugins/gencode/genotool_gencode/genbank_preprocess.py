@@ -17,7 +17,9 @@ from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool_gencode.genbank import STOPS, read_genbank, stop_codon_reads
 from genotool_gencode.labels import transcript_intervals
-from genotool_gencode.preprocess import SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs
+from genotool_gencode.genes.pieces import PieceWriter, write_index
+from genotool_gencode.chunks import (SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs,
+                                     warn_kept_problems)
 
 
 def assign_splits(train_files: list[Path], test_files: list[Path], val_fraction: float,
@@ -54,8 +56,11 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
     stats = {s: SegmentStats() for s in SPLITS}
     counts = {s: {"chunks": 0, "records": 0, "bases": 0, "genes": 0} for s in SPLITS}
     summary = {"genes": 0, "records_without_cds": 0, "genes_plus": 0, "genes_minus": 0,
-               "stop_codons_canonical": 0, "stop_codons_missing": 0, "records_split_into_chunks": 0}
+               "stop_codons_canonical": 0, "stop_codons_missing": 0, "records_split_into_chunks": 0,
+               "iupac_codes": {}, "transcripts_with_problems": {}}
     handles: dict[str, object] = {}
+    pieces: dict[str, PieceWriter] = {}
+    complete = False
     try:
         k = 0
         for f, split, recs in parsed:
@@ -67,10 +72,15 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
                     s = split
                 if s not in handles:
                     handles[s] = open(out_dir / f"{s}.jsonl", "w")
+                    pieces[s] = PieceWriter(out_dir, s)
                 _write_record(r, s, handles[s], stats[s], counts[s], summary, chunk_size, overlap)
+                _write_piece(r, pieces[s], summary)
+        complete = True
     finally:
         for h in handles.values():
             h.close()
+        index = [e for w in pieces.values() for e in w.close(complete)]
+    write_index(out_dir, index)
     written = [s for s in SPLITS if counts[s]["chunks"]]
     _copy_genbank(files, out_dir / "genbank")
     for s in written:
@@ -81,6 +91,7 @@ def preprocess_genbank(files: list[tuple[Path, str | None]], out_dir: Path, *, c
             "stop codon, that codon is labelled exon and the next three bases stop codon)")
     if summary["records_without_cds"]:
         log(f"note: {summary['records_without_cds']} records have no CDS (kept: intergenic only)")
+    warn_kept_problems(summary, "the GenBank records", log)
     return {"splits": {s: counts[s] for s in written}, **summary}
 
 
@@ -110,6 +121,21 @@ def _write_record(r, split, fh, stats, count, summary, chunk_size, overlap) -> N
     count["records"] += 1
     count["genes"] += len(r.genes)
 
+
+
+def _write_piece(r, writer, summary) -> None:
+    """The record as a gene-finder piece: its sequence and its CDS as coding gene models."""
+    from genotool_gencode.genes.annotation import CodingGene, gene_problems
+    from genotool_gencode.genes.dna import encode
+
+    genes = [CodingGene(g.name, g.name, r.name, g.strand, g.exons()) for g in r.genes]
+    codes = encode(r.sequence)
+    for g in genes:
+        for pr in gene_problems(g, codes):
+            summary["transcripts_with_problems"][pr] = summary["transcripts_with_problems"].get(pr, 0) + 1
+    for ch, n in r.iupac.items():
+        summary["iupac_codes"][ch] = summary["iupac_codes"].get(ch, 0) + n
+    writer.add(r.name, r.name, 0, len(r.sequence), r.sequence, genes)
 
 
 def _copy_genbank(files: list[tuple[Path, str | None]], folder: Path) -> None:

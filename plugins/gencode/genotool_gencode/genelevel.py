@@ -30,10 +30,12 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(a), int(b)) for a, b in d.reshape(-1, 2)]
 
 
-def exons_and_genes(labels: np.ndarray) -> tuple[list[tuple[int, int]], list[tuple[tuple[int, int], ...]]]:
-    """(exons [(start, end)), genes as tuples of their exons) of one labelling."""
+def exons_and_genes(labels: np.ndarray, coding=CODING) -> tuple[list[tuple[int, int]],
+                                                                 list[tuple[tuple[int, int], ...]]]:
+    """(exons [(start, end)), genes as tuples of their exons) of one labelling; an exon is a run of
+    ``coding`` labels (default: the CDS labels)."""
     lab = np.asarray(labels)
-    exons = _runs(np.isin(lab, CODING))
+    exons = _runs(np.isin(lab, coding))
     genes, i = [], 0
     for s, e in _runs(lab != INTERGENIC):
         while i < len(exons) and exons[i][1] <= s:

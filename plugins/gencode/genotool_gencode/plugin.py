@@ -7,7 +7,7 @@ from genotool.hookspecs import hookimpl
 def register_commands(register):
     from genotool_gencode.cli import app
 
-    register("gencode", app, summary="Exon/intron segmentation with an exact semi-Markov CRF (GENCODE-style)",
+    register("gencode", app, summary="Gene finding: a semi-Markov CRF over gene structure with sensors and a neural encoder",
              backend="torch")
 
 

@@ -16,6 +16,7 @@ strand-aware states (labels.py).
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,126 +25,39 @@ from genotool.log import log as log_line
 from genotool.errors import UserError
 from genotool.genome.fasta import canonical, fasta_contig, open_fasta  # noqa: F401 - open_fasta re-exported
 from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
-from genotool_gencode.labels import LABELS, NUM_LABELS, PRIORITY, transcript_intervals
+from genotool.genome.regions import OPTIONS, Region, RegionSplits
+from genotool_gencode.chunks import (SPLITS, ChunkPainter, SegmentStats, chunk_starts, mask_runs,
+                                     warn_kept_problems)
+from genotool_gencode.labels import transcript_intervals
 
-SPLITS = ("train", "val", "test")
+# without region options: GENCODE-style chromosomes (simulate writes chr1..chr22)
 DEFAULT_SPLITS = {
     "train": ",".join(f"chr{i}" for i in range(1, 19)),
     "val": "chr19,chr20",
     "test": "chr21,chr22",
 }
-HIST_MAX = 5000   # duration histogram range (bp), longer runs go to the last bin
 
-
-def parse_chroms(text: str, option: str) -> list[str]:
-    out = [c.strip() for c in text.split(",") if c.strip()]
-    if not out:
-        raise UserError(f"{option}: no chromosome given")
-    return out
-
-
-class ChunkPainter:
-    """Labels of any window of one chromosome from its labelled intervals."""
-
-    def __init__(self, intervals: list[tuple[int, int, int, int]]):
-        # (start, end, label, order); paint by (priority, order) so higher priority wins
-        ivs = sorted(intervals, key=lambda x: x[0])
-        self.starts = np.array([i[0] for i in ivs], dtype=np.int64)
-        self.ends = np.array([i[1] for i in ivs], dtype=np.int64)
-        self.labels = np.array([i[2] for i in ivs], dtype=np.int64)
-        self.order = np.array([i[3] for i in ivs], dtype=np.int64)
-        self.prio = np.array([PRIORITY[i[2]] for i in ivs], dtype=np.int64)
-        self.minus = np.array([i[4] if len(i) > 4 else False for i in ivs], dtype=bool)
-        self.maxlen = int((self.ends - self.starts).max()) if len(ivs) else 0
-
-    def paint(self, lo: int, hi: int) -> np.ndarray:
-        return self.paint_with_strand(lo, hi)[0]
-
-    def paint_with_strand(self, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
-        """-> (labels (hi-lo,) uint8, minus-strand mask (hi-lo,) bool of the winning transcript)."""
-        lab = np.zeros(hi - lo, dtype=np.uint8)
-        minus = np.zeros(hi - lo, dtype=bool)
-        if not len(self.starts):
-            return lab, minus
-        a = np.searchsorted(self.starts, lo - self.maxlen, side="left")
-        b = np.searchsorted(self.starts, hi, side="left")
-        idx = np.arange(a, b)
-        idx = idx[self.ends[idx] > lo]
-        if not len(idx):
-            return lab, minus
-        idx = idx[np.lexsort((self.order[idx], self.prio[idx]))]
-        for i in idx:
-            s, e = max(lo, self.starts[i]), min(hi, self.ends[i])
-            lab[s - lo:e - lo] = self.labels[i]
-            minus[s - lo:e - lo] = self.minus[i]
-        return lab, minus & (lab > 0)
-
-
-def mask_runs(mask: np.ndarray) -> list[list[int]]:
-    """Boolean mask -> [[start, end), ...] of its True runs (how chunks store the strand track)."""
-    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
-    d = np.flatnonzero(np.diff(m))
-    return d.reshape(-1, 2).tolist()
-
-
-class SegmentStats:
-    """Run lengths per label (count, sum, sum of squares, min, max, histogram)."""
-
-    def __init__(self):
-        self.hist = np.zeros((NUM_LABELS, HIST_MAX + 1), dtype=np.int64)
-        # shortest run not cut by a chunk edge (edge runs are truncated, so their length says
-        # nothing about the feature): what `train` compares --max-duration against
-        self.interior_min = np.full(NUM_LABELS, np.iinfo(np.int64).max, dtype=np.int64)
-
-    def add(self, labels: np.ndarray) -> None:
-        change = np.flatnonzero(np.diff(labels)) + 1
-        starts = np.concatenate([[0], change])
-        ends = np.concatenate([change, [len(labels)]])
-        lens = np.minimum(ends - starts, HIST_MAX)
-        labs = labels[starts].astype(np.int64)
-        np.add.at(self.hist, (labs, lens), 1)
-        if len(starts) > 2:
-            np.minimum.at(self.interior_min, labs[1:-1], (ends - starts)[1:-1])
-
-    def to_dict(self) -> dict:
-        out = {}
-        x = np.arange(HIST_MAX + 1)
-        for c, name in enumerate(LABELS):
-            h = self.hist[c]
-            n = int(h.sum())
-            if n == 0:
-                out[name] = {"label": c, "count": 0}
-                continue
-            mean = float((h * x).sum() / n)
-            var = float((h * (x - mean) ** 2).sum() / n)
-            cdf = np.cumsum(h)
-            nz = np.flatnonzero(h)
-            out[name] = {"label": c, "count": n, "mean": round(mean, 2), "std": round(var ** 0.5, 2),
-                         "median": int(np.searchsorted(cdf, (n + 1) // 2)), "min": int(nz[0]),
-                         "max": int(nz[-1]), "histogram_max": HIST_MAX,
-                         "interior_min": (int(self.interior_min[c])
-                                          if self.interior_min[c] < np.iinfo(np.int64).max else None),
-                         "histogram": {str(int(i)): int(h[i]) for i in nz}}
-        return out
-
-
-def chunk_starts(length: int, chunk: int, overlap: int) -> list[int]:
-    if length <= chunk:
-        return [0]
-    step = chunk - overlap
-    starts = list(range(0, length - chunk + 1, step))
-    if starts[-1] + chunk < length:
-        starts.append(length - chunk)   # last chunk aligned to the end: every chunk has length `chunk`
-    return starts
+def as_region_splits(splits) -> RegionSplits:
+    """A RegionSplits, or a {split: [contig, ...]} mapping (whole contigs) turned into one."""
+    if isinstance(splits, RegionSplits):
+        return splits
+    return RegionSplits.parse(*(",".join(splits.get(s, [])) or None for s in SPLITS))
 
 
 def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_000, overlap: int = 500,
-               splits: dict[str, list[str]], min_genic: float = 0.10, log=log_line, progress=None,
+               splits, min_genic: float = 0.10, log=log_line, progress=None,
                single_split: str | None = None) -> dict:
-    """Write ``{split}.jsonl`` and ``{split}_segment_stats.json`` into ``out_dir``; return a summary.
+    """Write ``{split}.jsonl`` + ``{split}_segment_stats.json`` (labelled chunks) and the gene
+    finder's ``{split}.fa`` + ``{split}_genes.gtf`` + ``pieces.json`` (genes/pieces.py) into
+    ``out_dir``; return a summary.
 
-    ``single_split``: every contig of the FASTA goes to that one split (evaluation-only data);
-    ``splits`` is then ignored and only that split is written."""
+    ``splits``: a :class:`RegionSplits` (or {split: [contigs]}); a chunk or transcript belongs to a
+    split when it lies wholly inside one of its regions. ``single_split``: every contig of the
+    FASTA goes to that one split (evaluation-only data); only that split is written."""
+    from genotool_gencode.genes.annotation import from_transcript, gene_problems
+    from genotool_gencode.genes.dna import encode
+    from genotool_gencode.genes.pieces import PieceWriter, write_index
+
     if chunk_size < 1:
         raise UserError(f"--chunk-size must be positive, not {chunk_size}")
     if overlap < 0 or overlap >= chunk_size:
@@ -152,79 +66,144 @@ def preprocess(gtf: Path, fasta: Path, out_dir: Path, *, chunk_size: int = 10_00
     fa_names = {canonical(n): n for n in fa.references}
     fa_len = dict(zip(fa.references, fa.lengths))
     if single_split is not None:
-        splits = {single_split: list(fa.references)}
-    split_of = {}
-    for split, chroms in splits.items():
-        for c in chroms:
-            if canonical(c) in split_of:
-                raise UserError(f"--{split}-chroms: {c} is also in --{split_of[canonical(c)]}-chroms")
-            split_of[canonical(c)] = split
-    for split, chroms in splits.items():
-        if not any(canonical(c) in fa_names for c in chroms):
-            raise UserError(f"--{split}-chroms: none of {','.join(chroms)} is in {fasta}; the {split} split "
-                            "would be empty")
-    written = list(splits) if single_split is not None else list(SPLITS)
+        splits = RegionSplits(**{single_split: [Region(c) for c in fa.references]})
+        written = [single_split]
+    else:
+        splits = as_region_splits(splits)
+        splits.check(fa_len, fasta)
+        written = list(SPLITS)
+    # each split's concrete regions, by FASTA contig
+    regions = {s: splits.intervals(s, fa_len) for s in written}
+    by_contig: dict[str, list[tuple[str, Region]]] = {}
+    for s, rs in regions.items():
+        for r in rs:
+            by_contig.setdefault(r.contig, []).append((s, r))
     stats = {s: SegmentStats() for s in written}
-    counts = {s: {"chunks": 0, "skipped_low_genic": 0, "chromosomes": [], "bases": 0} for s in written}
+    counts = {s: {"chunks": 0, "skipped_low_genic": 0, "regions": [str(r) for r in regions[s]], "bases": 0,
+                  "transcripts": 0} for s in written}
     summary = {"genes": 0, "overlapping_gene_pairs": 0, "opposite_strand_overlaps": 0,
-               "chromosomes_not_in_splits": []}
+               "contigs_not_in_splits": [], "iupac_codes": {}, "transcripts_with_problems": {}}
     handles = {s: open(out_dir / f"{s}.jsonl", "w") for s in written}
+    pieces = {s: PieceWriter(out_dir, s) for s in written}
+    done_contigs = set()
+    complete = False
     try:
-        for ci, (chrom, transcripts) in enumerate(iter_chromosomes(gtf)):
-            split = split_of.get(canonical(chrom))
+        for chrom, transcripts in iter_chromosomes(gtf):
             if not transcripts:
                 continue
             fa_chrom = fasta_contig(fa_names, chrom, transcripts, gtf, fasta)
-            if split is None:
-                summary["chromosomes_not_in_splits"].append(chrom)
-                continue
-            chosen = pick_one_per_gene(transcripts)
-            summary["genes"] += len(chosen)
             clen = fa_len[fa_chrom]
-            for t in chosen:
+            for t in transcripts:
                 if t.end > clen:
                     raise UserError(f"{gtf}: line {t.line}: transcript {t.transcript_id} ends at {t.end}, beyond "
                                     f"{chrom}'s length {clen} in {fasta}")
+                check_cds_phases(t, gtf)
+            mine = by_contig.get(fa_chrom, [])
+            if not mine:
+                summary["contigs_not_in_splits"].append(chrom)
+                continue
+            done_contigs.add(fa_chrom)
+            chosen = pick_one_per_gene(transcripts)
+            summary["genes"] += len(chosen)
             _count_overlaps(chosen, summary)
             ivs = []
             for order, t in enumerate(chosen):
                 for s, e, lab in transcript_intervals(t.strand, t.exons, t.cds, t.start_codons, t.stop_codons):
                     ivs.append((s, e, lab, order, t.strand == "-"))
             painter = ChunkPainter(ivs)
-            fh = handles[split]
-            counts[split]["chromosomes"].append(chrom)
-            for lo in chunk_starts(clen, chunk_size, overlap):
-                hi = min(clen, lo + chunk_size)
-                lab, minus = painter.paint_with_strand(lo, hi)
-                genic = float(np.count_nonzero(lab)) / len(lab)
-                if genic < min_genic:
-                    counts[split]["skipped_low_genic"] += 1
-                    continue
-                seq = fa.fetch(fa_chrom, lo, hi).upper()
-                stats[split].add(lab)
-                fh.write(json.dumps({"chrom": chrom, "start": lo, "end": hi, "sequence": seq,
-                                     "labels": lab.tolist(), "minus": mask_runs(minus)},
-                                    separators=(",", ":")) + "\n")
-                counts[split]["chunks"] += 1
-                counts[split]["bases"] += hi - lo
+            coding = [g for g in (from_transcript(t) for t in transcripts) if g is not None]
+            for split, region in mine:
+                fh = handles[split]
+                lo0, hi0 = region.start, region.stop(clen)
+                seq = fa.fetch(fa_chrom, lo0, hi0).upper()
+                _count_odd(seq, fasta, f"{fa_chrom}:{lo0 + 1}-{hi0}", summary["iupac_codes"])
+                inside = [g.shifted(0, chrom) for g in coding if g.start >= lo0 and g.end <= hi0]
+                codes = encode(seq)
+                for g in inside:
+                    for pr in gene_problems(g.shifted(-lo0), codes):
+                        summary["transcripts_with_problems"][pr] = summary["transcripts_with_problems"].get(pr, 0) + 1
+                pieces[split].add(_piece_name(region, fa_chrom, clen), chrom, lo0, hi0, seq, inside)
+                counts[split]["transcripts"] += len(inside)
+                for off in chunk_starts(hi0 - lo0, chunk_size, overlap):
+                    lo, hi = lo0 + off, min(hi0, lo0 + off + chunk_size)
+                    lab, minus = painter.paint_with_strand(lo, hi)
+                    genic = float(np.count_nonzero(lab)) / len(lab)
+                    if genic < min_genic:
+                        counts[split]["skipped_low_genic"] += 1
+                        continue
+                    stats[split].add(lab)
+                    fh.write(json.dumps({"chrom": chrom, "start": lo, "end": hi, "sequence": seq[off:off + hi - lo],
+                                         "labels": lab.tolist(), "minus": mask_runs(minus)},
+                                        separators=(",", ":")) + "\n")
+                    counts[split]["chunks"] += 1
+                    counts[split]["bases"] += hi - lo
             if progress:
                 progress(chrom)
+        # regions on contigs the GTF never names: sequence without genes (the gene finder's intergenic)
+        for contig, mine in by_contig.items():
+            if contig in done_contigs:
+                continue
+            clen = fa_len[contig]
+            for split, region in mine:
+                seq = fa.fetch(contig, region.start, region.stop(clen)).upper()
+                _count_odd(seq, fasta, str(region), summary["iupac_codes"])
+                pieces[split].add(_piece_name(region, contig, clen), contig, region.start, region.stop(clen), seq, [])
+        complete = True
     finally:
         for h in handles.values():
             h.close()
+        index = [e for w in pieces.values() for e in w.close(complete)]
         fa.close()
+    write_index(out_dir, index)
     for s in written:
         if counts[s]["chunks"] == 0:
-            where = "--split" if single_split is not None else f"--{s}-chroms"
+            where = "--split" if single_split is not None else OPTIONS[s]
             raise UserError(f"{where}: the {s} split is empty (no chunk with >= {min_genic:.0%} genic bases "
-                            f"on {','.join(splits[s])})")
+                            f"on {','.join(counts[s]['regions']) or 'no region'})")
     for s in written:
         (out_dir / f"{s}_segment_stats.json").write_text(json.dumps(stats[s].to_dict(), indent=1) + "\n")
     if summary["overlapping_gene_pairs"]:
         log(f"warning: {summary['overlapping_gene_pairs']} overlapping gene pairs "
             f"({summary['opposite_strand_overlaps']} on opposite strands): labels merged by priority "
             "codon > CDS > UTR > intron")
+    warn_kept_problems(summary, fasta, log)
     return {"splits": counts, **summary}
+
+
+def check_cds_phases(t, gtf) -> None:
+    """The GTF frame column of a transcript's CDS lines must follow from their coordinates: in
+    transcript order, a part's phase is the bases it needs to finish the codon the part before it
+    left open. A transcript whose first phase is not 0 (5' partial) is checked from there."""
+    frames = getattr(t, "cds_frames", None)
+    if not frames or len(frames) != len(t.cds) or any(f is None for f in frames):
+        return
+    parts = sorted(zip(t.cds, frames, getattr(t, "cds_lines", [t.line] * len(t.cds))), reverse=t.strand == "-")
+    phase = parts[0][1]
+    for ((s, e), _, _), ((_, _), got, line) in zip(parts, parts[1:]):
+        want = (3 - ((e - s) - phase) % 3) % 3
+        if got != want:
+            raise UserError(f"{gtf}: line {line}: transcript {t.transcript_id}: CDS phase {got} disagrees with its "
+                            f"coordinates (the CDS parts before it in the transcript imply phase {want})")
+        phase = got
+
+
+def _piece_name(region: Region, contig: str, length: int) -> str:
+    whole = region.start == 0 and region.stop(length) == length
+    return contig if whole else f"{contig}:{region.start + 1}-{region.stop(length)}"
+
+
+def _count_odd(seq: str, fasta, where: str, counts: dict) -> None:
+    """Count IUPAC ambiguity codes (read as N); any other non-base character is an error."""
+    from genotool_gencode.genes.dna import IUPAC, odd_characters
+
+    for ch, n in odd_characters(seq).items():
+        if ch == "N":
+            continue
+        if ch not in IUPAC:
+            pos = seq.find(ch)
+            raise UserError(f"{fasta}: {where}: character '{ch}' at position {pos + 1} is not a DNA base or "
+                            "IUPAC code")
+        counts[ch] = counts.get(ch, 0) + n
 
 
 def _count_overlaps(chosen, summary) -> None:
@@ -239,48 +218,88 @@ def _count_overlaps(chosen, summary) -> None:
         active.append(t)
 
 
-def preprocess_command(output: Path, *, gtf, fasta, genbank: list[Path], test_genbank: list[Path],
-                       val_fraction: float, split: str | None, chunk_size: int, overlap: int, chroms: dict,
-                       min_genic: float, force: bool, log) -> dict:
-    """The `preprocess` verb's body: check the input mode, write the run folder, log a summary."""
+@dataclass
+class PreprocessConfig:
+    """`gencode preprocess`'s options (one object from the CLI; :meth:`check` before any work)."""
+
+    output: Path
+    gtf: Path | None = None
+    fasta: Path | None = None
+    genbank: list[Path] = field(default_factory=list)
+    test_genbank: list[Path] = field(default_factory=list)
+    val_fraction: float = 0.1
+    split: str | None = None
+    chunk_size: int = 10_000
+    overlap: int = 500
+    train_regions: str | None = None
+    val_regions: str | None = None
+    test_regions: str | None = None
+    min_genic: float = 0.10
+    force: bool = False
+
+    def check(self) -> "PreprocessConfig":
+        from genotool.errors import require_file
+
+        if (self.genbank or self.test_genbank) and (self.gtf or self.fasta):
+            raise UserError("--genbank: GenBank records carry their own sequence and annotation; give either "
+                            "--genbank/--test-genbank or --gtf with --fasta, not both")
+        if self.split is not None and self.split not in SPLITS:
+            raise UserError(f"--split must be one of {', '.join(SPLITS)}, not '{self.split}'")
+        if self.chunk_size < 1:
+            raise UserError(f"--chunk-size must be positive, not {self.chunk_size}")
+        if self.overlap >= self.chunk_size or self.overlap < 0:
+            raise UserError(f"--overlap ({self.overlap}) must be >= 0 and smaller than --chunk-size "
+                            f"({self.chunk_size})")
+        if self.genbank or self.test_genbank:
+            for f in [*self.genbank, *self.test_genbank]:
+                require_file(f, "--genbank")
+            if self.train_regions or self.val_regions or self.test_regions:
+                raise UserError("--train-regions/--val-regions/--test-regions apply to --gtf/--fasta input; "
+                                "GenBank records are split by file (--genbank, --test-genbank, --val-fraction)")
+        else:
+            if self.gtf is None or self.fasta is None:
+                raise UserError("--gtf and --fasta (or --genbank): no input given")
+            require_file(self.gtf, "--gtf")
+            require_file(self.fasta, "--fasta")
+            self.region_splits()      # parse errors before anything is read
+        return self
+
+    def region_splits(self) -> RegionSplits:
+        """The three region options, or (none given) the GENCODE-style default chromosomes."""
+        given = (self.train_regions, self.val_regions, self.test_regions)
+        if not any(given):
+            given = tuple(DEFAULT_SPLITS[s] for s in SPLITS)
+        return RegionSplits.parse(*given)
+
+
+def run_preprocess(cfg: PreprocessConfig, log=log_line) -> dict:
+    """The `preprocess` verb: checks, then the run folder (``.partial`` until complete)."""
     import resource
     import time
 
-    from genotool.errors import require_file
     from genotool.outputs import run_output
 
-    if (genbank or test_genbank) and (gtf or fasta):
-        raise UserError("--genbank: GenBank records carry their own sequence and annotation; give either "
-                        "--genbank/--test-genbank or --gtf with --fasta, not both")
-    if split is not None and split not in SPLITS:
-        raise UserError(f"--split must be one of {', '.join(SPLITS)}, not '{split}'")
-    if overlap >= chunk_size or overlap < 0:
-        raise UserError(f"--overlap ({overlap}) must be >= 0 and smaller than --chunk-size ({chunk_size})")
-    if genbank or test_genbank:
+    cfg.check()
+    if cfg.genbank or cfg.test_genbank:
         from genotool_gencode.genbank_preprocess import assign_splits, preprocess_genbank
 
-        for f in [*genbank, *test_genbank]:
-            require_file(f, "--genbank")
-        files = assign_splits(list(genbank), list(test_genbank), val_fraction, split)
+        files = assign_splits(list(cfg.genbank), list(cfg.test_genbank), cfg.val_fraction, cfg.split)
         inputs = [f for f, _ in files]
-        params = {"genbank": [str(f) for f in genbank], "test_genbank": [str(f) for f in test_genbank],
-                  "val_fraction": val_fraction, "split": split, "chunk_size": chunk_size, "overlap": overlap}
-        body = lambda path: preprocess_genbank(files, path, chunk_size=chunk_size, overlap=overlap,  # noqa: E731
-                                               val_fraction=val_fraction, log=log)
+        params = {"genbank": [str(f) for f in cfg.genbank], "test_genbank": [str(f) for f in cfg.test_genbank],
+                  "val_fraction": cfg.val_fraction, "split": cfg.split, "chunk_size": cfg.chunk_size,
+                  "overlap": cfg.overlap}
+        body = lambda path: preprocess_genbank(files, path, chunk_size=cfg.chunk_size,  # noqa: E731
+                                               overlap=cfg.overlap, val_fraction=cfg.val_fraction, log=log)
     else:
-        if gtf is None or fasta is None:
-            raise UserError("--gtf and --fasta (or --genbank): no input given")
-        require_file(gtf, "--gtf")
-        require_file(fasta, "--fasta")
-        splits = {s: parse_chroms(chroms[s] or DEFAULT_SPLITS[s], f"--{s}-chroms") for s in SPLITS}
-        inputs = [gtf, fasta]
-        params = {"chunk_size": chunk_size, "overlap": overlap, "splits": splits, "min_genic": min_genic,
-                  "split": split}
-        body = lambda path: preprocess(gtf, fasta, path, chunk_size=chunk_size, overlap=overlap,  # noqa: E731
-                                       splits=splits, min_genic=min_genic, log=log, single_split=split,
-                                       progress=lambda c: log(f"  {c} done"))
+        splits = cfg.region_splits()
+        inputs = [cfg.gtf, cfg.fasta]
+        params = {"chunk_size": cfg.chunk_size, "overlap": cfg.overlap, "splits": splits.describe(),
+                  "min_genic": cfg.min_genic, "split": cfg.split}
+        body = lambda path: preprocess(cfg.gtf, cfg.fasta, path, chunk_size=cfg.chunk_size,  # noqa: E731
+                                       overlap=cfg.overlap, splits=splits, min_genic=cfg.min_genic, log=log,
+                                       single_split=cfg.split, progress=lambda c: log(f"  {c} done"))
     t0 = time.perf_counter()
-    with run_output(output, command="gencode preprocess", parameters=params, inputs=inputs, force=force,
+    with run_output(cfg.output, command="gencode preprocess", parameters=params, inputs=inputs, force=cfg.force,
                     resume=False) as run:
         summary = body(run.path)
         summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -288,5 +307,6 @@ def preprocess_command(output: Path, *, gtf, fasta, genbank: list[Path], test_ge
         run.runtime.update(summary)
     s = summary["splits"]
     log("chunks: " + ", ".join(f"{k} {v['chunks']}" for k, v in s.items() if v["chunks"])
+        + "; coding transcripts: " + ", ".join(f"{k} {v.get('transcripts', v.get('genes', 0))}" for k, v in s.items())
         + f" ({summary['genes']} genes, {summary['seconds']} s, peak RSS {summary['peak_rss_mb']} MB)")
     return summary

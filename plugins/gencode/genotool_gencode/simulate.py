@@ -14,10 +14,12 @@ train/val/test splits (chr1-18 / chr19-20 / chr21-22) apply.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from genotool.errors import UserError
 from genotool.genome.gtf import write_gtf_line
 from genotool_gencode.labels import (FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, INTERNAL_INTRON,
                                      LAST_EXON, LAST_INTRON, TYPICAL_LENGTH, UTR3, UTR5)
@@ -132,6 +134,41 @@ def build_gene(rng, coding: bool = True):
     return np.concatenate(parts), feats
 
 
+@dataclass
+class SimulateConfig:
+    output: Path
+    seed: int = 0
+    num_chroms: int = 22
+    chrom_length: int = 150_000
+    genome_size: int | None = None      # total bp: sets chrom_length
+    force: bool = False
+
+    def check(self) -> "SimulateConfig":
+        if self.num_chroms < 1:
+            raise UserError(f"--num-chroms must be >= 1, not {self.num_chroms}")
+        if self.genome_size is not None:
+            self.chrom_length = self.genome_size // self.num_chroms
+        if self.chrom_length < 20_000:
+            raise UserError(f"--chrom-length must be >= 20000 bp, not {self.chrom_length}")
+        return self
+
+
+def run_simulate(cfg: SimulateConfig, log) -> dict:
+    from genotool.outputs import run_output
+
+    cfg.check()
+    if cfg.num_chroms < 22:
+        log(f"note: only {cfg.num_chroms} chromosomes; the default splits expect chr1..chr22 "
+            "(pass --train-regions/--val-regions/--test-regions to preprocess)")
+    params = {"seed": cfg.seed, "num_chroms": cfg.num_chroms, "chrom_length": cfg.chrom_length}
+    with run_output(cfg.output, command="gencode simulate", parameters=params, force=cfg.force, resume=False) as run:
+        summary = simulate_genome(run.path, num_chroms=cfg.num_chroms, chrom_length=cfg.chrom_length, seed=cfg.seed)
+        run.runtime.update(summary)
+    log(f"wrote {cfg.output}/genome.fa and annotation.gtf: {summary['genes_plus']} + {summary['genes_minus']} genes "
+        f"(+/- strand) on {cfg.num_chroms} chromosomes of {cfg.chrom_length:,} bp")
+    return summary
+
+
 def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 150_000, seed: int = 0,
                     gap_median: int = 2500, progress=None) -> dict:
     """Write ``genome.fa`` (+ .fai) and ``annotation.gtf`` into ``out_dir``; return counts."""
@@ -143,30 +180,12 @@ def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 
         gtf.write("##description: genotool gencode simulated annotation (GENCODE-style GTF)\n")
         for ci in range(1, num_chroms + 1):
             chrom = f"chr{ci}"
-            seq = _bases(rng, chrom_length, INTERGENIC_GC)
-            pos = int(rng.integers(500, 3000))
-            gi = 0
-            while True:
-                coding = rng.random() >= 0.05
-                gseq, feats = build_gene(rng, coding)
-                L = len(gseq)
-                if pos + L + 500 > chrom_length:
-                    break
-                strand = "+" if rng.random() < 0.5 else "-"
-                tata = np.frombuffer(TATA_BOX, dtype=np.uint8)
-                if strand == "-":
-                    seq[pos:pos + L] = COMP[gseq[::-1]]
-                    u = pos + L + TATA_OFFSET - len(tata)
-                    seq[u:u + len(tata)] = COMP[tata[::-1]]
-                else:
-                    seq[pos:pos + L] = gseq
-                    seq[pos - TATA_OFFSET:pos - TATA_OFFSET + len(tata)] = tata
-                gi += 1
+            seq, placed = simulate_chromosome(rng, chrom_length, gap_median)
+            for gi, (pos, L, strand, feats, coding) in enumerate(placed, 1):
                 gid = f"{chrom}.g{gi}"
                 _write_gene(gtf, chrom, pos, L, strand, feats, gid, coding)
                 n_genes[strand] += 1
                 n_coding += coding
-                pos += L + max(200, int(gap_median * np.exp(rng.normal(0, 0.6))))
             fa.write(f">{chrom}\n".encode())
             for i in range(0, chrom_length, 60):
                 fa.write(seq[i:i + 60].tobytes() + b"\n")
@@ -177,6 +196,48 @@ def simulate_genome(out_dir: Path, *, num_chroms: int = 22, chrom_length: int = 
     pysam.faidx(str(fa_path))
     return {"chromosomes": num_chroms, "chrom_length": chrom_length, "genes_plus": n_genes["+"],
             "genes_minus": n_genes["-"], "coding_genes": n_coding, "genome_bp": num_chroms * chrom_length}
+
+
+def simulate_chromosome(rng, chrom_length: int, gap_median: int = 2500):
+    """-> (sequence (chrom_length,) uint8 ASCII, genes [(start, length, strand, features, coding)])."""
+    seq = _bases(rng, chrom_length, INTERGENIC_GC)
+    pos = int(rng.integers(500, 3000))
+    placed = []
+    while True:
+        coding = rng.random() >= 0.05
+        gseq, feats = build_gene(rng, coding)
+        L = len(gseq)
+        if pos + L + 500 > chrom_length:
+            break
+        strand = "+" if rng.random() < 0.5 else "-"
+        tata = np.frombuffer(TATA_BOX, dtype=np.uint8)
+        if strand == "-":
+            seq[pos:pos + L] = COMP[gseq[::-1]]
+            u = pos + L + TATA_OFFSET - len(tata)
+            seq[u:u + len(tata)] = COMP[tata[::-1]]
+        else:
+            seq[pos:pos + L] = gseq
+            seq[pos - TATA_OFFSET:pos - TATA_OFFSET + len(tata)] = tata
+        placed.append((pos, L, strand, feats, coding))
+        pos += L + max(200, int(gap_median * np.exp(rng.normal(0, 0.6))))
+    return seq, placed
+
+
+def simulated_sequence(length: int, seed: int = 0):
+    """One simulated chromosome in memory, for benches: (codes (length,) uint8 of genes/dna.py,
+    its coding genes as genes.annotation.CodingGene, coding exons with the stop codon)."""
+    from genotool_gencode.genes.annotation import CodingGene, merge_intervals
+    from genotool_gencode.genes.dna import encode
+
+    seq, placed = simulate_chromosome(np.random.default_rng(seed), length)
+    genes = []
+    for gi, (g0, L, strand, feats, coding) in enumerate(placed, 1):
+        if not coding:
+            continue
+        parts = [(g0 + s, g0 + e) if strand == "+" else (g0 + L - e, g0 + L - s)
+                 for kind, s, e in feats if kind in ("CDS", "stop_codon")]
+        genes.append(CodingGene(f"t{gi}", f"g{gi}", "sim", strand, merge_intervals(parts)))
+    return encode(seq.tobytes().decode("ascii")), genes
 
 
 def _write_gene(fh, chrom, g0, L, strand, feats, gid, coding):

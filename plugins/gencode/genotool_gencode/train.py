@@ -1,87 +1,24 @@
-"""Training with the shared engine: data loading, the Task (loss, first-batch diagnostics,
-validation metrics), memory estimate, and the `train` verb's body (also used by `compare`)."""
+"""`gencode train`: a gene finder (``--states gene``, genes/fit.py) or an encoder + CRF head over
+label states with the shared engine (the Task: loss, first-batch diagnostics, validation metrics;
+memory estimate). ``run_training`` is also used by `compare`."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
 
 from genotool.log import log as log_line
 from genotool.errors import UserError
+from genotool.options import RunOptions
 from genotool_gencode.config import ModelConfig, TrainSettings
-from genotool_gencode.encoders import encode_sequence
-from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES, to_states
+from genotool_gencode.dataset import ChunkDataset, collate
+from genotool_gencode.evaluation import decode_and_score
+from genotool_gencode.labels import LABELS, NUM_LABELS, NUM_STATES
 from genotool_gencode.metrics import SegmentationMetrics
-from genotool_gencode.semicrf import estimate_memory_bytes, format_bytes
-
-
-class ChunkDataset(torch.utils.data.Dataset):
-    """Chunks of one split: items are (x (T,) uint8 base indices, y (T,) uint8 targets).
-
-    Targets are strand-aware states (labels.py) when ``states`` is True, else the 11 labels.
-    Chunks written before the strand track existed (no ``minus`` key) count as plus strand.
-    """
-
-    def __init__(self, path: Path, max_chunks: int | None = None, crop: int | None = None, states: bool = True):
-        self.xs, self.ys, self.meta = [], [], []
-        self.missing_strand = 0
-        self.crop = crop if crop and crop > 0 else None
-        if not path.is_file():
-            raise UserError(f"--data: {path.name} not found in {path.parent} (run `genotool gencode preprocess`)")
-        with open(path) as fh:
-            for n, line in enumerate(fh, 1):
-                if max_chunks is not None and len(self.xs) >= max_chunks:
-                    break
-                try:
-                    rec = json.loads(line)
-                    x = encode_sequence(rec["sequence"])
-                    y = torch.tensor(rec["labels"], dtype=torch.uint8)
-                    minus = torch.zeros(len(y), dtype=torch.bool)
-                    if "minus" not in rec:
-                        self.missing_strand += 1
-                    for a, b in rec.get("minus", ()):
-                        minus[int(a):int(b)] = True
-                except (ValueError, KeyError, TypeError) as exc:
-                    raise UserError(f"{path}: line {n}: not a preprocessed chunk ({exc})") from None
-                if len(x) != len(y):
-                    raise UserError(f"{path}: line {n}: sequence and labels differ in length")
-                if int(y.max()) >= NUM_LABELS:
-                    raise UserError(f"{path}: line {n}: label {int(y.max())} outside 0..{NUM_LABELS - 1}")
-                self.xs.append(x)
-                self.ys.append(to_states(y, minus) if states else y)
-                self.meta.append((rec.get("chrom", "?"), int(rec.get("start", 0)), int(rec.get("end", len(x)))))
-        if not self.xs:
-            raise UserError(f"--data: {path} has no chunks (empty split)")
-
-    def __len__(self):
-        return len(self.xs)
-
-    def __getitem__(self, i):
-        x, y = self.xs[i], self.ys[i]
-        if self.crop is not None and len(x) > self.crop:
-            # a random window per visit (torch RNG: seeded and checkpointed by the engine)
-            s = int(torch.randint(0, len(x) - self.crop + 1, (1,)))
-            return x[s:s + self.crop], y[s:s + self.crop]
-        return x, y
-
-    @property
-    def max_length(self) -> int:
-        m = max(len(x) for x in self.xs)
-        return min(m, self.crop) if self.crop else m
-
-
-def collate(items):
-    """list of (x, y) -> (x (B, T) long, y (B, T) long, lengths (B,) long), zero-padded."""
-    lengths = torch.tensor([len(x) for x, _ in items], dtype=torch.long)
-    T = int(lengths.max())
-    x = torch.full((len(items), T), 4, dtype=torch.long)
-    y = torch.zeros((len(items), T), dtype=torch.long)
-    for i, (xi, yi) in enumerate(items):
-        x[i, :len(xi)] = xi.long()
-        y[i, :len(yi)] = yi.long()
-    return x, y, lengths
+from genotool_gencode.crf.recursion import estimate_memory_bytes, format_bytes
 
 
 def _stats(t: torch.Tensor) -> str:
@@ -114,55 +51,6 @@ def first_batch_diagnostics(model, x, lengths, log) -> dict:
     if out["encoder_absmax"] > 100:
         log("WARNING: encoder outputs exceed 100 in magnitude; consider --emission-clamp")
     return out
-
-
-def decode_and_score(model, em, y, lengths, metrics: SegmentationMetrics) -> list:
-    """Decode emissions (B, T, C) to labels, add them against the targets y (B, T) to ``metrics``;
-    return the label lists trimmed to each length."""
-    labs, _ = model.decode_emissions(em, lengths)
-    y_lab = model.labels_of(y).cpu().numpy()
-    out = []
-    for b, lab in enumerate(labs):
-        L = int(lengths[b])
-        metrics.update(y_lab[b, :L], lab[:L])
-        out.append(lab[:L])
-    return out
-
-
-def evaluate(model, dataset, plan, batch_size: int, max_chunks: int | None = None, keep=False):
-    """Decode a dataset with the engine's predict loop (eval mode, no_grad, the plan's autocast);
-    return (SegmentationMetrics, mean NLL per position, label lists if keep).
-
-    Batches hold chunks of similar length (a stable sort: equal-length data keeps its order), so
-    a short record is not padded to a long one's length; the encoders and heads read a padded
-    sequence as its unpadded self, so only the work changes. Metrics are added in dataset order."""
-    from genotool.engine import predict_loop, unwrap
-
-    raw = unwrap(model)
-    n = len(dataset) if max_chunks is None else min(len(dataset), max_chunks)
-    order = sorted(range(n), key=lambda i: len(dataset.xs[i]))
-    groups = [order[i:i + batch_size] for i in range(0, n, batch_size)]
-    batches = (collate([dataset[j] for j in g]) for g in groups)
-
-    def step(m, batch):
-        x, y, lengths = batch
-        _, em = m.encode(x, lengths)
-        nll = float(m.head.nll(em.float(), y, lengths).sum())
-        labs, _ = m.decode_emissions(em, lengths)
-        y_lab = m.labels_of(y).cpu().numpy()
-        return nll, int(lengths.sum()), [(y_lab[b, :int(L)], lab[:int(L)]) for b, (lab, L) in
-                                         enumerate(zip(labs, lengths.tolist()))]
-
-    outs = predict_loop(raw, batches, step, plan=plan)
-    pairs = [None] * n
-    for g, o in zip(groups, outs):
-        for j, pair in zip(g, o[2]):
-            pairs[j] = pair
-    metrics = SegmentationMetrics()
-    for true, pred in pairs:
-        metrics.update(true, pred)
-    nll_sum, n_pos = sum(o[0] for o in outs), sum(o[1] for o in outs)
-    return metrics, nll_sum / max(1, n_pos), [pred for _, pred in pairs] if keep else []
 
 
 def make_task(*, crf_reg: float, log_every: int, log, device_holder: dict, max_val_chunks: int | None,
@@ -270,7 +158,7 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: ModelConfig, se
         f"encoder activations ~{format_bytes(est['encoder_activation_bytes'])}")
     model = SegmentationModel(cfg, device_type=plan.device.split(":")[0])
     if cfg.structure_init == "counts":
-        from genotool_gencode.priors import label_statistics
+        from genotool_gencode.crf.priors import label_statistics
 
         stats = label_statistics((y.numpy() for y in train_ds.ys), n_states)
         model.head.init_structure(stats)
@@ -307,63 +195,111 @@ def run_training(*, data_dir: Path, out_dir: Path, model_config: ModelConfig, se
             "is_main": trainer.is_main}
 
 
-def _legacy_model(model_dir: Path) -> dict | None:
-    """A model folder written before genotool.engine.model_io: model_config.json + a bare state_dict."""
-    cfg_path, w_path = model_dir / "model_config.json", model_dir / "model.pt"
-    if not cfg_path.is_file() or not w_path.is_file():
-        return None
-    try:
-        return {"config": json.loads(cfg_path.read_text()),
-                "state_dict": torch.load(w_path, map_location="cpu", weights_only=True)}
-    except Exception as exc:  # noqa: BLE001 - a damaged folder is the user's input
-        raise UserError(f"--model: {model_dir} cannot be read as a gencode model ({type(exc).__name__})") from exc
+@dataclass(kw_only=True)
+class TrainConfig(RunOptions):
+    """`gencode train`'s options. ``states='gene'``: a gene finder (genes/), fitted by
+    :func:`run_train_genes`; ``'strand'``: an encoder + CRF head over strand-aware label states
+    (``model``: ModelConfig, ``settings``: TrainSettings), trained by :func:`run_training`."""
+
+    data: Path
+    output: Path
+    states: str = "gene"
+    model: ModelConfig = field(default_factory=ModelConfig)
+    settings: TrainSettings = field(default_factory=TrainSettings)
+    features: str = "both"                 # gene states: sensors, encoder or both
+    encoder_steps: int | None = None       # gene states: trunk training steps (None: the default)
+    force: bool = False
+
+    def check(self) -> "TrainConfig":
+        from genotool.errors import require_dir
+        from genotool.options import check_choice
+
+        require_dir(self.data, "--data")
+        check_choice(self.states, STATES, "--states")
+        self.settings.check()
+        from genotool_gencode.genes.finder import KINDS
+
+        # checked whatever the states: a bad value is a mistake even where it is not read
+        check_choice(self.features, KINDS, "--features")
+        if self.states == "gene":
+            if self.model.head not in ("semicrf", "linear"):
+                raise UserError(f"--head {self.model.head}: gene states need our CRF (semicrf: explicit "
+                                "exon/intron lengths, or linear: the same states with geometric lengths); "
+                                "pytorch-crf needs --states strand")
+            if self.encoder_steps is not None and self.encoder_steps < 1:
+                raise UserError(f"--encoder-steps must be >= 1, not {self.encoder_steps}")
+        self.model.check(None if self.states == "strand" else ("semicrf",))
+        return self
+
+    def fit_settings(self):
+        """The gene finder's FitSettings from these options."""
+        from genotool_gencode.genes.encoder import EncoderSettings
+        from genotool_gencode.genes.fit import FitSettings
+
+        enc = EncoderSettings(**({"trunk_steps": self.encoder_steps} if self.encoder_steps else {}))
+        return FitSettings(kind=self.features, durations="explicit" if self.model.head == "semicrf" else "geometric",
+                           epochs=self.settings.epochs, seed=self.settings.seed, encoder=enc)
 
 
-def load_model(model_dir: Path, device: str = "cpu"):
-    """Rebuild a trained SegmentationModel from ``model_dir`` -> (model in eval mode, ModelConfig)."""
-    from genotool.engine import load_model as engine_load
-
-    from genotool_gencode.models import SegmentationModel
-
-    device_type = device.split(":")[0]
-    model, payload = engine_load(
-        model_dir, lambda c: SegmentationModel(ModelConfig.from_json(c), device_type=device_type),
-        plugin="gencode", device=device, upgrade=lambda c: ModelConfig.from_json(c).to_json(),
-        legacy=_legacy_model)
-    return model, model.config
+STATES = ("gene", "strand")
 
 
-def inference_plan(device, precision, batch_size, threads, default_batch: int = 4):
-    """The probe's plan for predict/validate: --batch-size or ``default_batch`` (recorded in the
-    plan), --precision honoured by the predict loop's autocast; torch threads applied."""
-    from genotool.probe import apply_torch, make_plan
-
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=batch_size,
-                     cpu_threads=threads)
-    if plan.batch_size is None:
-        plan.batch_size, plan.batch_size_source = default_batch, "default"
-    apply_torch(plan)
-    return plan
-
-
-def train_command(data: Path, output: Path, model_config: ModelConfig, settings: TrainSettings, *, device,
-                  precision, threads, force: bool, log) -> dict:
-    """The `train` verb's body: plan, run folder (metadata: model config, settings, plan), training."""
+def run_train(cfg: TrainConfig, log=log_line) -> dict:
+    """The `train` verb: checks, the run folder (metadata: options, plan), training, export."""
     from genotool.outputs import run_output
-    from genotool.probe import apply_torch, make_plan
 
-    from genotool_gencode.config import default_batch_size
-
-    plan = make_plan(backend="torch", device=device, precision=precision, batch_size=settings.batch_size,
-                     cpu_threads=threads)
-    settings = default_batch_size(plan, settings, 32)
-    apply_torch(plan)
-    cfg = model_config.for_head()
-    params = {**cfg.to_json(), **settings.to_json(), "threads": threads}
-    with run_output(output, command="gencode train", parameters=params, inputs=[data], force=force) as run:
+    cfg.check()
+    if cfg.states == "gene":
+        return run_train_genes(cfg, log)
+    plan = cfg.plan(default_batch_size=32)
+    settings = replace(cfg.settings, batch_size=int(plan.batch_size))
+    model_config = cfg.model.for_head()
+    params = {**model_config.to_json(), **settings.to_json(), "threads": cfg.threads}
+    with run_output(cfg.output, command="gencode train", parameters=params, inputs=[cfg.data],
+                    force=cfg.force) as run:
         run.plan = plan.to_dict()
-        res = run_training(data_dir=data, out_dir=run.path, model_config=cfg, settings=settings, plan=plan, log=log)
+        res = run_training(data_dir=cfg.data, out_dir=run.path, model_config=model_config, settings=settings,
+                           plan=plan, log=log)
         res.pop("history")
         run.runtime.update(res)
-    log(f"trained {cfg.head}: best val_loss {res['best_metric']:.4f} after {res['epochs_run']} epochs -> {output}")
+    log(f"trained {model_config.head}: best val_loss {res['best_metric']:.4f} after {res['epochs_run']} epochs "
+        f"-> {cfg.output}")
     return res
+
+
+def run_train_genes(cfg: TrainConfig, log=log_line) -> dict:
+    """Fit a gene finder on the training split's genes (genes/fit.py), save it, report the
+    validation split's gene-level accuracy."""
+    from genotool.outputs import run_output, write_json
+
+    from genotool_gencode.genes.fit import fit_gene_finder
+    from genotool_gencode.genes.pieces import has_pieces, load_split, training_genes
+    from genotool_gencode.genes.saved import save_finder
+    from genotool_gencode.evaluation import evaluate_finder
+
+    plan = cfg.plan(default_batch_size=1)
+    fs = cfg.fit_settings()
+    train = load_split(cfg.data, "train")          # checked whole before anything is fitted
+    pieces, dropped = training_genes(train, fs.sensors.min_intron, fs.sensors.min_exon)
+    n_genes = sum(len(g) for _, g in pieces)
+    if n_genes == 0:
+        raise UserError(f"--data: {cfg.data} has no valid training gene model in its train split")
+    val = load_split(cfg.data, "val") if has_pieces(cfg.data, "val") else []
+    log(f"gene finder ({cfg.model.head}, {cfg.features}): {n_genes} training genes on "
+        f"{sum(len(c) for c, _ in pieces):,} bp" + (f"; left out: {dropped}" if dropped else ""))
+    params = {"states": "gene", "head": cfg.model.head, **fs.to_json(), "threads": cfg.threads}
+    with run_output(cfg.output, command="gencode train", parameters=params, inputs=[cfg.data],
+                    force=cfg.force, resume=False) as run:
+        run.plan = plan.to_dict()
+        finder, summary = fit_gene_finder(pieces, fs, log)
+        save_finder(finder, run.path, cfg.model.head)
+        summary["training_genes_left_out"] = dropped
+        if val:
+            metrics, _ = evaluate_finder(finder, val)
+            write_json(run.path / "val_metrics.json", metrics)
+            summary["val"] = {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+            log(f"validation: exon F1 {metrics['exon_f1']:.4f}, gene F1 {metrics['gene_f1']:.4f}, "
+                f"nucleotide F1 {metrics['nucleotide_f1']:.4f}")
+        run.runtime.update({k: v for k, v in summary.items() if k != "weight_history"})
+    log(f"trained gene finder ({cfg.model.head}, {cfg.features}) in {summary['seconds']:.0f} s -> {cfg.output}")
+    return summary

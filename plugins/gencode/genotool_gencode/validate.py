@@ -1,21 +1,117 @@
-"""`gencode validate`: metrics on a split + HTML report (per-class table, duration histograms)."""
+"""`gencode validate`: a trained model on one split of a `preprocess` folder -> ``metrics.json``
+and ``report.html``.
+
+* A gene finder: its predicted gene models on the split's sequence against every annotated
+  transcript (nucleotide / exon / gene sensitivity, specificity, F1; the predictions as
+  ``predictions.gtf``), with predicted-vs-annotated exon length histograms.
+* A per-base model: position, boundary and segment F1, duration KL per label and the label-derived
+  gene levels on the split's chunks, with duration histograms.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from genotool.errors import UserError
+from genotool.options import RunOptions
 from genotool.outputs import write_json
 from genotool_gencode.labels import LABELS
 
 
-def run_validate(data_dir: Path, model_dir: Path, out_dir: Path, *, split: str, max_chunks, plan, log) -> dict:
+@dataclass(kw_only=True)
+class ValidateConfig(RunOptions):
+    data: Path
+    model: Path
+    output: Path
+    split: str = "test"
+    max_chunks: int | None = None
+    force: bool = False
+
+    def check(self) -> "ValidateConfig":
+        from genotool.errors import require_dir
+
+        require_dir(self.data, "--data")
+        require_dir(self.model, "--model")
+        if self.split not in ("train", "val", "test"):
+            raise UserError(f"--split must be train, val or test, not '{self.split}'")
+        return self
+
+
+def run_validate(cfg: ValidateConfig, log) -> dict:
+    from genotool.outputs import run_output
+
+    from genotool_gencode.loading import is_gene_finder, load_model
+
+    cfg.check()
+    plan = cfg.plan(default_batch_size=4)
+    model, mcfg = load_model(cfg.model, plan.device)
+    params = {"split": cfg.split, "max_chunks": cfg.max_chunks, "model": str(cfg.model)}
+    gene = is_gene_finder(model)
+    if gene:
+        from genotool_gencode.genes.pieces import load_split
+
+        pieces = load_split(cfg.data, cfg.split)     # checked before the run folder exists
+    with run_output(cfg.output, command="gencode validate", parameters=params, inputs=[cfg.data, cfg.model],
+                    force=cfg.force, resume=False) as run:
+        run.plan = plan.to_dict()
+        if gene:
+            summary = validate_genes(model, mcfg, pieces, run.path, split=cfg.split, log=log)
+        else:
+            summary = validate_labels(model, mcfg, cfg.data, run.path, split=cfg.split, max_chunks=cfg.max_chunks,
+                                      plan=plan, log=log)
+        run.runtime.update({k: v for k, v in summary.items() if not isinstance(v, (dict, list))})
+    if gene:
+        log(f"exon F1 {summary['exon_f1']:.4f}, gene F1 {summary['gene_f1']:.4f}, nucleotide F1 "
+            f"{summary['nucleotide_f1']:.4f} -> {cfg.output}/report.html")
+    else:
+        log(f"segment F1 {summary['segment_f1']:.4f}, position macro-F1 {summary['position_macro_f1']:.4f}, "
+            f"duration KL {summary['duration_kl']:.4f} -> {cfg.output}/report.html")
+    return summary
+
+
+def validate_genes(finder, mcfg: dict, pieces, out_dir: Path, *, split: str, log) -> dict:
     from genotool.report import Report
 
-    from genotool_gencode.train import ChunkDataset, evaluate, load_model
+    from genotool_gencode.evaluation import evaluate_finder
+    from genotool_gencode.genes.gff import write_gtf
+    from genotool_gencode.progress import bar
 
-    model, cfg = load_model(model_dir, plan.device)
+    log(f"validating gene finder ({mcfg.get('head')}, {mcfg.get('features')}) on {len(pieces)} {split} "
+        f"sequences ({sum(len(p.codes) for p in pieces):,} bp) ...")
+    with bar("predicting genes", sum(len(p.codes) for p in pieces)) as advance:
+        metrics, pred = evaluate_finder(finder, pieces, progress=advance)
+    with open(out_dir / "predictions.gtf", "w") as fh:
+        write_gtf(fh, pred)
+    write_json(out_dir / "metrics.json", {**metrics, "model_config": mcfg})
+    rep = Report(f"gencode validate: gene finder ({mcfg.get('head')}, {mcfg.get('features')}) on {split}")
+    rep.add_table("Gene models", [{"level": lv, "sensitivity": metrics[f"{lv}_sensitivity"],
+                                   "specificity": metrics[f"{lv}_specificity"], "F1": metrics[f"{lv}_f1"]}
+                                  for lv in ("nucleotide", "exon", "gene")])
+    truth = [e - s for p in pieces for g in p.genes for s, e in g.exons]
+    predicted = [e - s for g in pred for s, e in g.exons]
+    fig = rep.figure(width=7, height=3.5)
+    ax = fig.subplots()
+    bins = np.unique(np.round(np.geomspace(1, max([10, *truth, *predicted]) + 1, 40)).astype(int))
+    ax.hist(truth, bins=bins, alpha=0.6, density=True, label=f"annotated (n={len(truth)})")
+    ax.hist(predicted, bins=bins, alpha=0.6, density=True, label=f"predicted (n={len(predicted)})")
+    ax.set_xscale("log")
+    ax.set_xlabel("coding exon length (bp)")
+    ax.legend(fontsize=8)
+    rep.add_figure("Coding exon lengths, predicted vs annotated (log x axis, density)", fig,
+                   png_path=out_dir / "exon_lengths.png")
+    rep.write(out_dir / "report.html")
+    return metrics
+
+
+def validate_labels(model, cfg, data_dir: Path, out_dir: Path, *, split: str, max_chunks, plan, log) -> dict:
+    from genotool.report import Report
+
+    from genotool_gencode.dataset import ChunkDataset
+    from genotool_gencode.evaluation import evaluate
+
     ds = ChunkDataset(data_dir / f"{split}.jsonl", max_chunks, states=model.strand_states)
     log(f"validating {cfg.head} ({cfg.encoder}) on {len(ds)} {split} chunks ...")
     metrics, nll, _ = evaluate(model, ds, plan, int(plan.batch_size))

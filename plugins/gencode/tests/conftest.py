@@ -1,6 +1,12 @@
-"""Shared tiny fixtures: one simulated genome and its preprocessed chunks per test session."""
+"""Shared tiny fixtures: one simulated genome and its preprocessed chunks per test session; this
+folder on sys.path for the helpers module ``gencode_helpers``."""
+
+import sys
+from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
 
 
 @pytest.fixture(scope="session")
@@ -37,3 +43,4 @@ def tiny_genome(tiny_sim):
         else:
             seqs[name].append(line.strip())
     return {k: "".join(v) for k, v in seqs.items()}
+

@@ -8,15 +8,7 @@ import sys
 
 import pytest
 
-
-def _no_output(path):
-    return not path.exists() and not path.with_name(path.name + ".partial").exists()
-
-
-def _err_line(res):
-    lines = [line for line in res.stderr.splitlines() if line.startswith("genotool: error:")]
-    assert len(lines) == 1, res.stderr
-    return lines[0]
+from gencode_helpers import err_line as _err_line, no_output as _no_output
 
 
 def test_help_imports_no_torch():
@@ -117,6 +109,7 @@ def test_overlapping_genes_on_both_strands_are_merged_with_warning(genotool_cli,
         c = l.split("\t")
         c[3], c[4] = str(int(c[3]) + 40), str(int(c[4]) + 40)
         c[6] = "-" if c[6] == "+" else "+"
+        c[7] = "."       # the copy's CDS phases would disagree with its coordinates on the other strand
         c[8] = c[8].replace("chr1.g2", "chr1.gX").replace("chr1.t2", "chr1.tX")
         extra.append("\t".join(c))
     i = lines.index(first[-1]) + 1
@@ -132,15 +125,14 @@ def test_overlapping_genes_on_both_strands_are_merged_with_warning(genotool_cli,
 
 TRAIN = ("--hidden-dim", "8", "--num-layers", "1", "--epochs", "1", "--max-steps-per-epoch", "2",
          "--crop-length", "300", "--batch-size", "2", "--max-val-chunks", "2", "--threads", "1")
+STRAND = ("--states", "strand")
 
 
 def test_train_validate_predict_semicrf(genotool_cli, tiny_sim, tiny_data, tmp_path):
     m = tmp_path / "m"
-    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "semicrf",
-                       "--max-duration", "2", "--linear-warmup-epochs", "1", *TRAIN[:4], "--epochs", "2",
-                       *TRAIN[6:])
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), *STRAND, "--head", "semicrf",
+                       "--max-duration", "2", *TRAIN[:4], "--epochs", "2", *TRAIN[6:])
     assert res.exit_code == 0, res.stderr
-    assert "epochs 1-1: encoder trained under a linear-chain CRF (warm-up)" in res.stderr
     assert "smaller than the minimum length of start_codon" in res.stderr   # K=2 < 3-bp codons: warned
     assert "Memory estimate" in res.stderr and "Encoder output stats" in res.stderr
     assert (m / "model.pt").exists() and (m / "checkpoints" / "best.pt").exists()
@@ -190,27 +182,30 @@ def test_compare_and_mamba_train(genotool_cli, tiny_data, tmp_path):
     out = tmp_path / "c"
     js = tmp_path / "c.json"
     res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(out), "--max-duration", "8",
-                       "--max-test-chunks", "2", "--json", str(js), *TRAIN[:-4])
+                       "--models", "pytorch-crf,linear,semicrf", "--max-test-chunks", "2", "--json", str(js),
+                       *TRAIN[:-4])
     assert res.exit_code == 0, res.stderr
     rows = json.loads(js.read_text())["rows"]
     assert [r["model"] for r in rows] == ["pytorch-crf", "linear", "semicrf"]
     assert all(0.0 <= r["segment_f1"] <= 1.0 and r["duration_kl"] >= 0 for r in rows)
+    # every row is also scored on the test split's gene models (the label runs read as genes)
+    assert all(0.0 <= r["exon_f1"] <= 1.0 and "gene_f1" in r and r["predict_seconds"] >= 0 for r in rows)
     assert [json.loads((out / r / "model_config.json").read_text())["orf_scores"] for r in
             ("pytorch-crf", "linear", "semicrf")] == [False, False, True]
     m = tmp_path / "mamba"
-    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "linear",
-                       "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", "--no-censor-edges", *TRAIN[:8],
-                       "--crop-length", "64",
-                       "--batch-size", "1", "--max-val-chunks", "1")
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), *STRAND, "--head", "linear",
+                       "--encoder", "mamba", "--d-state", "4", "--no-boundary-scores", *TRAIN[:8],
+                       "--crop-length", "64", "--batch-size", "1", "--max-val-chunks", "1")
     assert res.exit_code == 0, res.stderr
     cfg = json.loads((m / "model_config.json").read_text())
-    assert cfg["encoder"] == "mamba" and cfg["boundary_scores"] is False and cfg["censor_edges"] is False
+    assert cfg["encoder"] == "mamba" and cfg["boundary_scores"] is False and cfg["censor_edges"] is True
 
 
 def test_bench_json_with_reference(genotool_cli, tmp_path):
     pytest.importorskip("flash_semicrf")
     out = tmp_path / "b.json"
-    res = genotool_cli("gencode", "bench", "-B", "2", "-T", "60", "-K", "6", "--encoder-length", "32", "-o", str(out))
+    res = genotool_cli("gencode", "bench", "-B", "2", "-T", "60", "-K", "6", "--encoder-length", "32",
+                       "--gene-length", "0", "-o", str(out))
     assert res.exit_code == 0, res.stderr
     data = json.loads(res.stdout)
     assert data == json.loads(out.read_text()) or data["ours"] == json.loads(out.read_text())["ours"]
@@ -226,23 +221,51 @@ def test_bad_model_options(genotool_cli, tiny_data, tmp_path):
     assert res.exit_code == 2 and "--data" in _err_line(res)
     assert _no_output(tmp_path / "x")
     for opt, bad in (("--states", "codons"), ("--structure-init", "uniform"), ("--scheduler", "linear"),
-                     ("--durations", "spline"), ("--linear-warmup-epochs", "-1"), ("--long-runs", "geometric")):
-        res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
-        assert res.exit_code == 2 and opt in _err_line(res)
-        res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad)
-        assert res.exit_code == 2 and opt in _err_line(res)
+                     ("--features", "all")):
+        for states in ("gene", "strand"):
+            res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"),
+                               "--states", states, opt, bad)
+            assert res.exit_code == 2 and opt in _err_line(res)
+        if opt not in ("--features", "--states"):     # compare names its rows by --models
+            res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt, bad,
+                               "--models", "linear")
+            assert res.exit_code == 2 and opt in _err_line(res), (opt, res.stderr)
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"), "--head",
+                       "pytorch-crf")
+    assert res.exit_code == 2 and "--states strand" in _err_line(res)
+    res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "x"), "--models",
+                       "gene-semicrf-magic")
+    assert res.exit_code == 2 and "--models" in _err_line(res)
+    # retired options of older models (their folders still load) are refused by the parser
+    for opt, val in (("--durations", "table"), ("--linear-warmup-epochs", "1"), ("--long-runs", "pieces"),
+                     ("--chain", "all"), ("--backend", "exact"), ("--no-censor-edges", None)):
+        res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(tmp_path / "x"), opt,
+                           *([val] if val else []))
+        assert res.exit_code == 2 and "No such option" in res.stderr, (opt, res.stderr)
     assert _no_output(tmp_path / "x")
 
 
-def test_train_with_label_states_and_random_init(genotool_cli, tiny_data, tmp_path):
-    """The 11-label CRF without count priors still trains and validates (older configuration)."""
-    m = tmp_path / "m"
-    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "pytorch-crf",
-                       "--states", "labels", "--structure-init", "random", "--scheduler", "cosine", *TRAIN)
-    assert res.exit_code == 0, res.stderr
-    assert "initialised from training-label counts" not in res.stderr
-    cfg = json.loads((m / "model_config.json").read_text())
-    assert cfg["states"] == "labels" and cfg["structure_init"] == "random"
-    res = genotool_cli("gencode", "validate", "--data", str(tiny_data), "--model", str(m), "-o",
+def test_label_states_model_folder_still_loads(genotool_cli, tiny_data, tmp_path):
+    """A model over the 11 labels (the retired --states labels) with random structure init, as older
+    versions wrote it, still validates; --structure-init random still trains a strand model."""
+    import torch
+
+    from genotool.engine import export_model
+    from genotool_gencode.config import ModelConfig
+    from genotool_gencode.models import SegmentationModel
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(head="pytorch-crf", states="labels", structure_init="random", hidden_dim=8, num_layers=1,
+                      boundary_scores=False, censor_edges=False, long_runs="pieces", orf_scores=False).for_head()
+    old = tmp_path / "old"
+    old.mkdir()
+    export_model(SegmentationModel(cfg), old, plugin="gencode", config=cfg.to_json())
+    res = genotool_cli("gencode", "validate", "--data", str(tiny_data), "--model", str(old), "-o",
                        str(tmp_path / "v"), "--max-chunks", "1", "--threads", "1")
     assert res.exit_code == 0, res.stderr
+    m = tmp_path / "m"
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), *STRAND, "--head", "pytorch-crf",
+                       "--structure-init", "random", "--scheduler", "cosine", *TRAIN)
+    assert res.exit_code == 0, res.stderr
+    assert "initialised from training-label counts" not in res.stderr
+    assert json.loads((m / "model_config.json").read_text())["structure_init"] == "random"

@@ -103,6 +103,14 @@ def _gb_text(gb_dir):
     ("outside", "outside the record"),
     ("overlap", "overlap"),
     ("mixed", "not both"),
+    # issue 27 D13: a file cut inside its last record's sequence, a LOCUS length that disagrees
+    ("cut", "is cut"),
+    ("locus_length", "the LOCUS line says"),
+    # D14: characters that are no base inside the sequence
+    ("junk", "not a DNA base"),
+    # D15: a CDS part on another record; a location Biopython cannot read (was an AttributeError)
+    ("remote", "lies on another record"),
+    ("bad_location", "cannot be read"),
 ])
 def test_bad_genbank_input(genotool_cli, gb, tiny_sim, tmp_path, case, expect):
     import re
@@ -116,6 +124,20 @@ def test_bad_genbank_input(genotool_cli, gb, tiny_sim, tmp_path, case, expect):
         text = text.replace(cds.group(0), f"     CDS             join(10..20,30..{length + 50})\n")
     elif case == "overlap":
         text = text.replace(cds.group(0), "     CDS             join(10..200,150..300)\n")
+    elif case == "cut":
+        # two records; the second loses its tail (and its '//') well after its CDS
+        second = text.replace(text.split()[1], "rec2", 1)
+        text = text + second[:second.rindex("//") - 200]
+    elif case == "locus_length":
+        text = re.sub(r"(LOCUS\s+\S+\s+)\d+( bp)", lambda m: f"{m.group(1)}{length + 7}{m.group(2)}", text, count=1)
+    elif case == "junk":
+        head, tail = text.split("ORIGIN", 1)
+        line = tail.splitlines()[1]
+        text = head + "ORIGIN" + tail.replace(line, line[:12] + "@#" + line[14:], 1)
+    elif case == "remote":
+        text = text.replace(cds.group(0), "     CDS             join(AB000001.1:1..100,200..300)\n")
+    elif case == "bad_location":
+        text = text.replace(cds.group(0), "     CDS             join(10..20,3x0..400)\n")
     f = tmp_path / "bad.gb"
     f.write_text(text)
     out = tmp_path / "o"
@@ -139,8 +161,8 @@ def test_single_split_gtf_and_validate_on_it(genotool_cli, tiny_sim, tiny_data, 
     assert res.exit_code == 0, res.stderr
     assert sorted(p.name for p in one.glob("*.jsonl")) == ["test.jsonl"]
     m = tmp_path / "m"
-    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--head", "linear",
-                       "--hidden-dim", "8", "--num-layers", "1", "--epochs", "1", "--max-steps-per-epoch", "1",
+    res = genotool_cli("gencode", "train", "--data", str(tiny_data), "-o", str(m), "--states", "strand",
+                       "--head", "linear", "--hidden-dim", "8", "--num-layers", "1", "--epochs", "1", "--max-steps-per-epoch", "1",
                        "--crop-length", "200", "--batch-size", "2", "--max-val-chunks", "1", "--threads", "1")
     assert res.exit_code == 0, res.stderr
     v = tmp_path / "v"
@@ -169,8 +191,8 @@ def test_gene_levels_count_exact_exons_and_whole_genes():
 
 
 def test_augustus_output_parsing(tmp_path):
-    from genotool_gencode.augustus import gff_intervals, parse_own_evaluation
-    from genotool_gencode.preprocess import ChunkPainter
+    from genotool_gencode.augustus import parse_own_evaluation
+    from genotool_gencode.genes.gff import read_gene_models
 
     text = ("nucleotide level |       0.975 |        0.89 |\n"
             "exon level |    511 |    472 |  396 | ------------------ | ------------------ |       0.839 |"
@@ -187,22 +209,24 @@ def test_augustus_output_parsing(tmp_path):
         "r1\tAUGUSTUS\tCDS\t31\t40\t.\t+\t2\ttranscript_id \"g1.t1\"; gene_id \"g1\";\n"
         "r1\tAUGUSTUS\tstop_codon\t41\t43\t.\t+\t0\ttranscript_id \"g1.t1\"; gene_id \"g1\";\n"
         "r1\tAUGUSTUS\tCDS\t61\t70\t.\t-\t0\ttranscript_id \"g2.t1\"; gene_id \"g2\";\n")   # partial: no codons
-    lab = ChunkPainter(gff_intervals(gff)["r1"]).paint(0, 80)
-    assert list(lab[10:13]) == [START_CODON] * 3 and lab[20] == FIRST_INTRON and list(lab[40:43]) == [10] * 3
-    assert exons_and_genes(lab)[1] == [((10, 20), (30, 40)), ((60, 70),)]
+    genes = sorted(read_gene_models(gff, source="AUGUSTUS"), key=lambda g: g.start)
+    # the stop codon joins the 3' CDS part: coding exons as annotations count them
+    assert [(g.transcript_id, g.strand, g.exons) for g in genes] == [("g1.t1", "+", [(10, 20), (30, 43)]),
+                                                                   ("g2.t1", "-", [(60, 70)])]
 
 
 def test_augustus_row_says_why_it_is_missing(genotool_cli, tiny_data, tmp_path, monkeypatch):
-    """GTF-prepared data has no GenBank records for etraining: the row says so (and without the
-    binaries it says to install them)."""
-    js = tmp_path / "c.json"
-    res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "c"), "--models", "",
-                       "--augustus", "--json", str(js))
-    assert res.exit_code == 0, res.stderr
-    (row,) = json.loads(js.read_text())["rows"]
-    assert row["model"] == "augustus" and ("genbank" in row["missing"] or "not installed" in row["missing"])
+    """Without the binaries, or without a species of that name, the row says why it is missing."""
     from genotool_gencode import augustus
 
+    assert augustus.why_missing(tiny_data, "no_such_species") is not None
+    js = tmp_path / "c.json"
+    res = genotool_cli("gencode", "compare", "--data", str(tiny_data), "-o", str(tmp_path / "c"), "--models", "",
+                       "--augustus-species", "no_such_species", "--json", str(js))
+    assert res.exit_code == 0, res.stderr
+    (row,) = json.loads(js.read_text())["rows"]
+    assert row["model"] == "augustus-no_such_species" and ("no species" in row["missing"]
+                                                           or "not installed" in row["missing"])
     monkeypatch.setattr(augustus.shutil, "which", lambda name: None)
     assert "not installed" in augustus.why_missing(tiny_data)
 

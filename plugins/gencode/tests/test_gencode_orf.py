@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from genotool_gencode.encoders import encode_sequence
-from genotool_gencode.orf import stop_codon_tracks, state_anchors
-from genotool_gencode.semicrf import canonical_nll, labels_to_runs
-from genotool_gencode.semicrf_canonical import OrfScores
+from genotool_gencode.crf.orf import stop_codon_tracks, state_anchors
+from genotool_gencode.crf.recursion import canonical_nll, labels_to_runs
+from genotool_gencode.crf.canonical import OrfScores
 
 
 
@@ -102,6 +102,6 @@ def test_orf_option_reaches_the_head_and_old_models_have_none():
     old = {k: v for k, v in cfg.items() if k != "orf_scores"}
     assert not SegmentationModel(old).orf_scores
     with pytest.raises(ValueError, match="ORF"):
-        from genotool_gencode.models import SemiCRFHead
+        from genotool_gencode.crf.heads import SemiCRFHead
         SemiCRFHead(21, 1, long_runs="tail", orf_scores=True)
     assert json.dumps(cfg)        # still a plain JSON config

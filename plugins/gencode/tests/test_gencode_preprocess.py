@@ -11,7 +11,8 @@ import pytest
 from genotool.genome.gtf import iter_chromosomes, pick_one_per_gene
 from genotool_gencode.labels import (FIRST_EXON, FIRST_INTRON, INTERNAL_EXON, LABELS, LAST_EXON, LAST_INTRON,
                                      START_CODON, STOP_CODON, UTR3, UTR5, transcript_intervals)
-from genotool_gencode.preprocess import ChunkPainter, chunk_starts, preprocess
+from genotool_gencode.chunks import ChunkPainter, chunk_starts
+from genotool_gencode.preprocess import preprocess
 
 COMP = str.maketrans("ACGT", "TGCA")
 
@@ -141,7 +142,7 @@ def test_chunk_starts_cover_everything():
 
 def test_chunks_carry_the_strand_track_of_their_genes(tiny_sim, tiny_data):
     """``minus`` runs cover exactly the genic bases of minus-strand transcripts."""
-    from genotool_gencode.preprocess import mask_runs
+    from genotool_gencode.chunks import mask_runs
 
     assert mask_runs(np.array([0, 1, 1, 0, 1], dtype=bool)) == [[1, 3], [4, 5]]
     minus_ivs = {}
@@ -176,7 +177,7 @@ def test_strand_states_make_the_gene_grammar_first_order(tiny_data):
     them; over strand-aware states neither strand ever goes from an internal exon to its first
     intron or from a first intron back to the first exon."""
     from genotool_gencode.labels import NUM_STATES, STATE_LABEL, to_states
-    from genotool_gencode.priors import label_statistics
+    from genotool_gencode.crf.priors import label_statistics
 
     labs, states = [], []
     for _, y, minus in _chunks_with_strand(tiny_data):

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from genotool_gencode.priors import (canonical_semicrf_init, label_statistics, linear_chain_init)
-from genotool_gencode.semicrf import canonical_nll, semicrf_nll
+from genotool_gencode.crf.priors import (canonical_semicrf_init, label_statistics, linear_chain_init)
+from genotool_gencode.crf.recursion import canonical_nll, semicrf_nll
 
 
 
@@ -86,7 +86,7 @@ def test_heads_accept_structure_init(model):
 
 
 def test_hat_basis_interpolates_between_knots():
-    from genotool_gencode.durations import duration_knots, hat_basis, weights_for
+    from genotool_gencode.crf.durations import duration_knots, hat_basis, weights_for
 
     assert duration_knots(8) == list(range(1, 9))
     assert torch.equal(hat_basis(8), torch.eye(8, dtype=torch.float64))   # short K: one score per length
@@ -104,7 +104,7 @@ def test_hat_basis_interpolates_between_knots():
 
 
 def test_smoothed_counts_keep_mass_and_sharp_short_lengths():
-    from genotool_gencode.priors import smooth_length_counts
+    from genotool_gencode.crf.priors import smooth_length_counts
 
     counts = np.zeros(100)
     counts[2] = 50                          # a 3 bp codon
@@ -120,7 +120,7 @@ def test_smooth_durations_generalise_better_from_few_segments():
     """Few training runs of a broadly distributed length: the count estimate on a free table
     memorises the lengths it saw; smoothed counts on the log-length basis give held-out labellings
     a lower NLL (zero emissions: a pure length model)."""
-    from genotool_gencode.models import SemiCRFHead
+    from genotool_gencode.crf.heads import SemiCRFHead
 
     rng = np.random.default_rng(3)
 
@@ -143,7 +143,7 @@ def test_smooth_durations_generalise_better_from_few_segments():
 
 
 def test_smooth_head_trains_and_loads_old_table_checkpoints():
-    from genotool_gencode.models import SemiCRFHead
+    from genotool_gencode.crf.heads import SemiCRFHead
 
     head = SemiCRFHead(3, 30, chain="canonical", durations="smooth")
     assert head.duration_bias.shape == (30, 3)

@@ -5,8 +5,8 @@ import math
 import pytest
 import torch
 
-from genotool_gencode import semicrf_reference as ref
-from genotool_gencode.semicrf import (gold_max_durations, semicrf_log_partition, semicrf_nll,
+from genotool_gencode.crf import reference as ref
+from genotool_gencode.crf.recursion import (gold_max_durations, semicrf_log_partition, semicrf_nll,
                                       semicrf_viterbi)
 
 
@@ -105,7 +105,7 @@ def test_log_partition_agrees_with_flash_semicrf():
 
 def test_gold_pass_equals_masked_full_recursion():
     """The specialised gold recursion equals the full recursion restricted by gold run lengths."""
-    from genotool_gencode.semicrf import semicrf_gold_log_partition
+    from genotool_gencode.crf.recursion import semicrf_gold_log_partition
 
     e, tr, du = _params(25, 4, 3, B=3, seed=21)
     e.requires_grad_()
@@ -142,7 +142,7 @@ def test_float32_and_long_sequence_stay_finite():
 def test_flash_backend_loss_equals_ours():
     """--backend flash: flash-semicrf's log Z + our gold term == our exact NLL (centred emissions)."""
     pytest.importorskip("flash_semicrf")
-    from genotool_gencode.models import SemiCRFHead, _centre
+    from genotool_gencode.crf.heads import SemiCRFHead, _centre
 
     torch.manual_seed(3)
     ours = SemiCRFHead(4, 5, backend="streaming")
@@ -163,7 +163,7 @@ def test_flash_backend_loss_equals_ours():
 def test_canonical_matches_brute_force(T, K, C):
     """log Z, every labelling's NLL (summing to 1) and Viterbi (= MAP labelling) against
     enumeration of the canonical segmentations."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     e, tr, du = _params(T, K, C, seed=11 + T + K, scale=1.5)
     E, TR, DU = e[0].tolist(), tr.tolist(), du.tolist()
@@ -187,7 +187,7 @@ def test_canonical_matches_brute_force(T, K, C):
 def test_canonical_boundary_scores_match_brute_force(T, K, C):
     """With start/end scores at label switches: log Z, every labelling's NLL (summing to 1) and
     Viterbi against enumeration; a long run's full pieces get no boundary scores."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     e, tr, du = _params(T, K, C, seed=3 + T * K, scale=1.5)
     g = torch.Generator().manual_seed(T + C)
@@ -215,7 +215,7 @@ def test_canonical_boundary_scores_match_brute_force(T, K, C):
 def test_canonical_censored_edges_match_brute_force(T, K, C, bounds):
     """Censored edges (the first and last piece score no duration): log Z, every labelling's NLL
     (summing to 1) and Viterbi against enumeration, with and without boundary scores."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     e, tr, du = _params(T, K, C, seed=5 + T * K, scale=1.5)
     g = torch.Generator().manual_seed(T * C)
@@ -243,7 +243,7 @@ def test_canonical_censored_edges_match_brute_force(T, K, C, bounds):
 def test_canonical_censored_edges_ragged_and_gradcheck():
     """With censored edges a padded sequence scores as its unpadded self (the right edge is its
     own length, not the batch's), and the analytic gradients of all five inputs are right."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     T, K, C = 9, 3, 3
     e, tr, du = _params(T, K, C, B=2, seed=13)
@@ -278,7 +278,7 @@ def test_canonical_tail_matches_brute_force(T, K, C, censor):
 def _assert_tail_model_matches(scores, e, tr, du, st, en, **kw):
     """log Z, every labelling's NLL (their probabilities summing to 1) and Viterbi (one segment
     per run) of the canonical chain against enumerated labelling ``scores``."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     _, T, C = e.shape
     labs = torch.tensor(list(scores))
@@ -302,7 +302,7 @@ def _assert_tail_model_matches(scores, e, tr, du, st, en, **kw):
 def test_canonical_tail_ragged_and_gradcheck():
     """Tails with censored edges and boundary scores: a padded sequence scores as its unpadded
     self; analytic gradients of all five inputs, with runs far longer than K."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll, canonical_viterbi
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll, canonical_viterbi
 
     T, K, C = 10, 3, 3
     e, tr, du = _params(T, K, C, B=2, seed=19)
@@ -329,7 +329,7 @@ def test_canonical_padding_cannot_overflow_the_gradient(K):
     """A batch with a short sequence (short GenBank records): whatever the padding's emissions,
     the gradient is finite and each sequence's is that of its unpadded self. Strongly negative
     padding made exp overflow (inf * 0 = NaN in the duration gradient; training NaN from step 1)."""
-    from genotool_gencode.semicrf import canonical_nll
+    from genotool_gencode.crf.recursion import canonical_nll
 
     T, C = 40, 3
     e, tr, du = _params(T, K, C, B=2, seed=7)
@@ -363,7 +363,7 @@ def _orf_inputs(B, T, C, anchors, seed):
 
 def test_orf_indicators_match_reference():
     """Every piece [s, t) and anchor: the prefix-count lookup equals the direct scan."""
-    from genotool_gencode.semicrf_canonical import OrfScores
+    from genotool_gencode.crf.canonical import OrfScores
 
     T = 14
     stops, anchors, w = _orf_inputs(2, T, 5, [0, 1, 2, 3, 4], seed=3)
@@ -411,7 +411,7 @@ def test_canonical_orf_matches_brute_force(T, K, C, anchors, censor):
 def test_canonical_orf_ragged_and_gradcheck():
     """ORF scores: a padded sequence scores as its unpadded self; analytic gradients of all six
     inputs (the ORF weights included), ragged lengths, runs longer than K; without tails an error."""
-    from genotool_gencode.semicrf import canonical_log_partition, canonical_nll
+    from genotool_gencode.crf.recursion import canonical_log_partition, canonical_nll
 
     T, K, C = 11, 5, 3
     e, tr, du = _params(T, K, C, B=2, seed=29)
@@ -435,7 +435,7 @@ def test_canonical_orf_ragged_and_gradcheck():
 
 def test_canonical_boundary_gradcheck():
     """Analytic gradients of every input, boundary scores included, ragged lengths, runs longer than K."""
-    from genotool_gencode.semicrf import canonical_nll
+    from genotool_gencode.crf.recursion import canonical_nll
 
     T, K, C = 8, 3, 3
     e, tr, du = _params(T, K, C, B=2, seed=7)
@@ -448,7 +448,7 @@ def test_canonical_boundary_gradcheck():
 
 
 def test_canonical_gradcheck():
-    from genotool_gencode.semicrf import canonical_nll
+    from genotool_gencode.crf.recursion import canonical_nll
 
     T, K, C = 7, 3, 3
     e, tr, du = _params(T, K, C, B=2, seed=5)
@@ -462,8 +462,8 @@ def test_canonical_gradcheck():
 def test_canonical_fast_recursion_matches_expanded_form(T, K, C, B):
     """The specialised canonical recursion equals the 2C-state form through the generic one:
     log Z and all three gradients, ragged lengths included."""
-    from genotool_gencode.semicrf import canonical_expand
-    from genotool_gencode.semicrf_canonical import canonical_log_partition_fast
+    from genotool_gencode.crf.recursion import canonical_expand
+    from genotool_gencode.crf.canonical import canonical_log_partition_fast
 
     e, tr, du = _params(T, K, C, B=B, seed=T + 31 * K)
     lengths = torch.tensor([T - (i % 3) for i in range(B)])

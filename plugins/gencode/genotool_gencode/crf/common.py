@@ -1,5 +1,5 @@
-"""Primitives shared by the generic semi-CRF (semicrf.py) and its canonical-chain recursion
-(semicrf_canonical.py): cumulative emissions, input checks, the single-thread guard, back-tracking
+"""Primitives shared by the generic semi-CRF (recursion.py) and its canonical-chain recursion
+(canonical.py): cumulative emissions, input checks, the single-thread guard, back-tracking
 and conversions between labellings and runs. A module of its own so the two recursions import it
 and not each other."""
 

@@ -52,9 +52,9 @@ import math
 
 import torch
 
-from genotool_gencode.semicrf_common import (NEG_INF, _backtrack, _check, _cumsum, _single_thread,  # noqa: F401
+from genotool_gencode.crf.common import (NEG_INF, _backtrack, _check, _cumsum, _single_thread,  # noqa: F401
                                             labels_to_runs, off_diagonal, segments_to_labels)
-from genotool_gencode.semicrf_canonical import OrfScores, canonical_log_partition_fast, canonical_viterbi_fast
+from genotool_gencode.crf.canonical import OrfScores, canonical_log_partition_fast, canonical_viterbi_fast
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,12 +469,12 @@ def canonical_expand(emissions: torch.Tensor, transition: torch.Tensor, duration
 
 def canonical_log_partition(emissions, transition, duration, lengths=None, starts=None, ends=None,
                             censor_edges=False, tail=False, orf=None):
-    """(B,) log Z of the canonical chain; the specialised recursion of semicrf_canonical.py
+    """(B,) log Z of the canonical chain; the specialised recursion of canonical.py
     (half the window work of running :func:`canonical_expand` through the generic one).
     ``starts``/``ends`` (B, T, C): optional boundary scores; ``censor_edges``: pieces at the
     sequence's edges score no duration; ``tail``: runs of K or more bases are a K piece and a
     geometric tail; ``orf``: optional ORF scores, (stops (B, T, 2), anchors (C,), weight (C,))
-    (all four in semicrf_canonical.py)."""
+    (all four in canonical.py)."""
 
     return canonical_log_partition_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
                                         *(orf or ()))
@@ -559,7 +559,7 @@ def canonical_viterbi(emissions, transition, duration, lengths=None, starts=None
                       tail=False, orf=None):
     """MAP labelling under the canonical-chain semi-CRF: (scores (B,), segments with labels in
     0..C-1, full pieces of one run listed separately); the max-product form of the recursion in
-    semicrf_canonical.py, so it scores exactly what the likelihood scores."""
+    canonical.py, so it scores exactly what the likelihood scores."""
 
     return canonical_viterbi_fast(emissions, transition, duration, lengths, starts, ends, censor_edges, tail,
                                   *(orf or ()))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from genotool_gencode.labels import FIRST_EXON, LAST_EXON, NUM_LABELS, NUM_STATES
-from genotool_gencode.semicrf_canonical import ORF_MINUS_END, ORF_MINUS_START, ORF_PLUS_END, ORF_PLUS_START
+from genotool_gencode.crf.canonical import ORF_MINUS_END, ORF_MINUS_START, ORF_PLUS_END, ORF_PLUS_START
 
 # base indices of encoders.ALPHABET ("ACGTN")
 _A, _C, _G, _T = range(4)

@@ -1,7 +1,7 @@
-"""Brute-force and plain-loop references for :mod:`genotool_gencode.semicrf` (tiny sizes only).
+"""Brute-force and plain-loop references for :mod:`genotool_gencode.crf.recursion` (tiny sizes only).
 
 Written for clarity, not speed (msprime style: the obvious algorithm, checked against the fast
-one). The model is the one documented in ``semicrf.py``:
+one). The model is the one documented in ``recursion.py``:
 
     score(segmentation) = sum_seg  sum_{u in seg} e[u, c] + dur[d - 1, c] + trans[c_prev, c]
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 
-from genotool_gencode.semicrf import labels_to_runs   # plain Python: (start, end, label) per maximal run
+from genotool_gencode.crf.recursion import labels_to_runs   # plain Python: (start, end, label) per maximal run
 
 
 def _lse(values):
@@ -137,7 +137,7 @@ def canonical_segmentations(T, K, C):
 
 def has_anchored_stop(stops, s: int, t: int, anchor: int) -> bool:
     """Does the piece [s, t) hold a stop codon (beginning at p, s <= p <= t - 3) in the frame its
-    ``anchor`` code fixes (semicrf_canonical.ORF_*)? ``stops[p]`` = (plus, minus) 0/1 at base p."""
+    ``anchor`` code fixes (canonical.ORF_*)? ``stops[p]`` = (plus, minus) 0/1 at base p."""
     if anchor == 0:
         return False
     strand, frame = (anchor - 1) // 2, (s if anchor % 2 == 1 else t) % 3

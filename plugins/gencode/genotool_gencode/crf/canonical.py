@@ -1,6 +1,6 @@
 """log Z of the canonical-chain semi-CRF without doubling the labels in the duration window.
 
-:func:`genotool_gencode.semicrf.canonical_expand` writes the canonical chain as an ordinary
+:func:`genotool_gencode.crf.recursion.canonical_expand` writes the canonical chain as an ordinary
 semi-CRF on 2C states: state ``c`` is a piece of label c shorter than K, state ``C + c`` a piece
 of exactly K. Run through the generic recursion, every position scans a (B, K, 2C) window although
 a full state has only one admissible duration. Both states of a label have the same incoming
@@ -51,7 +51,7 @@ from __future__ import annotations
 
 import torch
 
-from genotool_gencode.semicrf_common import NEG_INF, _backtrack, _check, _cumsum, _single_thread, off_diagonal
+from genotool_gencode.crf.common import NEG_INF, _backtrack, _check, _cumsum, _single_thread, off_diagonal
 
 
 def _lse1(x: torch.Tensor) -> torch.Tensor:
@@ -410,7 +410,7 @@ def canonical_log_partition_fast(emissions, transition, duration, lengths=None, 
 def canonical_viterbi_fast(emissions, transition, duration, lengths=None, starts=None, ends=None,
                            censor_edges=False, tail=False, stops=None, anchors=None, orf_weight=None):
     """Max-product form of :func:`_forward`, with back-pointers to the piece length and the
-    source (label, short or full piece); see :func:`genotool_gencode.semicrf.canonical_viterbi`.
+    source (label, short or full piece); see :func:`genotool_gencode.crf.recursion.canonical_viterbi`.
     With ``tail`` a run of K or more bases comes back as one segment."""
     lengths = _check(emissions, transition, duration, lengths)
     check_orf(emissions, stops, anchors, orf_weight, tail)
