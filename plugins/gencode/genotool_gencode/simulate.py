@@ -226,7 +226,8 @@ def simulate_chromosome(rng, chrom_length: int, gap_median: int = 2500):
 def simulated_sequence(length: int, seed: int = 0):
     """One simulated chromosome in memory, for benches: (codes (length,) uint8 of genes/dna.py,
     its coding genes as genes.annotation.CodingGene, coding exons with the stop codon)."""
-    from genotool_gencode.genes.annotation import CodingGene, merge_intervals
+    from genotool.genome.intervals import merge_intervals
+    from genotool_gencode.genes.annotation import CodingGene
     from genotool_gencode.genes.dna import encode
 
     seq, placed = simulate_chromosome(np.random.default_rng(seed), length)

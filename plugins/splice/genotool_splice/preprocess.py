@@ -126,7 +126,8 @@ def _score_contig(scorer, ref, cache, contig: str, spans: list, advance) -> tupl
 def _write_tracks(writer, contig, split_tx, strand, pieces, pad, codes, probs_t, L) -> None:
     """One split's bodies on one strand (padded, clipped to the split's region pieces) into ``writer``."""
     from genotool_splice.base import reverse_complement
-    from genotool_splice.sites import chrom_sites, merge_intervals
+    from genotool.genome.intervals import merge_intervals
+    from genotool_splice.sites import chrom_sites
     from genotool_splice.tracks import body_spans
 
     label = np.full(L, -1, np.int8)               # genomic order: -1 outside bodies, else 0/1/2

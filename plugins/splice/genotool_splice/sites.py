@@ -55,17 +55,6 @@ def chrom_sites(chrom: str, transcripts: list[Transcript]) -> ChromSites:
     return out
 
 
-def merge_intervals(spans) -> list[tuple[int, int]]:
-    """[start, end) intervals -> sorted, overlapping or touching ones merged."""
-    out: list[list[int]] = []
-    for s, e in sorted(spans):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
-
-
 def gene_mask(genes: list, length: int, strand: str) -> np.ndarray:
     """(length,) bool: inside a gene body of this strand."""
     m = np.zeros(length, dtype=bool)

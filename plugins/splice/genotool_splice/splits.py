@@ -67,7 +67,7 @@ def region_spans(splits: RegionSplits, split: str, lengths: dict[str, int]) -> d
 
 def used_spans(splits: RegionSplits, lengths: dict[str, int]) -> dict[str, list[tuple[int, int]]]:
     """contig -> merged [start, end) pieces covered by any split (what preprocess scores)."""
-    from genotool_splice.sites import merge_intervals
+    from genotool.genome.intervals import merge_intervals
 
     merged: dict[str, list[tuple[int, int]]] = {}
     for split in ("train", "val", "test"):

@@ -27,7 +27,7 @@ FILES = {"codes": ("u8", np.uint8, ()), "probs": ("f32", np.float32, (3,)), "lab
 
 def body_spans(transcripts, strand: str) -> list[tuple[int, int]]:
     """Merged [start, end) bodies (first exon start .. last exon end) of one strand's transcripts."""
-    from genotool_splice.sites import merge_intervals
+    from genotool.genome.intervals import merge_intervals
 
     return merge_intervals((t.start, t.end) for t in transcripts if t.strand == strand)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from genotool.genome.intervals import merge_intervals
 from genotool_gencode.genes.dna import STOPS, decode, encode, revcomp
 
 
@@ -57,17 +58,6 @@ class CodingGene:
 def named_genes(genes, contig: str, first: int = 0) -> list[CodingGene]:
     """[(strand, exons)] -> CodingGenes g<N> / g<N>.t1 (AUGUSTUS-style names), numbered from ``first``."""
     return [CodingGene(f"g{first + i + 1}.t1", f"g{first + i + 1}", contig, st, ex) for i, (st, ex) in enumerate(genes)]
-
-
-def merge_intervals(ivs) -> list[tuple[int, int]]:
-    """Sorted union of half-open intervals; touching ones merge (a CDS part and its stop codon)."""
-    out: list[list[int]] = []
-    for s, e in sorted(ivs):
-        if out and s <= out[-1][1]:
-            out[-1][1] = max(out[-1][1], e)
-        else:
-            out.append([s, e])
-    return [(s, e) for s, e in out]
 
 
 def from_transcript(t) -> CodingGene | None:

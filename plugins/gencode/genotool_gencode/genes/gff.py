@@ -15,7 +15,8 @@ from collections import defaultdict
 from pathlib import Path
 
 from genotool.errors import UserError
-from genotool_gencode.genes.annotation import CodingGene, merge_intervals
+from genotool.genome.intervals import merge_intervals
+from genotool_gencode.genes.annotation import CodingGene
 
 _TID = re.compile(r'transcript_id "([^"]*)"')
 _GID = re.compile(r'gene_id "([^"]*)"')
