@@ -55,15 +55,6 @@ def chrom_sites(chrom: str, transcripts: list[Transcript]) -> ChromSites:
     return out
 
 
-def gene_mask(genes: list, length: int, strand: str) -> np.ndarray:
-    """(length,) bool: inside a gene body of this strand."""
-    m = np.zeros(length, dtype=bool)
-    for s, e, st, _ in genes:
-        if st == strand:
-            m[max(0, s):min(length, e)] = True
-    return m
-
-
 def gene_index(genes: list, length: int, strand: str) -> np.ndarray:
     """(length,) int32: index into ``genes`` of a gene covering the position on this strand, -1 outside."""
     g = np.full(length, -1, dtype=np.int32)

@@ -1,7 +1,7 @@
 """Base codes of the gene finder: A, C, G, T = 0..3, anything else (N and IUPAC codes) = 4.
 
 Sequences are numpy ``uint8`` arrays of these codes. Codon sets are held as 3-base code tuples;
-:func:`codon_hits` marks where one of a set begins.
+:func:`motif_hits` marks where one of a set begins.
 """
 
 from __future__ import annotations
@@ -36,21 +36,6 @@ _LETTERS = np.frombuffer(b"ACGTN", dtype=np.uint8)
 def decode(codes: np.ndarray) -> str:
     """(L,) codes -> DNA string (N for code 4)."""
     return _LETTERS[np.asarray(codes, dtype=np.int64)].tobytes().decode("ascii")
-
-
-def codon_codes(codons) -> list[tuple[int, int, int]]:
-    return [tuple(int(x) for x in encode(c)) for c in codons]
-
-
-def codon_hits(codes: np.ndarray, codons) -> np.ndarray:
-    """(L,) bool: True at i when codes[i:i+3] is one of ``codons`` (strings)."""
-    out = np.zeros(len(codes), dtype=bool)
-    if len(codes) < 3:
-        return out
-    a, b, c = codes[:-2], codes[1:-1], codes[2:]
-    for p, q, r in codon_codes(codons):
-        out[:-2] |= (a == p) & (b == q) & (c == r)
-    return out
 
 
 def motif_hits(codes: np.ndarray, motifs) -> np.ndarray:
